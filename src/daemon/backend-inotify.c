@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* stub: being written */
+typedef int stub_backend_inotify;

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The configuration: systemd-style key files (main file plus conf.d drop-ins), parsed strictly. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "template.h"
+#include "time-util.h"
+
+typedef enum ActionType {
+        ACTION_EXEC,
+        ACTION_SHELL,
+        ACTION_MOVE,
+        ACTION_COPY,
+        ACTION_DELETE,
+        ACTION_START_UNIT,
+        ACTION_STOP_UNIT,
+        ACTION_RESTART_UNIT,
+        ACTION_RELOAD_UNIT,
+        ACTION_PLUGIN,
+        _ACTION_MAX,
+} ActionType;
+
+const char *action_type_to_string(ActionType a);    /* "exec", "start-unit", ... */
+int action_type_from_string(const char *s);         /* ActionType or -EINVAL */
+
+typedef enum IfRunning {
+        IF_RUNNING_QUEUE,       /* default: one follow-up run after the running one, with the latest event */
+        IF_RUNNING_SKIP,
+        IF_RUNNING_PARALLEL,
+        IF_RUNNING_RESTART,
+        _IF_RUNNING_MAX,
+} IfRunning;
+
+const char *if_running_to_string(IfRunning i);
+int if_running_from_string(const char *s);
+
+typedef struct ConfigDaemon {
+        int log_level;                  /* LOG_ERR .. LOG_DEBUG (syslog levels); LogLevel=info */
+        usec_t shutdown_timeout;        /* ShutdownTimeoutSec=, default 30s */
+        unsigned max_running;           /* MaxRunningTasks=, default 16; 0 = unlimited */
+        unsigned task_history;          /* TaskHistory=, default 100 */
+        char *admin_group;              /* AdminGroup=, NULL if unset */
+        char *state_directory;          /* StateDirectory=, NULL = default ($STATE_DIRECTORY, /var/lib/inotaskd
+                                         * or $XDG_STATE_HOME/inotaskd) */
+} ConfigDaemon;
+
+typedef struct ConfigWatch {
+        char *name;                     /* from [Watch NAME] */
+        char *path;                     /* Path=, absolute, required */
+        bool recursive;                 /* Recursive=, default no */
+        bool auto_add;                  /* AutoAdd=, default = Recursive */
+        char **exclude;                 /* Exclude=, fnmatch globs (NULL-terminated, never NULL) */
+        uint32_t initial_mask;          /* InitialEvent=: one event name; both 0 when unset */
+        uint32_t initial_kinds;
+        char *file;                     /* where [Watch NAME] was first seen */
+        unsigned line;
+} ConfigWatch;
+
+typedef struct ConfigRule {
+        unsigned n_ref;
+        char *name;                     /* from [Rule NAME] */
+        char **watches;                 /* Watch=, names (never NULL; empty = every watch) */
+        uint32_t on_mask, on_kinds;     /* On= */
+        uint32_t cancel_mask, cancel_kinds; /* CancelOn= */
+        char **match;                   /* Match=, fnmatch globs (never NULL; empty = all) */
+        char *match_regex;              /* MatchRegex=, against the full path, NULL if unset */
+        GRegex *regex;                  /* compiled MatchRegex= (G_REGEX_RAW) or NULL */
+        char **group_names;             /* named groups of MatchRegex=, NULL-terminated (never NULL) */
+        bool files;                     /* Files=, default yes */
+        bool directories;               /* Directories=, default no */
+        usec_t delay;                   /* DelaySec=, default 0 */
+        IfRunning if_running;           /* IfRunning=, default queue */
+        char **for_each;                /* ForEach=, NULL-terminated (never NULL; empty = one task) */
+
+        ActionType action;              /* Action=, default exec */
+        char *exec;                     /* Exec= text (exec: argv template; shell: the script) */
+        ExecTemplate *exec_template;    /* compiled Exec= for Action=exec, else NULL */
+        char *user, *group;             /* User=, Group= */
+        char *working_directory;        /* WorkingDirectory= */
+        char **environment;             /* Environment=, "NAME=value" (never NULL) */
+        usec_t timeout;                 /* TimeoutSec=, default infinity (USEC_INFINITY) */
+
+        /* Action=move|copy|delete (issue: file manager) */
+        char *source;                   /* Source=, regex */
+        GRegex *source_regex;
+        char *destination;              /* Destination= */
+        bool auto_create;               /* AutoCreate= */
+        bool overwrite;                 /* Overwrite= */
+        bool recursive;                 /* Recursive= */
+        int file_mode, directory_mode;  /* FileMode=, DirectoryMode=, -1 if unset */
+        char *owner, *owner_group;      /* Owner=, OwnerGroup= */
+
+        /* Action=*-unit */
+        char *unit;                     /* Unit=, may hold placeholders */
+
+        /* Action=plugin */
+        char *plugin;                   /* Plugin=/path/module.so[:symbol] */
+        GHashTable *extra;              /* keys of the group the daemon does not know (plugin only):
+                                         * char* -> char*, NULL for other actions */
+
+        char *file;                     /* where [Rule NAME] was first seen */
+        unsigned line;
+} ConfigRule;
+
+ConfigRule *config_rule_ref(ConfigRule *r);
+ConfigRule *config_rule_unref(ConfigRule *r);
+
+typedef struct Config {
+        ConfigDaemon daemon;
+        GPtrArray *watches;             /* ConfigWatch*, in order of first appearance */
+        GPtrArray *rules;               /* ConfigRule* (owning one reference each), in order */
+        char **files;                   /* the files that were read, in order */
+} Config;
+
+typedef struct ConfigSources {
+        const char *main_file;          /* may be missing on disk only if missing_ok */
+        bool main_missing_ok;
+        const char *const *dropin_dirs; /* NULL-terminated, in increasing priority: a file name found in a
+                                         * later directory replaces the same name in an earlier one
+                                         * (an empty file or a symlink to /dev/null masks it); then all
+                                         * *.conf names are read sorted by name, after the main file */
+} ConfigSources;
+
+/* Reads and validates. On success returns 0 and *ret. On invalid configuration returns -EINVAL and
+ * appends every problem to errors (char*, "FILE:LINE: KEY: message", or "FILE:LINE: message" where no
+ * key applies), never stopping at the first one. Other negative errno on I/O errors, also with a
+ * message in errors. */
+int config_load(const ConfigSources *sources, Config **ret, GPtrArray *errors);
+
+/* The same for one in-memory file (tests, fuzzing); name is used in messages. */
+int config_load_string(const char *name, const char *text, Config **ret, GPtrArray *errors);
+
+Config *config_free(Config *c);
+
+const ConfigWatch *config_find_watch(const Config *c, const char *name);
+const ConfigRule *config_find_rule(const Config *c, const char *name);
+
+/* The merged configuration as a key file that parses back to the same configuration. Newly allocated. */
+char *config_dump(const Config *c);
+
+/* The default sources for system mode or user mode (XDG). Strings owned by the returned struct,
+ * free with config_sources_free(). Honours INOTASKD_CONFIG and INOTASKD_CONFIG_DIR; main_file, when
+ * not NULL, is the -c argument (its drop-ins then come from INOTASKD_CONFIG_DIR or, without it,
+ * from "conf.d" beside the file). */
+typedef struct ConfigSourcesOwned {
+        ConfigSources sources;
+        char *main_file;
+        char **dropin_dirs;
+} ConfigSourcesOwned;
+ConfigSourcesOwned *config_sources_new(bool user_mode, const char *main_file);
+ConfigSourcesOwned *config_sources_free(ConfigSourcesOwned *s);

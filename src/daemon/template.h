@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Exec= templates: split into argv once at load, placeholders expanded inside single arguments. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The fixed placeholders. Values are byte strings (file names need not be UTF-8). */
+typedef enum Placeholder {
+        PLACEHOLDER_PATHNAME,           /* {pathname}     full path of the event's file */
+        PLACEHOLDER_SRC_PATHNAME,       /* {src_pathname} source path of a move, else empty */
+        PLACEHOLDER_MASKNAME,           /* {maskname}     "IN_CREATE|IN_ISDIR" */
+        PLACEHOLDER_EVENT,              /* {event}        high-level kind or short name: "created" */
+        PLACEHOLDER_WATCH,              /* {watch}        name of the [Watch] */
+        PLACEHOLDER_WATCH_PATH,         /* {watch_path}   Path= of the watch */
+        PLACEHOLDER_RELPATH,            /* {relpath}      path relative to watch_path ("" for the root) */
+        PLACEHOLDER_NAME,               /* {name}         last component */
+        PLACEHOLDER_DIR,                /* {dir}          directory containing the file */
+        PLACEHOLDER_RULE,               /* {rule}         name of the [Rule] */
+        PLACEHOLDER_TASK_ID,            /* {task_id}      decimal task id */
+        PLACEHOLDER_ITEM,               /* {item}         the ForEach= item, else empty */
+        _PLACEHOLDER_MAX,
+} Placeholder;
+
+const char *placeholder_to_string(Placeholder p);   /* "pathname" */
+int placeholder_from_string(const char *s);         /* Placeholder or -EINVAL */
+
+/* Environment variable carrying a placeholder's value for every task: "INOTASKD_PATHNAME". */
+const char *placeholder_to_env(Placeholder p);
+
+typedef struct ExecTemplate ExecTemplate;
+
+/* Compiles text into an argv template. The text is split like a shell would (g_shell_parse_argv:
+ * quotes and backslashes, no expansions). Inside each word, "{name}" is a placeholder: a fixed one
+ * or one of group_names (the named groups of MatchRegex=, NULL-terminated, may be NULL); "{{" and
+ * "}}" are literal braces. An unknown placeholder, an unclosed brace, a parse error or an empty
+ * command is an error: returns -EINVAL and a newly allocated message in *ret_error (when given),
+ * e.g. "unknown placeholder {pathnme}". */
+int exec_template_new(ExecTemplate **ret, const char *text, const char *const *group_names, char **ret_error);
+ExecTemplate *exec_template_free(ExecTemplate *t);
+
+typedef struct TemplateValues {
+        const char *fixed[_PLACEHOLDER_MAX];    /* NULL counts as "" */
+        const char *const *groups;              /* in the order of group_names; NULL entries are "" */
+        size_t n_groups;
+} TemplateValues;
+
+/* A newly allocated, NULL-terminated argv (free with g_strfreev()). A placeholder expands inside its
+ * own argument: whatever bytes a value holds (spaces, quotes, ';', newlines), the number of arguments
+ * never changes. */
+char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v);
+
+size_t exec_template_argc(const ExecTemplate *t);
+bool exec_template_uses(const ExecTemplate *t, Placeholder p);
+const char *exec_template_text(const ExecTemplate *t);
+
+/* Action=shell scripts are never expanded: values reach the script only as positional parameters and
+ * INOTASKD_* environment variables. A script that contains a fixed placeholder ("{pathname}", not
+ * "${...}") is rejected with -EINVAL and a message that says what to write instead, e.g.
+ * "placeholders are not expanded in Action=shell scripts, use \"$INOTASKD_PATHNAME\" or \"$1\"". */
+int shell_script_check(const char *script, char **ret_error);
+
+/* Positional parameters of Action=shell: $1 pathname, $2 maskname, $3 src_pathname, $4 relpath,
+ * $5 watch_path, $6 item. Returns the placeholder for position i (1-based) or -1. */
+int shell_positional_placeholder(unsigned i);
+#define SHELL_N_POSITIONAL 6U

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Turning arbitrary bytes (file names) into text that is safe to show, and back. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A printable UTF-8 rendering of len bytes: valid UTF-8 stays as it is (except the escapes below),
+ * every byte of an invalid sequence becomes "\xNN", control characters become "\n", "\t", "\r" or
+ * "\xNN", and a backslash becomes "\\". The result is always valid UTF-8. Newly allocated. */
+char *escape_display(const char *s, size_t len);
+
+/* The inverse of escape_display(): returns a newly allocated NUL-terminated buffer and its length in
+ * *ret_len, or NULL on a malformed escape. */
+char *unescape_display(const char *s, size_t *ret_len);
+
+/* JSON string body (without quotes) for UTF-8 text: escapes '"', '\\' and control characters. */
+char *escape_json(const char *s);
+
+bool utf8_is_valid(const char *s, size_t len);
