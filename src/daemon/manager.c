@@ -1,3 +1,453 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_manager;
+/* The daemon's context: loads and reloads the configuration, routes events to rules, keeps systemd
+ * informed and stops cleanly. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+
+#include "backend-inotify.h"
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "message-ids.h"
+#include "notify.h"
+#include "rule.h"
+#include "runner-exec.h"
+#include "scheduler.h"
+
+/* STATUS= is coalesced: at most one update per this interval, and none while nothing changes. */
+#define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
+
+struct Manager {
+        ManagerOptions options;
+        ManagerState state;
+        sd_event *event;
+        sd_event_source *sig_term, *sig_int, *sig_hup;
+        sd_event_source *status_timer, *shutdown_timer;
+
+        ConfigSourcesOwned *sources;
+        Config *config;
+        Backend *backend;
+        Scheduler *scheduler;
+        RunnerContext runner;
+
+        char *last_status;
+        int ready_fd;
+};
+
+static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
+        [MANAGER_STARTING] = "starting",
+        [MANAGER_READY] = "ready",
+        [MANAGER_RELOADING] = "reloading",
+        [MANAGER_STOPPING] = "stopping",
+};
+
+const char *manager_state_to_string(ManagerState s) {
+        return s >= 0 && s < _MANAGER_STATE_MAX ? manager_state_table[s] : NULL;
+}
+
+/* ------------------------------------------------------------------ status */
+
+static char *status_text(Manager *m) {
+        BackendStats b;
+        SchedulerStats s;
+        GString *t = g_string_new(NULL);
+
+        backend_get_stats(m->backend, &b);
+        scheduler_get_stats(m->scheduler, &s);
+        if (m->state == MANAGER_STOPPING)
+                g_string_append_printf(t, "Stopping: %u running", s.n_running);
+        else
+                g_string_append_printf(t, "Watching %u directories in %u watches; %u scheduled, %u running",
+                                       b.n_directories, b.n_watches, s.n_scheduled, s.n_running);
+        if (b.n_unwatched > 0)
+                g_string_append_printf(t, "; %u not watched (watch limit)", b.n_unwatched);
+        if (b.n_overflows > 0)
+                g_string_append_printf(t, "; %" PRIu64 " overflows", b.n_overflows);
+        return g_string_free(t, false);
+}
+
+static void update_status(Manager *m) {
+        g_autofree char *s = status_text(m);
+
+        if (m->last_status && streq(m->last_status, s))
+                return;
+        notify_status(s);
+        g_free(m->last_status);
+        m->last_status = TAKE_PTR(s);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        update_status(userdata);
+        return 0;
+}
+
+static void status_changed(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->status_timer) {
+                if (sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
+                                               10 * USEC_PER_MSEC, on_status_timer, m) < 0)
+                        update_status(m);
+                return;
+        }
+        (void) sd_event_source_get_enabled(m->status_timer, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return;
+        (void) sd_event_source_set_time_relative(m->status_timer, STATUS_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
+}
+
+/* ------------------------------------------------------------------ events -> rules */
+
+static void on_event(Backend *b, Event *ev, void *userdata) {
+        Manager *m = userdata;
+        GPtrArray *rules = ev->watch->userdata;
+
+        if (!rules)
+                return;
+        for (guint i = 0; i < rules->len; i++) {
+                ConfigRule *r = rules->pdata[i];
+                _cleanup_strv_free_ char **groups = NULL;
+
+                switch (rule_match(r, ev, &groups)) {
+                case RULE_SCHEDULE:
+                        scheduler_schedule(m->scheduler, r, ev, groups);
+                        break;
+                case RULE_CANCEL:
+                        scheduler_cancel_event(m->scheduler, r, ev);
+                        break;
+                case RULE_IGNORE:
+                        break;
+                }
+        }
+}
+
+static void on_counts_changed(void *userdata) {
+        Manager *m = userdata;
+
+        status_changed(m);
+        if (m->state == MANAGER_STOPPING) {
+                SchedulerStats s;
+
+                scheduler_get_stats(m->scheduler, &s);
+                if (s.n_running == 0)
+                        (void) sd_event_exit(m->event, 0);
+        }
+}
+
+static int run_task(Scheduler *s, Task *t, void *userdata) {
+        Manager *m = userdata;
+
+        switch (t->rule->action) {
+        case ACTION_EXEC:
+        case ACTION_SHELL:
+                return runner_exec_start(&m->runner, t);
+        default:
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 ": Action=%s is not supported.", t->id,
+                         action_type_to_string(t->rule->action));
+                return -EOPNOTSUPP;
+        }
+}
+
+/* ------------------------------------------------------------------ configuration */
+
+static void watch_rules_free(Watch *w) {
+        if (w->userdata)
+                g_ptr_array_unref(w->userdata);
+        w->userdata = NULL;
+}
+
+/* Which rules each watch feeds, and the kernel events they need. */
+static uint32_t bind_rules(Config *c, GPtrArray *watches) {
+        uint32_t mask = 0;
+
+        for (guint i = 0; i < c->rules->len; i++)
+                mask |= rule_inotify_mask(c->rules->pdata[i]);
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+                GPtrArray *rules = g_ptr_array_new();
+
+                for (guint j = 0; j < c->rules->len; j++) {
+                        ConfigRule *r = c->rules->pdata[j];
+
+                        if (!r->watches[0] || g_strv_contains((const char *const *) r->watches, w->name))
+                                g_ptr_array_add(rules, r);
+                }
+                watch_rules_free(w);
+                w->userdata = rules;
+        }
+        return mask;
+}
+
+static void log_config_errors(GPtrArray *errors, bool fatal) {
+        for (guint i = 0; i < errors->len; i++) {
+                LogField f = LOG_FIELD("INOTASKD_CONFIG_ERROR", errors->pdata[i]);
+
+                (void) log_struct(fatal ? LOG_ERR : LOG_WARNING, 0, MESSAGE_ID_CONFIG_INVALID, &f, 1, "%s",
+                                  (const char *) errors->pdata[i]);
+        }
+}
+
+static void apply_daemon_settings(Manager *m, const Config *c) {
+        if (m->options.log_level_override >= 0)
+                log_set_max_level(m->options.log_level_override);
+        else
+                log_set_max_level(c->daemon.log_level);
+        scheduler_set_limits(m->scheduler, c->daemon.max_running, c->daemon.task_history);
+}
+
+/* Watches: keep the ones that did not change (with their trees and kernel watches), drop the rest,
+ * add the new ones. Returns the added watches, which still owe their InitialEvent=. */
+static GPtrArray *apply_watches(Manager *m, Config *c) {
+        g_autoptr(GPtrArray) old = g_ptr_array_copy(backend_get_watches(m->backend), NULL, NULL);
+        GPtrArray *added = g_ptr_array_new();
+        uint32_t mask = 0;
+
+        for (guint i = 0; i < c->rules->len; i++)
+                mask |= rule_inotify_mask(c->rules->pdata[i]);
+        (void) backend_set_mask(m->backend, mask);
+
+        for (guint i = 0; i < old->len; i++) {
+                Watch *w = old->pdata[i];
+                const ConfigWatch *cw = config_find_watch(c, w->name);
+
+                if (cw && backend_watch_matches(w, cw) && w->active)
+                        continue;
+                watch_rules_free(w);
+                backend_remove_watch(m->backend, w);
+        }
+        for (guint i = 0; i < c->watches->len; i++) {
+                ConfigWatch *cw = c->watches->pdata[i];
+                GPtrArray *cur = backend_get_watches(m->backend);
+                bool kept = false;
+                Watch *w;
+
+                for (guint j = 0; j < cur->len; j++)
+                        if (streq(((Watch *) cur->pdata[j])->name, cw->name))
+                                kept = true;
+                if (kept)
+                        continue;
+                if (backend_add_watch(m->backend, cw, &w) >= 0)
+                        g_ptr_array_add(added, w);
+        }
+        bind_rules(c, backend_get_watches(m->backend));
+        return added;
+}
+
+int manager_start(Manager *m) {
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) added = NULL;
+        g_autofree char *st = NULL;
+        int r;
+
+        r = config_load(&m->sources->sources, &m->config, errors);
+        if (r < 0) {
+                log_config_errors(errors, true);
+                return r;
+        }
+        apply_daemon_settings(m, m->config);
+
+        added = apply_watches(m, m->config);
+        for (guint i = 0; i < added->len; i++)
+                backend_raise_initial(m->backend, added->pdata[i]);
+
+        m->state = MANAGER_READY;
+        st = status_text(m);
+        notify_ready(st);
+        g_free(m->last_status);
+        m->last_status = TAKE_PTR(st);
+        log_info("Ready: %s.", m->last_status);
+        if (m->ready_fd >= 0) {
+                (void) write(m->ready_fd, "R", 1);
+                m->ready_fd = safe_close(m->ready_fd);
+        }
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("Stopped.");
+        return r;
+}
+
+int manager_reload(Manager *m, GPtrArray *errors) {
+        Config *c = NULL;
+        g_autoptr(GPtrArray) added = NULL;
+        g_autofree char *st = NULL;
+        int r;
+
+        st = status_text(m);
+        notify_reloading(st);
+        m->state = MANAGER_RELOADING;
+
+        r = config_load(&m->sources->sources, &c, errors);
+        if (r < 0) {
+                /* Keep everything as it is: rules, watches and scheduled tasks. */
+                log_config_errors(errors, false);
+                log_warning("Reload failed: the configuration has %u errors, keeping the running one.",
+                            errors->len);
+                m->state = MANAGER_READY;
+                g_free(st);
+                st = status_text(m);
+                notify_ready(st);
+                return r;
+        }
+
+        added = apply_watches(m, c);
+        scheduler_replace_rules(m->scheduler, c->rules);
+        apply_daemon_settings(m, c);
+        config_free(m->config);
+        m->config = c;
+        for (guint i = 0; i < added->len; i++)
+                backend_raise_initial(m->backend, added->pdata[i]);
+
+        m->state = MANAGER_READY;
+        g_free(st);
+        st = status_text(m);
+        notify_ready(st);
+        (void) log_struct(LOG_INFO, 0, MESSAGE_ID_CONFIG_RELOADED, NULL, 0,
+                          "Configuration reloaded: %u watches, %u rules.", c->watches->len, c->rules->len);
+        return 0;
+}
+
+
+/* ------------------------------------------------------------------ signals and stopping */
+
+static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_warning("Tasks still running after ShutdownTimeoutSec=, killing them.");
+        scheduler_kill_running(m->scheduler, SIGKILL);
+        return 0;
+}
+
+static void begin_stop(Manager *m) {
+        g_autofree char *st = NULL;
+        SchedulerStats s;
+        unsigned running;
+
+        if (m->state == MANAGER_STOPPING)
+                return;
+        m->state = MANAGER_STOPPING;
+        (void) backend_set_enabled(m->backend, false);
+        running = scheduler_stop(m->scheduler);
+        scheduler_get_stats(m->scheduler, &s);
+        st = status_text(m);
+        notify_stopping(st);
+        if (s.n_scheduled > 0)
+                log_notice("Stopping with %u scheduled tasks not run.", s.n_scheduled);
+        if (running == 0) {
+                (void) sd_event_exit(m->event, 0);
+                return;
+        }
+        {
+                g_autofree char *t = format_timespan(m->config->daemon.shutdown_timeout);
+
+                log_info("Stopping: waiting up to %s for %u running tasks.", t, running);
+        }
+        (void) sd_event_add_time_relative(m->event, &m->shutdown_timer, CLOCK_MONOTONIC,
+                                          m->config->daemon.shutdown_timeout, 0, on_shutdown_timeout, m);
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        begin_stop(userdata);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+
+        if (m->state == MANAGER_STOPPING)
+                return 0;
+        (void) manager_reload(m, errors);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ life */
+
+int manager_new(Manager **ret, const ManagerOptions *o) {
+        _cleanup_(manager_freep) Manager *m = g_new0(Manager, 1);
+        sigset_t ss;
+        int r;
+
+        m->options = *o;
+        m->ready_fd = o->ready_fd;
+        m->state = MANAGER_STARTING;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_int, SIGINT, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add signal sources: %m");
+
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable watchdog, ignoring: %m");
+
+        r = backend_new(&m->backend, m->event, on_event, m);
+        if (r < 0)
+                return r;
+        r = scheduler_new(&m->scheduler, m->event, run_task, m);
+        if (r < 0)
+                return r;
+        scheduler_set_listener(m->scheduler, &(SchedulerListener) {
+                .counts_changed = on_counts_changed,
+                .userdata = m,
+        });
+        m->runner = (RunnerContext) {
+                .event = m->event,
+                .scheduler = m->scheduler,
+                .dry_run = o->dry_run,
+        };
+        m->sources = config_sources_new(o->user_mode, o->config_file);
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        m->sig_term = sd_event_source_disable_unref(m->sig_term);
+        m->sig_int = sd_event_source_disable_unref(m->sig_int);
+        m->sig_hup = sd_event_source_disable_unref(m->sig_hup);
+        m->status_timer = sd_event_source_disable_unref(m->status_timer);
+        m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        /* The scheduler first: its tasks hold references to the configuration's rules. */
+        m->scheduler = scheduler_free(m->scheduler);
+        if (m->backend) {
+                GPtrArray *ws = backend_get_watches(m->backend);
+
+                for (guint i = 0; i < ws->len; i++)
+                        watch_rules_free(ws->pdata[i]);
+        }
+        m->backend = backend_free(m->backend);
+        m->config = config_free(m->config);
+        m->sources = config_sources_free(m->sources);
+        g_free(m->last_status);
+        m->ready_fd = safe_close(m->ready_fd);
+        sd_event_unref(m->event);
+        g_free(m);
+        return NULL;
+}

@@ -1,3 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_notify;
+/* sd_notify() messages; without NOTIFY_SOCKET they are no-ops. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <systemd/sd-daemon.h>
+
+#include "notify.h"
+
+void notify_ready(const char *status) {
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+}
+
+void notify_reloading(const char *status) {
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=%s", status);
+}
+
+void notify_stopping(const char *status) {
+        (void) sd_notifyf(false, "STOPPING=1\nSTATUS=%s", status);
+}
+
+void notify_status(const char *status) {
+        (void) sd_notifyf(false, "STATUS=%s", status);
+}
+
+void notify_extend_timeout(usec_t usec) {
+        (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
+}

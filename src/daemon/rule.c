@@ -1,3 +1,76 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_rule;
+/* Matching events against rules, cheapest test first: the full path is built only when needed. */
+#include <fnmatch.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include "rule.h"
+
+static uint32_t kinds_to_mask(uint32_t kinds) {
+        uint32_t m = 0;
+
+        if (kinds & EVENT_KIND_BIT(EVENT_KIND_CREATED))
+                m |= IN_CREATE | IN_MOVED_TO;
+        if (kinds & EVENT_KIND_BIT(EVENT_KIND_CHANGED))
+                m |= IN_CLOSE_WRITE | IN_ATTRIB;
+        if (kinds & EVENT_KIND_BIT(EVENT_KIND_DELETED))
+                m |= IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF;
+        if (kinds & EVENT_KIND_BIT(EVENT_KIND_MOVED))
+                m |= IN_MOVED_FROM | IN_MOVED_TO;
+        return m;
+}
+
+uint32_t rule_inotify_mask(const ConfigRule *r) {
+        return r->on_mask | r->cancel_mask | kinds_to_mask(r->on_kinds | r->cancel_kinds);
+}
+
+static bool events_hit(uint32_t mask, uint32_t kinds, const Event *ev) {
+        return (mask & ev->mask & ~IN_ISDIR) || (kinds & EVENT_KIND_BIT(ev->kind));
+}
+
+static bool glob_hit(char **patterns, Event *ev) {
+        if (!patterns || !patterns[0])
+                return true;
+        for (char **p = patterns; *p; p++) {
+                if (strchr(*p, '/')) {
+                        if (fnmatch(*p, event_relpath(ev), FNM_PATHNAME) == 0)
+                                return true;
+                } else if (fnmatch(*p, event_basename(ev), 0) == 0)
+                        return true;
+        }
+        return false;
+}
+
+RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups) {
+        bool cancel = events_hit(r->cancel_mask, r->cancel_kinds, ev);
+        bool on = !cancel && events_hit(r->on_mask, r->on_kinds, ev);
+        g_autoptr(GMatchInfo) mi = NULL;
+
+        if (!cancel && !on)
+                return RULE_IGNORE;
+        /* An overflow concerns the whole watch, not an entry: no entry filters apply. */
+        if (ev->kind == EVENT_KIND_OVERFLOW)
+                return cancel ? RULE_CANCEL : RULE_SCHEDULE;
+        if (ev->is_dir ? !r->directories : !r->files)
+                return RULE_IGNORE;
+        if (!glob_hit(r->match, ev))
+                return RULE_IGNORE;
+        if (r->regex) {
+                const char *p = event_pathname(ev);
+
+                if (!g_regex_match_full(r->regex, p, (gssize) strlen(p), 0, 0, &mi, NULL))
+                        return RULE_IGNORE;
+                if (on && ret_groups && r->group_names && r->group_names[0]) {
+                        size_t n = g_strv_length(r->group_names);
+                        char **g = g_new0(char *, n + 1);
+
+                        for (size_t i = 0; i < n; i++) {
+                                g[i] = g_match_info_fetch_named(mi, r->group_names[i]);
+                                if (!g[i])
+                                        g[i] = g_strdup("");
+                        }
+                        *ret_groups = g;
+                }
+        }
+        return cancel ? RULE_CANCEL : RULE_SCHEDULE;
+}

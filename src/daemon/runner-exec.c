@@ -1,3 +1,484 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_runner_exec;
+/* Spawning tasks: argv from the template, values as arguments and INOTASKD_* environment, never as
+ * shell text; output to the log tagged with the task; exit status, signal and timeout recorded. */
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "escape.h"
+#include "log.h"
+#include "message-ids.h"
+#include "runner-exec.h"
+#include "template.h"
+
+/* After SIGTERM on TimeoutSec= or a stop, how long a task has before SIGKILL. */
+#define KILL_GRACE_USEC (5 * USEC_PER_SEC)
+#define OUTPUT_LINE_MAX 4096
+
+extern char **environ;
+
+typedef struct Run {
+        RunnerContext *ctx;
+        Task *task;
+        sd_event_source *child;
+        sd_event_source *timer;
+        sd_event_source *output;
+        int output_fd;
+        GString *line;
+        bool timed_out;
+        bool term_sent;
+} Run;
+
+static void run_free(Run *r) {
+        if (!r)
+                return;
+        r->child = sd_event_source_disable_unref(r->child);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->output = sd_event_source_disable_unref(r->output);
+        r->output_fd = safe_close(r->output_fd);
+        if (r->line)
+                g_string_free(r->line, true);
+        g_free(r);
+}
+
+void task_template_values(const Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
+                          char **scratch_dir) {
+        char buf[EVENT_MASK_STRING_MAX];
+        const char *slash = strrchr(t->path, '/');
+
+        *scratch_id = g_strdup_printf("%" PRIu64, t->id);
+        *scratch_mask = g_strdup(t->mask != 0 ? event_mask_to_string(t->mask, buf) : strempty(t->event_name));
+        *scratch_dir = slash ? g_strndup(t->path, slash == t->path ? 1 : (size_t) (slash - t->path))
+                             : g_strdup(".");
+
+        *v = (TemplateValues) {};
+        v->fixed[PLACEHOLDER_PATHNAME] = t->path;
+        v->fixed[PLACEHOLDER_SRC_PATHNAME] = t->src_path;
+        v->fixed[PLACEHOLDER_MASKNAME] = *scratch_mask;
+        v->fixed[PLACEHOLDER_EVENT] = t->event_name;
+        v->fixed[PLACEHOLDER_WATCH] = t->watch;
+        v->fixed[PLACEHOLDER_WATCH_PATH] = t->watch_path;
+        v->fixed[PLACEHOLDER_RELPATH] = t->path + t->relpath_offset;
+        v->fixed[PLACEHOLDER_NAME] = slash ? slash + 1 : t->path;
+        v->fixed[PLACEHOLDER_DIR] = *scratch_dir;
+        v->fixed[PLACEHOLDER_RULE] = t->rule->name;
+        v->fixed[PLACEHOLDER_TASK_ID] = *scratch_id;
+        v->fixed[PLACEHOLDER_ITEM] = t->item;
+        v->groups = (const char *const *) t->groups;
+        v->n_groups = t->n_groups;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void log_line(Run *r, const char *s, size_t len) {
+        LogField f = { .name = "INOTASKD_OUTPUT", .value = s, .len = len };
+        g_autofree char *shown = escape_display(s, len);
+
+        task_log(LOG_INFO, MESSAGE_ID_TASK_OUTPUT, r->task, &f, 1, "Task %" PRIu64 " (%s): %s", r->task->id,
+                 r->task->rule->name, shown);
+}
+
+static void flush_lines(Run *r, bool all) {
+        char *nl;
+
+        while ((nl = memchr(r->line->str, '\n', r->line->len))) {
+                size_t n = (size_t) (nl - r->line->str);
+
+                log_line(r, r->line->str, n);
+                g_string_erase(r->line, 0, (gssize) n + 1);
+        }
+        if (r->line->len >= OUTPUT_LINE_MAX || (all && r->line->len > 0)) {
+                log_line(r, r->line->str, r->line->len);
+                g_string_truncate(r->line, 0);
+        }
+}
+
+/* Reads what is there; returns false at end of file or error. */
+static bool read_output(Run *r) {
+        char buf[4096];
+
+        for (;;) {
+                ssize_t n = read(r->output_fd, buf, sizeof buf);
+
+                if (n < 0)
+                        return errno == EAGAIN || errno == EINTR;
+                if (n == 0)
+                        return false;
+                g_string_append_len(r->line, buf, n);
+                flush_lines(r, false);
+        }
+}
+
+static void close_output(Run *r) {
+        flush_lines(r, true);
+        r->output = sd_event_source_disable_unref(r->output);
+        r->output_fd = safe_close(r->output_fd);
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Run *r = userdata;
+
+        if (!read_output(r))
+                close_output(r);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ exit and timeout */
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Run *r = userdata;
+        Task *t = r->task;
+        Scheduler *sched = r->ctx->scheduler;
+        TaskState state;
+        const char *result;
+        int status = si->si_status;
+
+        /* Whatever the child wrote before it exited is in the pipe now (unless a grandchild holds it
+         * open: then we stop listening, the task is over). */
+        if (r->output_fd >= 0) {
+                (void) read_output(r);
+                close_output(r);
+        }
+
+        if (r->timed_out) {
+                state = TASK_TIMEOUT;
+                result = "timeout";
+        } else if (t->kill_sent) {
+                state = TASK_CANCELLED;
+                result = "cancelled";
+        } else if (si->si_code == CLD_EXITED) {
+                state = status == 0 ? TASK_DONE : TASK_FAILED;
+                result = status == 0 ? "success" : "exit-code";
+        } else {
+                state = TASK_FAILED;
+                result = "signal";
+        }
+
+        run_free(r);
+        t->runner = NULL;
+        scheduler_task_finished(sched, t, state, result, status);
+        return 0;
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Run *r = userdata;
+
+        if (!r->term_sent) {
+                task_log(LOG_WARNING, NULL, r->task, NULL, 0, "Task %" PRIu64 " (%s) timed out, terminating.",
+                         r->task->id, r->task->rule->name);
+                r->timed_out = r->term_sent = true;
+                (void) kill(-r->task->pid, SIGTERM);
+                (void) sd_event_source_set_time_relative(s, KILL_GRACE_USEC);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        } else {
+                task_log(LOG_WARNING, NULL, r->task, NULL, 0, "Task %" PRIu64 " (%s) did not stop, killing.",
+                         r->task->id, r->task->rule->name);
+                (void) kill(-r->task->pid, SIGKILL);
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ spawning */
+
+typedef struct Credentials {
+        bool set;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        int n_groups;
+        char *home, *shell, *user;
+} Credentials;
+
+static void credentials_done(Credentials *c) {
+        g_free(c->groups);
+        g_free(c->home);
+        g_free(c->shell);
+        g_free(c->user);
+}
+
+static int resolve_gid(const char *name, gid_t *ret) {
+        struct group *gr;
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        n = strtoul(name, &end, 10);
+        if (*name && !*end && errno == 0) {
+                *ret = (gid_t) n;
+                return 0;
+        }
+        gr = getgrnam(name);
+        if (!gr)
+                return -ESRCH;
+        *ret = gr->gr_gid;
+        return 0;
+}
+
+/* Looked up in the parent: NSS is not safe after fork(). */
+static int credentials_resolve(const ConfigRule *rule, Credentials *c) {
+        struct passwd *pw;
+        int r;
+
+        *c = (Credentials) {};
+        pw = rule->user ? getpwnam(rule->user) : getpwuid(getuid());
+        if (!pw && rule->user) {
+                char *end;
+                unsigned long n = strtoul(rule->user, &end, 10);
+
+                if (!*end)
+                        pw = getpwuid((uid_t) n);
+        }
+        if (!pw) {
+                if (rule->user)
+                        return -ESRCH;
+                c->home = g_strdup("/");
+                c->shell = g_strdup("/bin/sh");
+                c->user = g_strdup_printf("%u", (unsigned) getuid());
+                c->uid = getuid();
+                c->gid = getgid();
+        } else {
+                c->uid = pw->pw_uid;
+                c->gid = pw->pw_gid;
+                c->home = g_strdup(pw->pw_dir);
+                c->shell = g_strdup(pw->pw_shell);
+                c->user = g_strdup(pw->pw_name);
+        }
+        if (rule->group) {
+                r = resolve_gid(rule->group, &c->gid);
+                if (r < 0)
+                        return r;
+        }
+        if (!rule->user && !rule->group)
+                return 0;
+
+        c->set = true;
+        if (pw && rule->user) {
+                int n = 32;
+
+                c->groups = g_new(gid_t, n);
+                if (getgrouplist(pw->pw_name, c->gid, c->groups, &n) < 0) {
+                        c->groups = g_renew(gid_t, c->groups, n);
+                        if (getgrouplist(pw->pw_name, c->gid, c->groups, &n) < 0)
+                                n = 0;
+                }
+                c->n_groups = n;
+        } else {
+                c->groups = g_new(gid_t, 1);
+                c->groups[0] = c->gid;
+                c->n_groups = 1;
+        }
+        return 0;
+}
+
+static char **build_env(const Task *t, const TemplateValues *v, const Credentials *c) {
+        GPtrArray *env = g_ptr_array_new();
+        const char *path = getenv("PATH");
+
+        g_ptr_array_add(env, g_strconcat("PATH=", path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                         NULL));
+        g_ptr_array_add(env, g_strconcat("HOME=", c->home, NULL));
+        g_ptr_array_add(env, g_strconcat("USER=", c->user, NULL));
+        g_ptr_array_add(env, g_strconcat("LOGNAME=", c->user, NULL));
+        g_ptr_array_add(env, g_strconcat("SHELL=", c->shell, NULL));
+        if (getenv("LANG"))
+                g_ptr_array_add(env, g_strconcat("LANG=", getenv("LANG"), NULL));
+        for (int p = 0; p < _PLACEHOLDER_MAX; p++)
+                g_ptr_array_add(env, g_strconcat(placeholder_to_env(p), "=", strempty(v->fixed[p]), NULL));
+        for (size_t i = 0; i < t->n_groups && t->rule->group_names[i]; i++) {
+                g_autofree char *up = g_ascii_strup(t->rule->group_names[i], -1);
+
+                g_ptr_array_add(env, g_strconcat("INOTASKD_MATCH_", up, "=", strempty(t->groups[i]), NULL));
+        }
+        for (char **e = t->rule->environment; e && *e; e++)
+                g_ptr_array_add(env, g_strdup(*e));
+        g_ptr_array_add(env, NULL);
+        return (char **) g_ptr_array_free(env, false);
+}
+
+static char **build_argv(const Task *t, const TemplateValues *v) {
+        GPtrArray *a;
+
+        if (t->rule->action == ACTION_EXEC)
+                return exec_template_expand(t->rule->exec_template, v);
+
+        /* Action=shell: the script is fixed text; values come only as "$1".. and the environment. */
+        a = g_ptr_array_new();
+        g_ptr_array_add(a, g_strdup("/bin/sh"));
+        g_ptr_array_add(a, g_strdup("-c"));
+        g_ptr_array_add(a, g_strdup(t->rule->exec));
+        g_ptr_array_add(a, g_strdup("inotaskd"));
+        for (unsigned i = 1; i <= SHELL_N_POSITIONAL; i++)
+                g_ptr_array_add(a, g_strdup(strempty(v->fixed[shell_positional_placeholder(i)])));
+        g_ptr_array_add(a, NULL);
+        return (char **) g_ptr_array_free(a, false);
+}
+
+static char *argv_display(char **argv) {
+        GString *s = g_string_new(NULL);
+
+        for (char **a = argv; *a; a++) {
+                g_autofree char *e = escape_display(*a, strlen(*a));
+                g_autofree char *q = g_shell_quote(e);
+
+                if (a != argv)
+                        g_string_append_c(s, ' ');
+                g_string_append(s, strpbrk(e, " \t'\"\\$;&|<>()`*?[]{}~#!") || !*e ? q : e);
+        }
+        return g_string_free(s, false);
+}
+
+/* The child after fork() when it must change identity: only async-signal-safe calls. */
+_noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c, const char *wd, int out_fd) {
+        sigset_t none;
+        int null_fd;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) setsid();
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+            dup2(out_fd, STDERR_FILENO) < 0)
+                _exit(127);
+        if (c->set && (setgroups((size_t) c->n_groups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+                       setresuid(c->uid, c->uid, c->uid) < 0))
+                _exit(126);
+        if (wd && chdir(wd) < 0)
+                _exit(200);
+        execve(argv[0], argv, envp);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+static int spawn(char **argv, char **envp, const Credentials *c, const char *wd, int out_fd, pid_t *ret) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pid_t pid;
+        int r;
+
+        if (c->set) {
+                pid = fork();
+                if (pid < 0)
+                        return -errno;
+                if (pid == 0)
+                        child_exec(argv, envp, c, wd, out_fd);
+                *ret = pid;
+                return 0;
+        }
+
+        /* The usual case needs no identity change: posix_spawn (vfork-like) is much cheaper. */
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
+        if (wd)
+                posix_spawn_file_actions_addchdir_np(&fa, wd);
+        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        *ret = pid;
+        return 0;
+}
+
+int runner_exec_start(RunnerContext *ctx, Task *t) {
+        _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL, *shown = NULL, *exe = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
+        _cleanup_(credentials_done) Credentials cred = {};
+        _cleanup_close_ int out_read = -1, out_write = -1;
+        TemplateValues v;
+        Run *run;
+        int fds[2], r;
+        char pid_buf[32];
+        LogField f;
+
+        task_template_values(t, &v, &id, &mask, &dir);
+        argv = build_argv(t, &v);
+        shown = argv_display(argv);
+
+        if (ctx->dry_run) {
+                task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, NULL, 0, "Task %" PRIu64 " (%s) would run: %s",
+                         t->id, t->rule->name, shown);
+                scheduler_task_finished(ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                return 0;
+        }
+
+        r = credentials_resolve(t->rule, &cred);
+        if (r < 0) {
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot resolve User=%s/Group=%s.",
+                         t->id, t->rule->name, strempty(t->rule->user), strempty(t->rule->group));
+                return r;
+        }
+        envp = build_env(t, &v, &cred);
+
+        /* execve() does not search PATH: resolve a bare command name here, in the parent. */
+        if (!strchr(argv[0], '/')) {
+                exe = g_find_program_in_path(argv[0]);
+                if (!exe) {
+                        task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): command not found: %s",
+                                 t->id, t->rule->name, argv[0]);
+                        return -ENOENT;
+                }
+                g_free(argv[0]);
+                argv[0] = TAKE_PTR(exe);
+        }
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Failed to create output pipe: %m");
+        out_read = fds[0];
+        out_write = fds[1];
+
+        r = spawn(argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
+        if (r < 0) {
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): failed to start %s: %s", t->id,
+                         t->rule->name, argv[0], strerror(-r));
+                return r;
+        }
+        out_write = safe_close(out_write);
+
+        run = g_new0(Run, 1);
+        run->ctx = ctx;
+        run->task = t;
+        run->output_fd = TAKE_FD(out_read);
+        run->line = g_string_new(NULL);
+        t->runner = run;
+        (void) fcntl(run->output_fd, F_SETFL, O_NONBLOCK);
+
+        snprintf(pid_buf, sizeof pid_buf, "%d", (int) t->pid);
+        f = LOG_FIELD("INOTASKD_PID", pid_buf);
+        task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, &f, 1, "Task %" PRIu64 " (%s) started: %s (pid %d)", t->id,
+                 t->rule->name, shown, (int) t->pid);
+
+        r = sd_event_add_child(ctx->event, &run->child, t->pid, WEXITED, on_child, run);
+        if (r < 0) {
+                /* Cannot reap it through the loop: stop it and give up on the task. */
+                (void) kill(-t->pid, SIGKILL);
+                (void) waitpid(t->pid, NULL, 0);
+                run_free(run);
+                t->runner = NULL;
+                return log_error_errno(r, "Failed to watch child %d: %m", (int) t->pid);
+        }
+        /* Reap it even while the loop is exiting, so a stop waits for it. */
+        (void) sd_event_source_set_child_process_own(run->child, false);
+        r = sd_event_add_io(ctx->event, &run->output, run->output_fd, EPOLLIN, on_output, run);
+        if (r < 0)
+                run->output_fd = safe_close(run->output_fd);
+        if (t->rule->timeout != USEC_INFINITY && t->rule->timeout > 0)
+                (void) sd_event_add_time_relative(ctx->event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout, 0,
+                                                  on_timeout, run);
+        return 0;
+}

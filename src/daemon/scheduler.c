@@ -1,3 +1,666 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_scheduler;
+/* Tasks keyed by (rule, item, path): delayed with one timer, debounced, limited, run and remembered. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend-inotify.h"
+#include "log.h"
+#include "message-ids.h"
+#include "scheduler.h"
+
+/* Tasks of one rule share its delay, so a rescheduled task simply goes to the tail: the queue stays in
+ * due order without a heap. */
+typedef struct RuleQueue {
+        Task *head, *tail;
+} RuleQueue;
+
+struct Scheduler {
+        sd_event *event;
+        sd_event_source *timer;
+        SchedulerRunFunc run;
+        void *run_userdata;
+        SchedulerListener listener;
+
+        unsigned max_running;
+        unsigned task_history;
+        bool stopping;
+        bool starting, start_again;     /* start_ready() runs; a nested call asks it to look again */
+
+        uint64_t next_id;
+        GHashTable *by_id;              /* uint64 id -> Task* (every task, the history too) */
+        GHashTable *scheduled;          /* key -> Task* (scheduled ones, waiting or ready) */
+        GHashTable *running;            /* key -> GPtrArray of running Task* */
+        GHashTable *queues;             /* rule name -> RuleQueue* */
+        GQueue ready;                   /* due tasks waiting for a slot, in due order */
+        GQueue history;                 /* finished tasks, oldest first */
+
+        unsigned n_scheduled, n_running;
+        uint64_t n_done, n_failed;
+};
+
+static const char *const task_state_table[_TASK_STATE_MAX] = {
+        [TASK_SCHEDULED] = "scheduled",
+        [TASK_RUNNING] = "running",
+        [TASK_DONE] = "done",
+        [TASK_FAILED] = "failed",
+        [TASK_CANCELLED] = "cancelled",
+        [TASK_TIMEOUT] = "timeout",
+};
+
+const char *task_state_to_string(TaskState s) {
+        return s >= 0 && s < _TASK_STATE_MAX ? task_state_table[s] : NULL;
+}
+
+static void task_free(Task *t) {
+        if (!t)
+                return;
+        config_rule_unref(t->rule);
+        g_free(t->key);
+        g_free(t->watch);
+        g_free(t->watch_path);
+        g_free(t->path);
+        g_free(t->src_path);
+        g_free(t->event_name);
+        g_free(t->item);
+        g_strfreev(t->groups);
+        g_free(t);
+}
+
+static void running_array_free(gpointer p) {
+        g_ptr_array_unref(p);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_userdata) {
+        _cleanup_(scheduler_freep) Scheduler *s = g_new0(Scheduler, 1);
+        int r;
+
+        s->event = sd_event_ref(e);
+        s->run = run;
+        s->run_userdata = run_userdata;
+        s->max_running = 16;
+        s->task_history = 100;
+        s->next_id = 1;
+        s->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+        s->scheduled = g_hash_table_new(g_str_hash, g_str_equal);
+        s->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, running_array_free);
+        s->queues = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+        r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_timer, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add scheduler timer: %m");
+        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->timer, "scheduler");
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Scheduler *scheduler_free(Scheduler *s) {
+        GHashTableIter i;
+        gpointer v;
+
+        if (!s)
+                return NULL;
+        s->timer = sd_event_source_disable_unref(s->timer);
+        if (s->by_id) {
+                g_hash_table_iter_init(&i, s->by_id);
+                while (g_hash_table_iter_next(&i, NULL, &v))
+                        task_free(v);
+                g_hash_table_unref(s->by_id);
+        }
+        if (s->scheduled)
+                g_hash_table_unref(s->scheduled);
+        if (s->running)
+                g_hash_table_unref(s->running);
+        if (s->queues)
+                g_hash_table_unref(s->queues);
+        g_queue_clear(&s->ready);
+        g_queue_clear(&s->history);
+        sd_event_unref(s->event);
+        g_free(s);
+        return NULL;
+}
+
+void scheduler_set_listener(Scheduler *s, const SchedulerListener *l) {
+        s->listener = *l;
+}
+
+void scheduler_set_limits(Scheduler *s, unsigned max_running, unsigned task_history) {
+        s->max_running = max_running;
+        s->task_history = task_history;
+}
+
+#define NOTIFY(s, what, t)                                                      \
+        do {                                                                    \
+                if ((s)->listener.what)                                         \
+                        (s)->listener.what((t), (s)->listener.userdata);        \
+        } while (0)
+
+static void counts_changed(Scheduler *s) {
+        if (s->listener.counts_changed)
+                s->listener.counts_changed(s->listener.userdata);
+}
+
+/* ------------------------------------------------------------------ logging */
+
+void task_log(int level, const char *message_id, const Task *t, const LogField *extra, size_t n_extra,
+              const char *fmt, ...) {
+        LogField f[16];
+        size_t n = 0;
+        char id[32], msg[1024];
+        va_list ap;
+
+        if (log_get_max_level() < level)
+                return;
+        snprintf(id, sizeof id, "%" PRIu64, t->id);
+        f[n++] = LOG_FIELD("INOTASKD_TASK_ID", id);
+        f[n++] = LOG_FIELD("INOTASKD_RULE", t->rule->name);
+        f[n++] = LOG_FIELD("INOTASKD_WATCH", t->watch);
+        f[n++] = LOG_FIELD("INOTASKD_PATH", t->path);
+        f[n++] = LOG_FIELD("INOTASKD_EVENT", t->event_name);
+        if (t->item)
+                f[n++] = LOG_FIELD("INOTASKD_ITEM", t->item);
+        for (size_t i = 0; i < n_extra && n < ELEMENTSOF(f); i++)
+                f[n++] = extra[i];
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        (void) log_internal(level, 0, message_id, f, n, __func__, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ queues and the timer */
+
+static RuleQueue *queue_of(Scheduler *s, const ConfigRule *r) {
+        RuleQueue *q = g_hash_table_lookup(s->queues, r->name);
+
+        if (!q) {
+                q = g_new0(RuleQueue, 1);
+                g_hash_table_insert(s->queues, g_strdup(r->name), q);
+        }
+        return q;
+}
+
+static void queue_unlink(Scheduler *s, Task *t) {
+        RuleQueue *q = g_hash_table_lookup(s->queues, t->rule->name);
+
+        if (!q)
+                return;
+        if (t->prev)
+                t->prev->next = t->next;
+        else if (q->head == t)
+                q->head = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        else if (q->tail == t)
+                q->tail = t->prev;
+        t->prev = t->next = NULL;
+}
+
+/* Inserts by due time, searching from the tail: O(1) for the usual append. */
+static void queue_insert(Scheduler *s, Task *t) {
+        RuleQueue *q = queue_of(s, t->rule);
+        Task *after = q->tail;
+
+        while (after && after->due_mono > t->due_mono)
+                after = after->prev;
+        t->prev = after;
+        t->next = after ? after->next : q->head;
+        if (t->next)
+                t->next->prev = t;
+        else
+                q->tail = t;
+        if (after)
+                after->next = t;
+        else
+                q->head = t;
+}
+
+static void arm_timer(Scheduler *s) {
+        usec_t earliest = USEC_INFINITY;
+        GHashTableIter i;
+        gpointer v;
+
+        if (!g_queue_is_empty(&s->ready))
+                earliest = 0;
+        else {
+                g_hash_table_iter_init(&i, s->queues);
+                while (g_hash_table_iter_next(&i, NULL, &v)) {
+                        RuleQueue *q = v;
+
+                        if (q->head && q->head->due_mono < earliest)
+                                earliest = q->head->due_mono;
+                }
+        }
+        if (earliest == USEC_INFINITY || s->stopping) {
+                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(s->timer, earliest);
+        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+/* ------------------------------------------------------------------ running */
+
+static GPtrArray *running_of(Scheduler *s, const char *key) {
+        return g_hash_table_lookup(s->running, key);
+}
+
+static void start_task(Scheduler *s, Task *t) {
+        GPtrArray *a;
+        int r;
+
+        g_queue_remove(&s->ready, t);
+        t->ready = false;
+        g_hash_table_remove(s->scheduled, t->key);
+        s->n_scheduled--;
+
+        t->state = TASK_RUNNING;
+        t->started_usec = now_usec(CLOCK_REALTIME);
+        t->due_usec = 0;
+        a = running_of(s, t->key);
+        if (!a) {
+                a = g_ptr_array_new();
+                g_hash_table_insert(s->running, g_strdup(t->key), a);
+        }
+        g_ptr_array_add(a, t);
+        s->n_running++;
+        NOTIFY(s, task_started, t);
+        counts_changed(s);
+
+        r = s->run(s, t, s->run_userdata);
+        if (r < 0 && t->state == TASK_RUNNING)
+                scheduler_task_finished(s, t, TASK_FAILED, "start-failed", 0);
+}
+
+/* Starts what may start: ready tasks in due order, within MaxRunningTasks=, and after a running task of
+ * the same key unless the rule says parallel. */
+static void start_ready(Scheduler *s) {
+        GList *l, *next;
+
+        if (s->stopping)
+                return;
+        /* A runner may finish a task from within start_task(), which wants to start more: loop here
+         * instead of recursing over a list being walked. */
+        if (s->starting) {
+                s->start_again = true;
+                return;
+        }
+        s->starting = true;
+        do {
+                s->start_again = false;
+                for (l = s->ready.head; l; l = next) {
+                        Task *t = l->data;
+                        GPtrArray *a;
+
+                        next = l->next;
+                        if (s->max_running > 0 && s->n_running >= s->max_running)
+                                break;
+                        a = running_of(s, t->key);
+                        if (a && a->len > 0 && t->rule->if_running != IF_RUNNING_PARALLEL) {
+                                if (t->rule->if_running == IF_RUNNING_RESTART)
+                                        for (guint i = 0; i < a->len; i++) {
+                                                Task *old = a->pdata[i];
+
+                                                if (!old->kill_sent && old->pid > 0) {
+                                                        old->kill_sent = true;
+                                                        (void) kill(-old->pid, SIGTERM);
+                                                }
+                                        }
+                                continue;
+                        }
+                        start_task(s, t);
+                        if (s->start_again)
+                                break;
+                }
+        } while (s->start_again && !s->stopping);
+        s->starting = false;
+}
+
+static void make_ready(Scheduler *s, Task *t) {
+        queue_unlink(s, t);
+        t->ready = true;
+        g_queue_push_tail(&s->ready, t);
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Scheduler *s = userdata;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        GHashTableIter i;
+        gpointer v;
+
+        g_hash_table_iter_init(&i, s->queues);
+        while (g_hash_table_iter_next(&i, NULL, &v)) {
+                RuleQueue *q = v;
+
+                while (q->head && q->head->due_mono <= now)
+                        make_ready(s, q->head);
+        }
+        start_ready(s);
+        arm_timer(s);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ finishing */
+
+static void history_add(Scheduler *s, Task *t) {
+        g_queue_push_tail(&s->history, t);
+        while (g_queue_get_length(&s->history) > s->task_history) {
+                Task *old = g_queue_pop_head(&s->history);
+
+                g_hash_table_remove(s->by_id, &old->id);
+                task_free(old);
+        }
+}
+
+void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char *result, int exit_status) {
+        GPtrArray *a = running_of(s, t->key);
+        char status[32];
+        LogField f[2];
+
+        if (t->state != TASK_RUNNING)
+                return;
+        if (a) {
+                g_ptr_array_remove(a, t);
+                if (a->len == 0)
+                        g_hash_table_remove(s->running, t->key);
+        }
+        s->n_running--;
+        t->state = state;
+        t->result = result;
+        t->exit_status = exit_status;
+        t->finished_usec = now_usec(CLOCK_REALTIME);
+        t->runner = NULL;
+        if (state == TASK_DONE)
+                s->n_done++;
+        else
+                s->n_failed++;
+
+        snprintf(status, sizeof status, "%d", exit_status);
+        f[0] = LOG_FIELD("INOTASKD_RESULT", result);
+        f[1] = LOG_FIELD("INOTASKD_EXIT_STATUS", status);
+        if (state == TASK_DONE)
+                task_log(LOG_INFO, MESSAGE_ID_TASK_FINISHED, t, f, 2, "Task %" PRIu64 " (%s) finished: %s.",
+                         t->id, t->rule->name, result);
+        else
+                task_log(LOG_WARNING, MESSAGE_ID_TASK_FAILED, t, f, 2,
+                         "Task %" PRIu64 " (%s) failed: %s%s%s.", t->id, t->rule->name, result,
+                         streq(result, "exit-code") ? ", status " : streq(result, "signal") ? ", signal " : "",
+                         streq(result, "exit-code") || streq(result, "signal") ? status : "");
+
+        NOTIFY(s, task_removed, t);
+        history_add(s, t);
+        counts_changed(s);
+        start_ready(s);
+        arm_timer(s);
+}
+
+static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
+        if (t->ready)
+                g_queue_remove(&s->ready, t);
+        else
+                queue_unlink(s, t);
+        t->ready = false;
+        g_hash_table_remove(s->scheduled, t->key);
+        s->n_scheduled--;
+        t->state = TASK_CANCELLED;
+        t->result = "cancelled";
+        t->due_usec = 0;
+        t->finished_usec = now_usec(CLOCK_REALTIME);
+        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) cancelled: %s.", t->id, t->rule->name, why);
+        NOTIFY(s, task_removed, t);
+        history_add(s, t);
+        counts_changed(s);
+        arm_timer(s);
+}
+
+/* ------------------------------------------------------------------ scheduling */
+
+static char *make_key(const char *rule, const char *item, const char *path) {
+        /* Lengths first, so no byte a path may hold can make two keys equal. */
+        return g_strdup_printf("%zu:%s%zu:%s%s", strlen(rule), rule, strlen(strempty(item)), strempty(item),
+                               path);
+}
+
+static void set_event(Task *t, Event *ev, char **groups) {
+        g_free(t->src_path);
+        t->src_path = g_strdup(ev->src_pathname);
+        t->mask = ev->mask;
+        t->kind = ev->kind;
+        g_free(t->event_name);
+        t->event_name = g_strdup(event_display_name(ev));
+        g_strfreev(t->groups);
+        t->groups = g_strdupv(groups);
+        t->n_groups = groups ? g_strv_length(groups) : 0;
+}
+
+static void set_due(Task *t, usec_t delay) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        t->due_mono = delay == USEC_INFINITY ? USEC_INFINITY - 1 : now + delay;
+        t->due_usec = now_usec(CLOCK_REALTIME) + (delay == USEC_INFINITY ? 0 : delay);
+}
+
+static Task *task_new(Scheduler *s, ConfigRule *r, const char *key, const char *watch, const char *watch_path,
+                      const char *path, size_t relpath_offset, const char *item) {
+        Task *t = g_new0(Task, 1);
+
+        t->id = s->next_id++;
+        t->rule = config_rule_ref(r);
+        t->key = g_strdup(key);
+        t->watch = g_strdup(watch);
+        t->watch_path = g_strdup(watch_path);
+        t->path = g_strdup(path);
+        t->relpath_offset = relpath_offset;
+        t->item = g_strdup(item);
+        t->state = TASK_SCHEDULED;
+        t->created_usec = now_usec(CLOCK_REALTIME);
+        g_hash_table_insert(s->by_id, &t->id, t);
+        g_hash_table_insert(s->scheduled, t->key, t);
+        s->n_scheduled++;
+        return t;
+}
+
+static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, const char *item) {
+        const char *path = event_pathname(ev);
+        _cleanup_free_ char *key = make_key(r->name, item, path);
+        Task *t = g_hash_table_lookup(s->scheduled, key);
+        GPtrArray *a;
+
+        if (t) {
+                /* Debounce: same id, latest event, the delay starts again. */
+                set_event(t, ev, groups);
+                if (t->ready)
+                        g_queue_remove(&s->ready, t);
+                else
+                        queue_unlink(s, t);
+                t->ready = false;
+                set_due(t, r->delay);
+                queue_insert(s, t);
+                NOTIFY(s, task_changed, t);
+                return;
+        }
+
+        a = running_of(s, key);
+        if (a && a->len > 0 && r->if_running == IF_RUNNING_SKIP) {
+                log_debug("Rule %s: task for %s is running, skipping the event.", r->name, path);
+                return;
+        }
+
+        t = task_new(s, r, key, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item);
+        set_event(t, ev, groups);
+        set_due(t, r->delay);
+        queue_insert(s, t);
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s.", t->id, r->name, path);
+        NOTIFY(s, task_new, t);
+        counts_changed(s);
+}
+
+void scheduler_schedule(Scheduler *s, ConfigRule *r, Event *ev, char **groups) {
+        if (s->stopping)
+                return;
+        if (!r->for_each || !r->for_each[0])
+                schedule_one(s, r, ev, groups, NULL);
+        else
+                for (char **i = r->for_each; *i; i++)
+                        schedule_one(s, r, ev, groups, *i);
+        arm_timer(s);
+}
+
+void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev) {
+        const char *path = event_pathname(ev);
+        const char *no_items[] = { NULL, NULL };
+        const char *const *items = r->for_each && r->for_each[0] ? (const char *const *) r->for_each : no_items;
+
+        /* Without ForEach= the one key has no item: loop once with NULL. */
+        for (size_t i = 0; i == 0 || items[i]; i++) {
+                _cleanup_free_ char *key = make_key(r->name, items[i], path);
+                Task *t = g_hash_table_lookup(s->scheduled, key);
+
+                if (t)
+                        cancel_scheduled(s, t, event_display_name(ev));
+        }
+}
+
+Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path,
+                         const char *path) {
+        _cleanup_free_ char *key = make_key(r->name, NULL, path);
+        size_t l = strlen(watch_path), off;
+        Task *t = g_hash_table_lookup(s->scheduled, key);
+
+        if (strncmp(path, watch_path, l) == 0 && (path[l] == '/' || path[l] == 0))
+                off = path[l] == 0 ? l : (l > 0 && watch_path[l - 1] == '/' ? l : l + 1);
+        else
+                off = strlen(path);
+
+        if (!t) {
+                t = task_new(s, r, key, watch, watch_path, path, off, NULL);
+                t->event_name = g_strdup("manual");
+                NOTIFY(s, task_new, t);
+                counts_changed(s);
+        } else if (t->ready)
+                return t;
+        else
+                queue_unlink(s, t);
+        set_due(t, 0);
+        make_ready(s, t);
+        start_ready(s);
+        arm_timer(s);
+        return t;
+}
+
+/* ------------------------------------------------------------------ verbs */
+
+Task *scheduler_get(Scheduler *s, uint64_t id) {
+        return g_hash_table_lookup(s->by_id, &id);
+}
+
+int scheduler_cancel(Scheduler *s, Task *t) {
+        if (t->state == TASK_SCHEDULED) {
+                cancel_scheduled(s, t, "by request");
+                return 0;
+        }
+        if (t->state == TASK_RUNNING) {
+                if (t->pid > 0 && !t->kill_sent) {
+                        t->kill_sent = true;
+                        (void) kill(-t->pid, SIGTERM);
+                }
+                return 0;
+        }
+        return -EALREADY;
+}
+
+int scheduler_trigger(Scheduler *s, Task *t) {
+        if (t->state != TASK_SCHEDULED)
+                return -EALREADY;
+        if (!t->ready) {
+                set_due(t, 0);
+                make_ready(s, t);
+        }
+        /* Run it before others that were ready earlier: it was asked for now. */
+        g_queue_remove(&s->ready, t);
+        g_queue_push_head(&s->ready, t);
+        NOTIFY(s, task_changed, t);
+        start_ready(s);
+        arm_timer(s);
+        return 0;
+}
+
+void scheduler_replace_rules(Scheduler *s, GPtrArray *rules) {
+        g_autoptr(GPtrArray) tasks = g_ptr_array_new();
+        GHashTableIter i;
+        gpointer v;
+
+        g_hash_table_iter_init(&i, s->scheduled);
+        while (g_hash_table_iter_next(&i, NULL, &v))
+                g_ptr_array_add(tasks, v);
+
+        for (guint k = 0; k < tasks->len; k++) {
+                Task *t = tasks->pdata[k];
+                ConfigRule *nr = NULL;
+
+                for (guint j = 0; j < rules->len; j++)
+                        if (streq(((ConfigRule *) rules->pdata[j])->name, t->rule->name))
+                                nr = rules->pdata[j];
+                if (!nr) {
+                        cancel_scheduled(s, t, "its rule was removed");
+                        continue;
+                }
+                if (nr == t->rule)
+                        continue;
+                /* Same name, new definition: keep the task and its due time. */
+                if (!t->ready)
+                        queue_unlink(s, t);
+                config_rule_unref(t->rule);
+                t->rule = config_rule_ref(nr);
+                if (!t->ready)
+                        queue_insert(s, t);
+        }
+        arm_timer(s);
+}
+
+unsigned scheduler_stop(Scheduler *s) {
+        s->stopping = true;
+        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        return s->n_running;
+}
+
+void scheduler_kill_running(Scheduler *s, int sig) {
+        GHashTableIter i;
+        gpointer v;
+
+        g_hash_table_iter_init(&i, s->running);
+        while (g_hash_table_iter_next(&i, NULL, &v)) {
+                GPtrArray *a = v;
+
+                for (guint k = 0; k < a->len; k++) {
+                        Task *t = a->pdata[k];
+
+                        if (t->pid > 0)
+                                (void) kill(-t->pid, sig);
+                }
+        }
+}
+
+void scheduler_get_stats(const Scheduler *s, SchedulerStats *ret) {
+        *ret = (SchedulerStats) {
+                .n_scheduled = s->n_scheduled,
+                .n_running = s->n_running,
+                .n_done = s->n_done,
+                .n_failed = s->n_failed,
+        };
+}
+
+void scheduler_foreach(Scheduler *s, void (*f)(Task *t, void *userdata), void *userdata) {
+        GHashTableIter i;
+        gpointer v;
+
+        g_hash_table_iter_init(&i, s->by_id);
+        while (g_hash_table_iter_next(&i, NULL, &v))
+                f(v, userdata);
+}

@@ -1,3 +1,345 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_template;
+/* Exec= templates: split once at load into words of literal and placeholder segments, expanded per task. */
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+/* macro.h before glib.h: GLib #undefs MIN/MAX before its own, the other order warns. */
+#include "macro.h"
+
+#include <glib.h>
+
+#include "template.h"
+
+static const char *const placeholder_table[_PLACEHOLDER_MAX] = {
+        [PLACEHOLDER_PATHNAME] = "pathname",
+        [PLACEHOLDER_SRC_PATHNAME] = "src_pathname",
+        [PLACEHOLDER_MASKNAME] = "maskname",
+        [PLACEHOLDER_EVENT] = "event",
+        [PLACEHOLDER_WATCH] = "watch",
+        [PLACEHOLDER_WATCH_PATH] = "watch_path",
+        [PLACEHOLDER_RELPATH] = "relpath",
+        [PLACEHOLDER_NAME] = "name",
+        [PLACEHOLDER_DIR] = "dir",
+        [PLACEHOLDER_RULE] = "rule",
+        [PLACEHOLDER_TASK_ID] = "task_id",
+        [PLACEHOLDER_ITEM] = "item",
+};
+
+static const char *const placeholder_env_table[_PLACEHOLDER_MAX] = {
+        [PLACEHOLDER_PATHNAME] = "INOTASKD_PATHNAME",
+        [PLACEHOLDER_SRC_PATHNAME] = "INOTASKD_SRC_PATHNAME",
+        [PLACEHOLDER_MASKNAME] = "INOTASKD_MASKNAME",
+        [PLACEHOLDER_EVENT] = "INOTASKD_EVENT",
+        [PLACEHOLDER_WATCH] = "INOTASKD_WATCH",
+        [PLACEHOLDER_WATCH_PATH] = "INOTASKD_WATCH_PATH",
+        [PLACEHOLDER_RELPATH] = "INOTASKD_RELPATH",
+        [PLACEHOLDER_NAME] = "INOTASKD_NAME",
+        [PLACEHOLDER_DIR] = "INOTASKD_DIR",
+        [PLACEHOLDER_RULE] = "INOTASKD_RULE",
+        [PLACEHOLDER_TASK_ID] = "INOTASKD_TASK_ID",
+        [PLACEHOLDER_ITEM] = "INOTASKD_ITEM",
+};
+
+static const Placeholder shell_positional_table[SHELL_N_POSITIONAL] = {
+        PLACEHOLDER_PATHNAME,
+        PLACEHOLDER_MASKNAME,
+        PLACEHOLDER_SRC_PATHNAME,
+        PLACEHOLDER_RELPATH,
+        PLACEHOLDER_WATCH_PATH,
+        PLACEHOLDER_ITEM,
+};
+
+_Static_assert(_PLACEHOLDER_MAX <= 32, "ExecTemplate.uses is a 32-bit mask");
+
+const char *placeholder_to_string(Placeholder p) {
+        if ((unsigned) p >= _PLACEHOLDER_MAX)
+                return NULL;
+        return placeholder_table[p];
+}
+
+int placeholder_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (Placeholder p = 0; p < _PLACEHOLDER_MAX; p++)
+                if (streq(placeholder_table[p], s))
+                        return (int) p;
+        return -EINVAL;
+}
+
+const char *placeholder_to_env(Placeholder p) {
+        if ((unsigned) p >= _PLACEHOLDER_MAX)
+                return NULL;
+        return placeholder_env_table[p];
+}
+
+int shell_positional_placeholder(unsigned i) {
+        if (i < 1 || i > SHELL_N_POSITIONAL)
+                return -1;
+        return (int) shell_positional_table[i - 1];
+}
+
+/* A segment is literal bytes (index < 0) or a value: a Placeholder, or _PLACEHOLDER_MAX + group index. */
+typedef struct Segment {
+        int index;
+        size_t len;
+        char *literal;
+} Segment;
+
+typedef struct Word {
+        Segment *segments;
+        size_t n_segments;
+        size_t literal_len;     /* sum of the literal segments, so expansion only adds the values */
+} Word;
+
+struct ExecTemplate {
+        char *text;
+        Word *words;
+        size_t n_words;
+        uint32_t uses;          /* bit per fixed Placeholder */
+};
+
+ExecTemplate *exec_template_free(ExecTemplate *t) {
+        if (!t)
+                return NULL;
+
+        for (size_t i = 0; i < t->n_words; i++) {
+                for (size_t j = 0; j < t->words[i].n_segments; j++)
+                        g_free(t->words[i].segments[j].literal);
+                g_free(t->words[i].segments);
+        }
+        g_free(t->words);
+        g_free(t->text);
+        g_free(t);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ExecTemplate *, exec_template_free);
+
+static void set_error(char **ret_error, const char *format, ...) _printf_(2, 3);
+static void set_error(char **ret_error, const char *format, ...) {
+        va_list ap;
+
+        if (!ret_error)
+                return;
+        va_start(ap, format);
+        *ret_error = g_strdup_vprintf(format, ap);
+        va_end(ap);
+}
+
+/* A group name shadows a fixed placeholder of the same name: the rule's author chose it. */
+static int lookup_name(const char *name, size_t len, const char *const *group_names) {
+        if (group_names)
+                for (size_t i = 0; group_names[i]; i++)
+                        if (strlen(group_names[i]) == len && memcmp(group_names[i], name, len) == 0)
+                                return _PLACEHOLDER_MAX + (int) i;
+
+        for (Placeholder p = 0; p < _PLACEHOLDER_MAX; p++)
+                if (strlen(placeholder_table[p]) == len && memcmp(placeholder_table[p], name, len) == 0)
+                        return (int) p;
+
+        return -1;
+}
+
+static void word_flush_literal(Word *w, GArray *segments, GString *literal) {
+        Segment s = { .index = -1 };
+
+        if (literal->len == 0)
+                return;
+        s.len = literal->len;
+        s.literal = g_strndup(literal->str, literal->len);
+        g_array_append_val(segments, s);
+        w->literal_len += literal->len;
+        g_string_truncate(literal, 0);
+}
+
+static int word_compile(Word *w, uint32_t *uses, const char *arg, const char *const *group_names,
+                        char **ret_error) {
+        g_autoptr(GArray) segments = g_array_new(FALSE, FALSE, sizeof(Segment));
+        g_autoptr(GString) literal = g_string_new(NULL);
+        int r = 0;
+
+        *w = (Word) {};
+
+        for (const char *p = arg; *p; p++) {
+                const char *close;
+                Segment s = {};
+
+                if (p[0] == '}') {
+                        /* "}}" is an escaped brace, a lone "}" a literal one. */
+                        g_string_append_c(literal, '}');
+                        if (p[1] == '}')
+                                p++;
+                        continue;
+                }
+                if (p[0] != '{') {
+                        g_string_append_c(literal, *p);
+                        continue;
+                }
+                if (p[1] == '{') {
+                        g_string_append_c(literal, '{');
+                        p++;
+                        continue;
+                }
+
+                close = strchr(p + 1, '}');
+                if (!close) {
+                        set_error(ret_error, "unclosed placeholder %s", p);
+                        r = -EINVAL;
+                        break;
+                }
+                s.index = lookup_name(p + 1, close - p - 1, group_names);
+                if (s.index < 0) {
+                        set_error(ret_error, "unknown placeholder %.*s", (int) (close - p + 1), p);
+                        r = -EINVAL;
+                        break;
+                }
+
+                word_flush_literal(w, segments, literal);
+                g_array_append_val(segments, s);
+                if (s.index < _PLACEHOLDER_MAX)
+                        *uses |= UINT32_C(1) << s.index;
+                p = close;
+        }
+
+        word_flush_literal(w, segments, literal);
+        w->n_segments = segments->len;
+        w->segments = (Segment *) g_array_free(g_steal_pointer(&segments), FALSE);
+        /* On error the caller frees the half-built word along with the template. */
+        return r;
+}
+
+int exec_template_new(ExecTemplate **ret, const char *text, const char *const *group_names,
+                      char **ret_error) {
+        _cleanup_(exec_template_freep) ExecTemplate *t = NULL;
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = NULL;
+        int argc, r;
+
+        assert(text);
+
+        if (ret_error)
+                *ret_error = NULL;
+
+        if (!g_shell_parse_argv(text, &argc, &argv, &error)) {
+                if (g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))
+                        set_error(ret_error, "empty command");
+                else
+                        set_error(ret_error, "cannot split command line: %s", error->message);
+                return -EINVAL;
+        }
+        assert(argc > 0);
+
+        t = g_new0(ExecTemplate, 1);
+        t->text = g_strdup(text);
+        t->words = g_new0(Word, argc);
+
+        for (int i = 0; i < argc; i++) {
+                r = word_compile(&t->words[i], &t->uses, argv[i], group_names, ret_error);
+                t->n_words++;
+                if (r < 0)
+                        return r;
+        }
+
+        if (ret)
+                *ret = TAKE_PTR(t);
+        return 0;
+}
+
+static const char *value_of(const TemplateValues *v, int index) {
+        const char *s = NULL;
+
+        if (!v)
+                return "";
+        if (index < _PLACEHOLDER_MAX)
+                s = v->fixed[index];
+        else if (v->groups && (size_t) (index - _PLACEHOLDER_MAX) < v->n_groups)
+                s = v->groups[index - _PLACEHOLDER_MAX];
+        return strempty(s);
+}
+
+char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v) {
+        char **argv;
+
+        assert(t);
+
+        argv = g_new(char *, t->n_words + 1);
+        for (size_t i = 0; i < t->n_words; i++) {
+                const Word *w = &t->words[i];
+                size_t len = w->literal_len;
+                char *arg, *q;
+
+                /* Measure first, so that each argument is a single allocation. */
+                for (size_t j = 0; j < w->n_segments; j++)
+                        if (w->segments[j].index >= 0)
+                                len += strlen(value_of(v, w->segments[j].index));
+
+                arg = q = g_malloc(len + 1);
+                for (size_t j = 0; j < w->n_segments; j++) {
+                        const Segment *s = &w->segments[j];
+
+                        if (s->index < 0)
+                                q = mempcpy(q, s->literal, s->len);
+                        else
+                                q = stpcpy(q, value_of(v, s->index));
+                }
+                *q = '\0';
+                argv[i] = arg;
+        }
+        argv[t->n_words] = NULL;
+
+        return argv;
+}
+
+size_t exec_template_argc(const ExecTemplate *t) {
+        assert(t);
+        return t->n_words;
+}
+
+bool exec_template_uses(const ExecTemplate *t, Placeholder p) {
+        assert(t);
+        if ((unsigned) p >= _PLACEHOLDER_MAX)
+                return false;
+        return t->uses & (UINT32_C(1) << p);
+}
+
+const char *exec_template_text(const ExecTemplate *t) {
+        assert(t);
+        return t->text;
+}
+
+int shell_script_check(const char *script, char **ret_error) {
+        assert(script);
+
+        if (ret_error)
+                *ret_error = NULL;
+
+        for (const char *p = strchr(script, '{'); p; p = strchr(p + 1, '{')) {
+                const char *close;
+                int k;
+
+                /* "${pathname}" is the script's own variable, "{ cmd; }" a group: both are fine. */
+                if (p > script && p[-1] == '$')
+                        continue;
+                close = strchr(p + 1, '}');
+                if (!close)
+                        break;
+                k = lookup_name(p + 1, close - p - 1, NULL);
+                if (k < 0)
+                        continue;
+
+                for (unsigned i = 1; i <= SHELL_N_POSITIONAL; i++)
+                        if (shell_positional_placeholder(i) == k) {
+                                set_error(ret_error,
+                                          "placeholders are not expanded in Action=shell scripts, "
+                                          "use \"$%s\" or \"$%u\"", placeholder_to_env(k), i);
+                                return -EINVAL;
+                        }
+                set_error(ret_error, "placeholders are not expanded in Action=shell scripts, use \"$%s\"",
+                          placeholder_to_env(k));
+                return -EINVAL;
+        }
+
+        return 0;
+}

@@ -1,3 +1,247 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int stub_watch_tree;
+/* The tree of watched directories, indexed by watch descriptor; paths are built on demand. */
+#include <string.h>
+
+#include "watch-tree.h"
+
+struct WatchTree {
+        GHashTable *by_wd;      /* int wd -> first WatchNode* with it */
+        GPtrArray *roots;
+        size_t n_nodes;
+        size_t n_watched;
+};
+
+int watch_tree_new(WatchTree **ret) {
+        WatchTree *t = g_new0(WatchTree, 1);
+
+        t->by_wd = g_hash_table_new(g_direct_hash, g_direct_equal);
+        t->roots = g_ptr_array_new();
+        *ret = t;
+        return 0;
+}
+
+static void node_free_one(WatchTree *t, WatchNode *n) {
+        if (n->children)
+                g_hash_table_unref(n->children);
+        if (n->files)
+                g_hash_table_unref(n->files);
+        g_free(n->name);
+        g_free(n);
+        t->n_nodes--;
+}
+
+static void unindex(WatchTree *t, WatchNode *n) {
+        WatchNode *head, **p;
+
+        if (n->wd < 0)
+                return;
+        head = g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(n->wd));
+        for (p = &head; *p; p = &(*p)->wd_next)
+                if (*p == n) {
+                        *p = n->wd_next;
+                        break;
+                }
+        if (head)
+                g_hash_table_insert(t->by_wd, GINT_TO_POINTER(n->wd), head);
+        else
+                g_hash_table_remove(t->by_wd, GINT_TO_POINTER(n->wd));
+        n->wd_next = NULL;
+        n->wd = -1;
+        t->n_watched--;
+}
+
+static void remove_recursive(WatchTree *t, WatchNode *n, WatchNodeFunc on_remove, void *userdata) {
+        if (n->children) {
+                GHashTableIter i;
+                gpointer v;
+
+                g_hash_table_iter_init(&i, n->children);
+                while (g_hash_table_iter_next(&i, NULL, &v)) {
+                        g_hash_table_iter_steal(&i);
+                        remove_recursive(t, v, on_remove, userdata);
+                }
+        }
+        if (on_remove)
+                on_remove(t, n, userdata);
+        unindex(t, n);
+        node_free_one(t, n);
+}
+
+WatchTree *watch_tree_free(WatchTree *t) {
+        if (!t)
+                return NULL;
+        while (t->roots->len > 0)
+                watch_tree_remove(t, g_ptr_array_index(t->roots, t->roots->len - 1), NULL, NULL);
+        g_ptr_array_unref(t->roots);
+        g_hash_table_unref(t->by_wd);
+        g_free(t);
+        return NULL;
+}
+
+static WatchNode *node_new(WatchTree *t, WatchNode *parent, void *owner, const char *name) {
+        WatchNode *n = g_new0(WatchNode, 1);
+
+        n->parent = parent;
+        n->owner = owner;
+        n->name = g_strdup(name);
+        n->wd = -1;
+        t->n_nodes++;
+        return n;
+}
+
+WatchNode *watch_tree_add_root(WatchTree *t, void *owner, const char *path) {
+        WatchNode *n = node_new(t, NULL, owner, path);
+
+        g_ptr_array_add(t->roots, n);
+        return n;
+}
+
+WatchNode *watch_node_child(const WatchNode *n, const char *name) {
+        return n->children ? g_hash_table_lookup(n->children, name) : NULL;
+}
+
+WatchNode *watch_tree_add_child(WatchTree *t, WatchNode *parent, const char *name) {
+        WatchNode *n = watch_node_child(parent, name);
+
+        if (n)
+                return n;
+        n = node_new(t, parent, parent->owner, name);
+        if (!parent->children)
+                parent->children = g_hash_table_new(g_str_hash, g_str_equal);
+        /* The key is the node's own name, so a rename must re-insert. */
+        g_hash_table_insert(parent->children, n->name, n);
+        return n;
+}
+
+void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd) {
+        WatchNode *head;
+
+        if (n->wd == wd)
+                return;
+        unindex(t, n);
+        if (wd < 0)
+                return;
+        n->wd = wd;
+        head = g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(wd));
+        n->wd_next = head;
+        g_hash_table_insert(t->by_wd, GINT_TO_POINTER(wd), n);
+        t->n_watched++;
+}
+
+WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd) {
+        return g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(wd));
+}
+
+bool watch_tree_wd_shared(const WatchTree *t, const WatchNode *n) {
+        WatchNode *head;
+
+        if (n->wd < 0)
+                return false;
+        head = watch_tree_lookup_wd(t, n->wd);
+        return head && (head != n || n->wd_next);
+}
+
+static void detach(WatchTree *t, WatchNode *n) {
+        if (n->parent)
+                g_hash_table_steal(n->parent->children, n->name);
+        else
+                g_ptr_array_remove(t->roots, n);
+}
+
+void watch_tree_move(WatchTree *t, WatchNode *n, WatchNode *new_parent, const char *new_name,
+                     WatchNodeFunc on_remove, void *userdata) {
+        WatchNode *old = watch_node_child(new_parent, new_name);
+
+        if (old == n)
+                return;
+        if (old)
+                watch_tree_remove(t, old, on_remove, userdata);
+        detach(t, n);
+        g_free(n->name);
+        n->name = g_strdup(new_name);
+        n->parent = new_parent;
+        if (!new_parent->children)
+                new_parent->children = g_hash_table_new(g_str_hash, g_str_equal);
+        g_hash_table_insert(new_parent->children, n->name, n);
+}
+
+void watch_tree_remove(WatchTree *t, WatchNode *n, WatchNodeFunc on_remove, void *userdata) {
+        detach(t, n);
+        remove_recursive(t, n, on_remove, userdata);
+}
+
+/* Length of the path of n plus, if name is given, "/name". A root that ends in '/' ("/") does not
+ * get a second slash. */
+static size_t path_len(const WatchNode *n, const char *name, const WatchNode **ret_root) {
+        size_t len = name ? 1 + strlen(name) : 0;
+        bool below = name != NULL;
+
+        for (; n->parent; n = n->parent) {
+                len += 1 + strlen(n->name);
+                below = true;
+        }
+        len += strlen(n->name);
+        if (below && g_str_has_suffix(n->name, "/"))
+                len--;
+        *ret_root = n;
+        return len;
+}
+
+size_t watch_node_path_len(const WatchNode *n) {
+        const WatchNode *root;
+
+        return path_len(n, NULL, &root);
+}
+
+static size_t put_component(char *p, size_t pos, const char *c) {
+        size_t l = strlen(c);
+
+        pos -= l;
+        memcpy(p + pos, c, l);
+        p[--pos] = '/';
+        return pos;
+}
+
+char *watch_node_child_path(const WatchNode *n, const char *name) {
+        const WatchNode *root;
+        size_t len = path_len(n, name, &root), pos = len;
+        char *p = g_malloc(len + 1);
+
+        /* The root first: for "/" the last slash written below lands on its own slash. */
+        memcpy(p, root->name, MIN(strlen(root->name), len));
+        p[len] = 0;
+        if (name)
+                pos = put_component(p, pos, name);
+        for (; n->parent; n = n->parent)
+                pos = put_component(p, pos, n->name);
+        return p;
+}
+
+char *watch_node_path(const WatchNode *n) {
+        return watch_node_child_path(n, NULL);
+}
+
+bool watch_node_add_file(WatchNode *n, const char *name) {
+        if (!n->files)
+                n->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        else if (g_hash_table_contains(n->files, name))
+                return false;
+        g_hash_table_add(n->files, g_strdup(name));
+        return true;
+}
+
+bool watch_node_remove_file(WatchNode *n, const char *name) {
+        return n->files && g_hash_table_remove(n->files, name);
+}
+
+bool watch_node_has_file(const WatchNode *n, const char *name) {
+        return n->files && g_hash_table_contains(n->files, name);
+}
+
+size_t watch_tree_n_nodes(const WatchTree *t) {
+        return t->n_nodes;
+}
+
+size_t watch_tree_n_watched(const WatchTree *t) {
+        return t->n_watched;
+}

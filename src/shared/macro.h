@@ -74,7 +74,11 @@ static inline void closep(int *fd) {
 #define strempty(s) ((s) ? (s) : "")
 #define isempty(s) (!(s) || !*(s))
 
+#ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 #define ERRNO_IS_NEG(r) ((r) < 0)

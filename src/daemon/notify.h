@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the service manager is told: readiness, reloads, stopping, a status line. */
+#pragma once
+
+#include "time-util.h"
+
+void notify_ready(const char *status);
+void notify_reloading(const char *status);
+void notify_stopping(const char *status);
+void notify_status(const char *status);
+void notify_extend_timeout(usec_t usec);

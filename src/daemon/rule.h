@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Does an event concern a rule: its On=/CancelOn= events, Files=/Directories=, Match=, MatchRegex=. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+
+typedef enum RuleVerdict {
+        RULE_IGNORE,
+        RULE_SCHEDULE,
+        RULE_CANCEL,
+} RuleVerdict;
+
+/* The event bits rule r needs from the kernel (On= and CancelOn=, kinds mapped to their masks). */
+uint32_t rule_inotify_mask(const ConfigRule *r);
+
+/* What ev means for r. For RULE_SCHEDULE, *ret_groups (when MatchRegex= has named groups) gets the
+ * newly allocated values in group_names order. A CancelOn= match wins over an On= match. */
+RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Runs Action=exec and Action=shell tasks as child processes, without blocking the loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "scheduler.h"
+
+typedef struct RunnerContext {
+        sd_event *event;
+        Scheduler *scheduler;
+        bool dry_run;
+} RunnerContext;
+
+/* Spawns t's command; the result reaches scheduler_task_finished() from a child source. */
+int runner_exec_start(RunnerContext *c, Task *t);
+
+/* Fills v with t's placeholder values; buffers (task id, mask name, dir) are kept in the three scratch
+ * strings, which the caller frees. */
+typedef struct TemplateValues TemplateValues;
+void task_template_values(const Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
+                          char **scratch_dir);

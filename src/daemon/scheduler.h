@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The scheduler owns tasks: one per (rule, path, item) key, delayed, debounced, run, remembered. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "event.h"
+#include "time-util.h"
+
+typedef enum TaskState {
+        TASK_SCHEDULED,
+        TASK_RUNNING,
+        TASK_DONE,
+        TASK_FAILED,
+        TASK_CANCELLED,
+        TASK_TIMEOUT,
+        _TASK_STATE_MAX,
+} TaskState;
+
+const char *task_state_to_string(TaskState s);
+
+typedef struct Scheduler Scheduler;
+typedef struct Task Task;
+
+/* Public for reading (the bus, the runners); changed only through the scheduler's verbs. */
+struct Task {
+        uint64_t id;
+        ConfigRule *rule;               /* a reference: a reload does not pull it away from a running task */
+        char *key;                      /* rule, item and path, for finding the task of an event */
+        char *watch;                    /* watch name */
+        char *watch_path;
+        char *path;                     /* exact bytes */
+        size_t relpath_offset;          /* path + relpath_offset is the path relative to watch_path */
+        char *src_path;                 /* moves: the old path, else NULL */
+        uint32_t mask;                  /* the latest event */
+        EventKind kind;
+        char *event_name;               /* {event} of the latest event */
+        char *item;                     /* ForEach= item or NULL */
+        char **groups;                  /* MatchRegex= named groups, in the rule's group_names order */
+        size_t n_groups;
+
+        TaskState state;
+        const char *result;             /* "success", "exit-code", "signal", "timeout", "cancelled",
+                                         * "start-failed", "dry-run"; NULL while not finished */
+        usec_t created_usec, due_usec, started_usec, finished_usec;     /* CLOCK_REALTIME */
+        usec_t due_mono;                /* CLOCK_MONOTONIC */
+        pid_t pid;
+        int exit_status;                /* exit code, or the signal number for result "signal" */
+
+        /* Scheduler internals. */
+        Task *prev, *next;              /* in the rule's queue, ordered by due time */
+        bool ready;                     /* due, in the ready queue */
+        bool kill_sent;
+        void *runner;                   /* the runner's state while running */
+};
+
+typedef struct SchedulerListener {
+        void (*task_new)(Task *t, void *userdata);
+        void (*task_changed)(Task *t, void *userdata);          /* event or due time changed */
+        void (*task_started)(Task *t, void *userdata);
+        void (*task_removed)(Task *t, void *userdata);          /* finished, failed, cancelled */
+        void (*counts_changed)(void *userdata);
+        void *userdata;
+} SchedulerListener;
+
+/* Starts t; must later call scheduler_task_finished() exactly once (possibly from within). */
+typedef int (*SchedulerRunFunc)(Scheduler *s, Task *t, void *userdata);
+
+int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_userdata);
+Scheduler *scheduler_free(Scheduler *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Scheduler *, scheduler_free);
+
+void scheduler_set_listener(Scheduler *s, const SchedulerListener *l);
+void scheduler_set_limits(Scheduler *s, unsigned max_running, unsigned task_history);
+
+/* An event matched rule r (groups: its MatchRegex= values, may be NULL): schedule (or debounce) a task
+ * for every ForEach= item. */
+void scheduler_schedule(Scheduler *s, ConfigRule *r, Event *ev, char **groups);
+
+/* A CancelOn= event: cancels the scheduled tasks of r for the event's path. */
+void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev);
+
+/* By hand (RunRule): a task for r and path, due now. Returns the task. */
+Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path);
+
+Task *scheduler_get(Scheduler *s, uint64_t id);
+/* Cancels a scheduled task, or stops a running one. -ENOENT, -EALREADY for finished ones. */
+int scheduler_cancel(Scheduler *s, Task *t);
+/* Runs a scheduled task now. -EALREADY if it is not scheduled. */
+int scheduler_trigger(Scheduler *s, Task *t);
+
+/* The runner's report. */
+void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char *result, int exit_status);
+
+/* A reload: tasks of rules that still exist get the new rule (by name); those of vanished rules are
+ * cancelled. */
+void scheduler_replace_rules(Scheduler *s, GPtrArray *rules);
+
+/* Stop: no new starts; returns the number of tasks still running. */
+unsigned scheduler_stop(Scheduler *s);
+/* Sends sig to every running task's process group. */
+void scheduler_kill_running(Scheduler *s, int sig);
+
+typedef struct SchedulerStats {
+        unsigned n_scheduled, n_running;
+        uint64_t n_done, n_failed;
+} SchedulerStats;
+void scheduler_get_stats(const Scheduler *s, SchedulerStats *ret);
+
+/* Every task the scheduler knows (scheduled, running, then the history), in id order when sorted. */
+void scheduler_foreach(Scheduler *s, void (*f)(Task *t, void *userdata), void *userdata);
+
+/* Logs about a task with its INOTASKD_* fields. extra may add fields (INOTASKD_RESULT, ...). */
+typedef struct LogField LogField;
+void task_log(int level, const char *message_id, const Task *t, const LogField *extra, size_t n_extra,
+              const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The tree of watched directories: nodes with a name and a parent, indexed by inotify watch descriptor. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+typedef struct WatchTree WatchTree;
+typedef struct WatchNode WatchNode;
+
+/* Read-only for everyone but watch-tree.c. A full path is built only when asked for, so renaming a
+ * directory is one update of its node, whatever lies below it. */
+struct WatchNode {
+        WatchNode *parent;      /* NULL for a root */
+        char *name;             /* a root's name is its full path */
+        int wd;                 /* -1 while not watched */
+        WatchNode *wd_next;     /* the next node with the same wd (overlapping watches share the inode) */
+        void *owner;            /* the watch this node belongs to (same for a whole tree) */
+        GHashTable *children;   /* name -> WatchNode*, NULL when there are none */
+        GHashTable *files;      /* names of the non-directory entries last seen, NULL when none */
+};
+
+int watch_tree_new(WatchTree **ret);
+WatchTree *watch_tree_free(WatchTree *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(WatchTree *, watch_tree_free);
+
+/* A root for path, owned by owner, not yet watched. */
+WatchNode *watch_tree_add_root(WatchTree *t, void *owner, const char *path);
+
+/* The child called name of parent, created if missing (not watched). */
+WatchNode *watch_tree_add_child(WatchTree *t, WatchNode *parent, const char *name);
+
+WatchNode *watch_node_child(const WatchNode *n, const char *name);
+
+/* Sets the node's wd and indexes it (wd -1 unindexes). */
+void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd);
+
+/* The first node watched with wd (follow wd_next for the others), or NULL. */
+WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd);
+
+/* Whether any node other than n is watched with n's wd. */
+bool watch_tree_wd_shared(const WatchTree *t, const WatchNode *n);
+
+/* Moves n (and so its whole subtree) under new_parent as new_name. If new_parent already has a child
+ * of that name, that child's subtree is removed first (through on_remove, as watch_tree_remove). */
+typedef void (*WatchNodeFunc)(WatchTree *t, WatchNode *n, void *userdata);
+void watch_tree_move(WatchTree *t, WatchNode *n, WatchNode *new_parent, const char *new_name,
+                     WatchNodeFunc on_remove, void *userdata);
+
+/* Removes n and its subtree. on_remove (may be NULL) is called for every node, children before their
+ * parent, while the node is still complete (its path can be built). */
+void watch_tree_remove(WatchTree *t, WatchNode *n, WatchNodeFunc on_remove, void *userdata);
+
+/* The full path of n, or of its entry name (name may be NULL). Newly allocated. */
+char *watch_node_path(const WatchNode *n);
+char *watch_node_child_path(const WatchNode *n, const char *name);
+
+/* Length of the path watch_node_path() would return. */
+size_t watch_node_path_len(const WatchNode *n);
+
+/* Remembered non-directory entries, for finding what changed after a queue overflow. */
+bool watch_node_add_file(WatchNode *n, const char *name);     /* true if it was new */
+bool watch_node_remove_file(WatchNode *n, const char *name);  /* true if it was there */
+bool watch_node_has_file(const WatchNode *n, const char *name);
+
+size_t watch_tree_n_nodes(const WatchTree *t);
+size_t watch_tree_n_watched(const WatchTree *t);
