@@ -408,6 +408,23 @@ int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
         return 0;
 }
 
+static unsigned count_watched(const WatchNode *n) {
+        unsigned c = n->wd >= 0;
+        GHashTableIter i;
+        gpointer v;
+
+        if (n->children) {
+                g_hash_table_iter_init(&i, n->children);
+                while (g_hash_table_iter_next(&i, NULL, &v))
+                        c += count_watched(v);
+        }
+        return c;
+}
+
+unsigned backend_watch_n_directories(const Watch *w) {
+        return w->root ? count_watched(w->root) : 0;
+}
+
 GPtrArray *backend_get_watches(Backend *b) {
         return b->watches;
 }

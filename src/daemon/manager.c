@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "backend-inotify.h"
+#include "bus.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -32,6 +33,7 @@ struct Manager {
         Backend *backend;
         Scheduler *scheduler;
         RunnerContext runner;
+        Bus *bus;
 
         char *last_status;
         int ready_fd;
@@ -125,10 +127,36 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
         }
 }
 
+static void on_task_new(Task *t, void *userdata) {
+        bus_task_new(((Manager *) userdata)->bus, t);
+}
+
+static void on_task_changed(Task *t, void *userdata) {
+        bus_task_changed(((Manager *) userdata)->bus, t);
+}
+
+static void on_task_started(Task *t, void *userdata) {
+        bus_task_started(((Manager *) userdata)->bus, t);
+}
+
+static void on_task_removed(Task *t, void *userdata) {
+        bus_task_removed(((Manager *) userdata)->bus, t);
+}
+
+static void on_task_forgotten(Task *t, void *userdata) {
+        bus_task_forgotten(((Manager *) userdata)->bus, t);
+}
+
+static void set_state(Manager *m, ManagerState state) {
+        m->state = state;
+        bus_manager_changed(m->bus, BUS_PROP_STATE);
+}
+
 static void on_counts_changed(void *userdata) {
         Manager *m = userdata;
 
         status_changed(m);
+        bus_manager_changed(m->bus, BUS_PROP_COUNTS);
         if (m->state == MANAGER_STOPPING) {
                 SchedulerStats s;
 
@@ -251,10 +279,16 @@ int manager_start(Manager *m) {
         apply_daemon_settings(m, m->config);
 
         added = apply_watches(m, m->config);
+
+        /* Without a bus the daemon still does its work: D-Bus is for watching and steering it. */
+        r = bus_new(&m->bus, m, m->event, m->options.user_mode);
+        if (r < 0)
+                log_warning("Continuing without the D-Bus interface.");
+
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
 
-        m->state = MANAGER_READY;
+        set_state(m, MANAGER_READY);
         st = status_text(m);
         notify_ready(st);
         g_free(m->last_status);
@@ -265,6 +299,26 @@ int manager_start(Manager *m) {
                 m->ready_fd = safe_close(m->ready_fd);
         }
         return 0;
+}
+
+Backend *manager_get_backend(Manager *m) {
+        return m->backend;
+}
+
+Scheduler *manager_get_scheduler(Manager *m) {
+        return m->scheduler;
+}
+
+const Config *manager_get_config(Manager *m) {
+        return m->config;
+}
+
+ManagerState manager_get_state(Manager *m) {
+        return m->state;
+}
+
+bool manager_is_user_mode(Manager *m) {
+        return m->options.user_mode;
 }
 
 int manager_run(Manager *m) {
@@ -284,7 +338,7 @@ int manager_reload(Manager *m, GPtrArray *errors) {
 
         st = status_text(m);
         notify_reloading(st);
-        m->state = MANAGER_RELOADING;
+        set_state(m, MANAGER_RELOADING);
 
         r = config_load(&m->sources->sources, &c, errors);
         if (r < 0) {
@@ -292,7 +346,7 @@ int manager_reload(Manager *m, GPtrArray *errors) {
                 log_config_errors(errors, false);
                 log_warning("Reload failed: the configuration has %u errors, keeping the running one.",
                             errors->len);
-                m->state = MANAGER_READY;
+                set_state(m, MANAGER_READY);
                 g_free(st);
                 st = status_text(m);
                 notify_ready(st);
@@ -307,7 +361,7 @@ int manager_reload(Manager *m, GPtrArray *errors) {
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
 
-        m->state = MANAGER_READY;
+        set_state(m, MANAGER_READY);
         g_free(st);
         st = status_text(m);
         notify_ready(st);
@@ -334,7 +388,7 @@ static void begin_stop(Manager *m) {
 
         if (m->state == MANAGER_STOPPING)
                 return;
-        m->state = MANAGER_STOPPING;
+        set_state(m, MANAGER_STOPPING);
         (void) backend_set_enabled(m->backend, false);
         running = scheduler_stop(m->scheduler);
         scheduler_get_stats(m->scheduler, &s);
@@ -412,6 +466,11 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0)
                 return r;
         scheduler_set_listener(m->scheduler, &(SchedulerListener) {
+                .task_new = on_task_new,
+                .task_changed = on_task_changed,
+                .task_started = on_task_started,
+                .task_removed = on_task_removed,
+                .task_forgotten = on_task_forgotten,
                 .counts_changed = on_counts_changed,
                 .userdata = m,
         });
@@ -435,6 +494,7 @@ Manager *manager_free(Manager *m) {
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
+        m->bus = bus_free(m->bus);
         m->scheduler = scheduler_free(m->scheduler);
         if (m->backend) {
                 GPtrArray *ws = backend_get_watches(m->backend);

@@ -38,6 +38,18 @@ int manager_start(Manager *m);
 /* Runs the loop until stopped; returns the exit code. */
 int manager_run(Manager *m);
 
+typedef struct Backend Backend;
+typedef struct Scheduler Scheduler;
+typedef struct Config Config;
+typedef struct Watch Watch;
+
+/* For the bus layer, which reads state and calls verbs. */
+Backend *manager_get_backend(Manager *m);
+Scheduler *manager_get_scheduler(Manager *m);
+const Config *manager_get_config(Manager *m);
+ManagerState manager_get_state(Manager *m);
+bool manager_is_user_mode(Manager *m);
+
 /* Re-reads the configuration. On -EINVAL the running configuration stays and errors (char*) has the
  * messages. */
 int manager_reload(Manager *m, GPtrArray *errors);

@@ -353,6 +353,7 @@ static void history_add(Scheduler *s, Task *t) {
         while (g_queue_get_length(&s->history) > s->task_history) {
                 Task *old = g_queue_pop_head(&s->history);
 
+                NOTIFY(s, task_forgotten, old);
                 g_hash_table_remove(s->by_id, &old->id);
                 task_free(old);
         }

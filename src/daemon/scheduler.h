@@ -64,6 +64,7 @@ typedef struct SchedulerListener {
         void (*task_changed)(Task *t, void *userdata);          /* event or due time changed */
         void (*task_started)(Task *t, void *userdata);
         void (*task_removed)(Task *t, void *userdata);          /* finished, failed, cancelled */
+        void (*task_forgotten)(Task *t, void *userdata);        /* dropped from the history, about to be freed */
         void (*counts_changed)(void *userdata);
         void *userdata;
 } SchedulerListener;

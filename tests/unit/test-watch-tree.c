@@ -1,7 +1,174 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The watch tree: paths built from nodes, wd lookups, renames that carry whole subtrees, removal. */
+#include <string.h>
+
+#include "macro.h"
 #include <glib.h>
+
+#include "watch-tree.h"
+
+static void assert_path(const WatchNode *n, const char *name, const char *expected) {
+        g_autofree char *p = watch_node_child_path(n, name);
+
+        g_assert_cmpstr(p, ==, expected);
+        if (!name)
+                g_assert_cmpuint(watch_node_path_len(n), ==, strlen(expected));
+}
+
+static void test_paths(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *root, *a, *b, *slash, *s1;
+
+        g_assert_cmpint(watch_tree_new(&t), ==, 0);
+        root = watch_tree_add_root(t, NULL, "/srv/uploads");
+        a = watch_tree_add_child(t, root, "a");
+        b = watch_tree_add_child(t, a, "b c");
+        g_assert_true(watch_tree_add_child(t, root, "a") == a);
+        assert_path(root, NULL, "/srv/uploads");
+        assert_path(root, "f", "/srv/uploads/f");
+        assert_path(b, NULL, "/srv/uploads/a/b c");
+        assert_path(b, "x\ny", "/srv/uploads/a/b c/x\ny");
+
+        /* The root directory must not produce "//". */
+        slash = watch_tree_add_root(t, NULL, "/");
+        s1 = watch_tree_add_child(t, slash, "etc");
+        assert_path(slash, NULL, "/");
+        assert_path(slash, "etc", "/etc");
+        assert_path(s1, "passwd", "/etc/passwd");
+        g_assert_cmpuint(watch_tree_n_nodes(t), ==, 5);
+}
+
+static void test_wd_index(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *r1, *r2, *c;
+
+        (void) watch_tree_new(&t);
+        r1 = watch_tree_add_root(t, GINT_TO_POINTER(1), "/a");
+        r2 = watch_tree_add_root(t, GINT_TO_POINTER(2), "/a/b");
+        c = watch_tree_add_child(t, r1, "b");
+        g_assert_true(c->owner == GINT_TO_POINTER(1));
+
+        watch_tree_set_wd(t, r1, 1);
+        watch_tree_set_wd(t, c, 2);
+        g_assert_true(watch_tree_lookup_wd(t, 1) == r1);
+        g_assert_false(watch_tree_wd_shared(t, c));
+
+        /* Two watches on the same inode share the wd: both nodes are found. */
+        watch_tree_set_wd(t, r2, 2);
+        g_assert_true(watch_tree_wd_shared(t, c));
+        g_assert_true(watch_tree_wd_shared(t, r2));
+        {
+                WatchNode *n = watch_tree_lookup_wd(t, 2);
+                bool saw_c = false, saw_r2 = false;
+
+                for (; n; n = n->wd_next) {
+                        saw_c |= n == c;
+                        saw_r2 |= n == r2;
+                }
+                g_assert_true(saw_c && saw_r2);
+        }
+        g_assert_cmpuint(watch_tree_n_watched(t), ==, 3);
+
+        watch_tree_set_wd(t, r2, -1);
+        g_assert_false(watch_tree_wd_shared(t, c));
+        g_assert_true(watch_tree_lookup_wd(t, 2) == c);
+        g_assert_null(watch_tree_lookup_wd(t, 99));
+        g_assert_cmpuint(watch_tree_n_watched(t), ==, 2);
+}
+
+static void count_removed(WatchTree *t, WatchNode *n, void *userdata) {
+        GPtrArray *paths = userdata;
+
+        /* Called while the node is complete: its path can still be built. */
+        g_ptr_array_add(paths, watch_node_path(n));
+}
+
+static void test_rename(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
+        WatchNode *root, *d, *sub, *deep, *e, *other;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/w");
+        d = watch_tree_add_child(t, root, "d");
+        sub = watch_tree_add_child(t, d, "sub");
+        deep = watch_tree_add_child(t, sub, "deep");
+        e = watch_tree_add_child(t, root, "e");
+        watch_tree_set_wd(t, deep, 7);
+        (void) watch_node_add_file(sub, "f");
+
+        /* d -> e/d2: one node update, the subtree follows. */
+        watch_tree_move(t, d, e, "d2", NULL, NULL);
+        assert_path(deep, NULL, "/w/e/d2/sub/deep");
+        assert_path(sub, "f", "/w/e/d2/sub/f");
+        g_assert_null(watch_node_child(root, "d"));
+        g_assert_true(watch_node_child(e, "d2") == d);
+        g_assert_true(watch_tree_lookup_wd(t, 7) == deep);
+        g_assert_true(watch_node_has_file(sub, "f"));
+
+        /* Renaming onto an existing name replaces that subtree, like rename(2). */
+        other = watch_tree_add_child(t, root, "target");
+        (void) watch_tree_add_child(t, other, "old-child");
+        watch_tree_move(t, d, root, "target", count_removed, removed);
+        g_assert_cmpuint(removed->len, ==, 2);
+        g_assert_cmpstr(removed->pdata[0], ==, "/w/target/old-child");
+        g_assert_cmpstr(removed->pdata[1], ==, "/w/target");
+        assert_path(deep, NULL, "/w/target/sub/deep");
+        g_assert_true(watch_node_child(root, "target") == d);
+
+        /* Moving onto itself is a no-op. */
+        watch_tree_move(t, d, root, "target", NULL, NULL);
+        assert_path(d, NULL, "/w/target");
+}
+
+static void test_remove(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
+        WatchNode *root, *a, *b;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/r");
+        a = watch_tree_add_child(t, root, "a");
+        b = watch_tree_add_child(t, a, "b");
+        (void) watch_tree_add_child(t, root, "keep");
+        watch_tree_set_wd(t, a, 3);
+        watch_tree_set_wd(t, b, 4);
+
+        watch_tree_remove(t, a, count_removed, removed);
+        /* Children before their parent. */
+        g_assert_cmpuint(removed->len, ==, 2);
+        g_assert_cmpstr(removed->pdata[0], ==, "/r/a/b");
+        g_assert_cmpstr(removed->pdata[1], ==, "/r/a");
+        g_assert_null(watch_tree_lookup_wd(t, 3));
+        g_assert_null(watch_tree_lookup_wd(t, 4));
+        g_assert_null(watch_node_child(root, "a"));
+        g_assert_nonnull(watch_node_child(root, "keep"));
+        g_assert_cmpuint(watch_tree_n_nodes(t), ==, 2);
+        g_assert_cmpuint(watch_tree_n_watched(t), ==, 0);
+}
+
+static void test_files(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *root;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/f");
+        g_assert_false(watch_node_has_file(root, "x"));
+        g_assert_false(watch_node_remove_file(root, "x"));
+        g_assert_true(watch_node_add_file(root, "x"));
+        g_assert_false(watch_node_add_file(root, "x"));
+        g_assert_true(watch_node_add_file(root, "bad\xff\xfe"));
+        g_assert_true(watch_node_has_file(root, "bad\xff\xfe"));
+        g_assert_true(watch_node_remove_file(root, "x"));
+        g_assert_false(watch_node_has_file(root, "x"));
+}
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/watch-tree/paths", test_paths);
+        g_test_add_func("/watch-tree/wd-index", test_wd_index);
+        g_test_add_func("/watch-tree/rename", test_rename);
+        g_test_add_func("/watch-tree/remove", test_remove);
+        g_test_add_func("/watch-tree/files", test_files);
         return g_test_run();
 }

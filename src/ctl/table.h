@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Aligned text tables for inotaskctl, measured by display width (wide and combining characters). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "macro.h"
+
+typedef struct Table Table;
+
+/* A table with the given column headers (NULL-terminated list). */
+Table *table_new(const char *header, ...) __attribute__((sentinel));
+Table *table_free(Table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
+
+/* Right-aligns a column (numbers). */
+void table_set_align_right(Table *t, size_t column);
+
+/* Appends one cell; cells fill rows left to right. Control characters in text are shown escaped (a
+ * table is one line per row), color is an ANSI SGR sequence from ansi.h or NULL. */
+void table_add(Table *t, const char *text, const char *color);
+void table_add_printf(Table *t, const char *color, const char *format, ...) _printf_(3, 4);
+
+size_t table_get_rows(const Table *t);
+
+/* Prints the header (unless header is false) and the rows; colors only when colors is true. The last
+ * column is not padded, so no line ends in blanks. */
+void table_print(const Table *t, FILE *f, bool header, bool colors);
+
+/* Columns a UTF-8 string takes on a terminal: 2 for wide characters, 0 for combining marks. */
+size_t utf8_display_width(const char *s);

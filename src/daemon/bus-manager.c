@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* org.inotaskd1.Manager: lists, verbs and properties over the scheduler, plus the bus connection. */
+#include <grp.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "backend-inotify.h"
+#include "bus.h"
+#include "config.h"
+#include "escape.h"
+#include "event-names.h"
+#include "log.h"
+#include "manager.h"
+
+struct Bus {
+        sd_bus *bus;
+        Manager *manager;
+        sd_event_source *flush;         /* coalesces PropertiesChanged */
+        BusManagerProperty dirty;
+        GHashTable *dirty_tasks;        /* uint64 id -> NULL */
+};
+
+char *bus_task_path(uint64_t id) {
+        return g_strdup_printf(BUS_TASK_PREFIX "/%" PRIu64, id);
+}
+
+/* ------------------------------------------------------------------ authorization */
+
+/* Mutating calls: root, our own uid, or a member of AdminGroup=. Decided here from the caller's
+ * credentials, whatever the bus policy let through. */
+int bus_check_admin(sd_bus_message *message, Manager *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const Config *c = manager_get_config(m);
+        uid_t uid;
+        gid_t gid, admin;
+        const gid_t *gids = NULL;
+        struct group *gr;
+        int r, n;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_EGID |
+                                      SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                r = sd_bus_creds_get_uid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid == 0 || uid == geteuid())
+                return 0;
+
+        if (c && c->daemon.admin_group && (gr = getgrnam(c->daemon.admin_group))) {
+                admin = gr->gr_gid;
+                if (sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == admin)
+                        return 0;
+                n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+                for (int i = 0; i < n; i++)
+                        if (gids[i] == admin)
+                                return 0;
+        }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Only root, uid %u%s%s may change tasks or reload.", (unsigned) geteuid(),
+                                 c && c->daemon.admin_group ? " or members of " : "",
+                                 c && c->daemon.admin_group ? c->daemon.admin_group : "");
+}
+
+int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id) {
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_TASK, "No task %" PRIu64 ".", id);
+        if (r == -EALREADY)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_SCHEDULED, "Task %" PRIu64 " is not scheduled.", id);
+        return r;
+}
+
+/* ------------------------------------------------------------------ methods */
+
+typedef struct ListContext {
+        sd_bus_message *reply;
+        int r;
+} ListContext;
+
+static void append_task(Task *t, void *userdata) {
+        ListContext *c = userdata;
+        _cleanup_free_ char *path = NULL, *shown = NULL;
+
+        if (c->r < 0)
+                return;
+        path = bus_task_path(t->id);
+        shown = escape_display(t->path, strlen(t->path));
+        c->r = sd_bus_message_append(c->reply, "(tosssst)", t->id, path, t->rule->name, shown,
+                                     strempty(t->event_name), task_state_to_string(t->state),
+                                     t->state == TASK_SCHEDULED ? t->due_usec : (uint64_t) 0);
+}
+
+static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        ListContext c = {};
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
+        if (r < 0)
+                return r;
+        c.reply = reply;
+        scheduler_foreach(manager_get_scheduler(m), append_task, &c);
+        if (c.r < 0)
+                return c.r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL;
+        Manager *m = userdata;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &id);
+        if (r < 0)
+                return r;
+        if (!scheduler_get(manager_get_scheduler(m), id))
+                return bus_reply_task_error(error, -ENOENT, id);
+        path = bus_task_path(id);
+        return sd_bus_reply_method_return(message, "o", path);
+}
+
+static int task_verb(sd_bus_message *message, Manager *m, bool trigger, sd_bus_error *error) {
+        Scheduler *s = manager_get_scheduler(m);
+        uint64_t id;
+        Task *t;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &id);
+        if (r < 0)
+                return r;
+        r = bus_check_admin(message, m, error);
+        if (r < 0)
+                return r;
+        t = scheduler_get(s, id);
+        if (!t)
+                return bus_reply_task_error(error, -ENOENT, id);
+        r = trigger ? scheduler_trigger(s, t) : scheduler_cancel(s, t);
+        if (r < 0)
+                return bus_reply_task_error(error, r, id);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_cancel_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return task_verb(message, userdata, false, error);
+}
+
+static int method_trigger_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return task_verb(message, userdata, true, error);
+}
+
+static bool path_under(const char *path, const char *dir) {
+        size_t l = strlen(dir);
+
+        if (streq(dir, "/"))
+                return path[0] == '/';
+        return strncmp(path, dir, l) == 0 && (path[l] == '/' || path[l] == 0);
+}
+
+static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const Config *c = manager_get_config(m);
+        const char *rule_name, *path;
+        GPtrArray *watches = backend_get_watches(manager_get_backend(m));
+        ConfigRule *rule;
+        Task *t;
+        int r;
+
+        r = sd_bus_message_read(message, "ss", &rule_name, &path);
+        if (r < 0)
+                return r;
+        r = bus_check_admin(message, m, error);
+        if (r < 0)
+                return r;
+        rule = c ? (ConfigRule *) config_find_rule(c, rule_name) : NULL;
+        if (!rule)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_RULE, "No rule \"%s\".", rule_name);
+        if (path[0] != '/')
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Path \"%s\" is not absolute.", path);
+
+        /* The task needs a watch: the first of the rule's watches the path lies under. */
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+
+                if (rule->watches[0] && !g_strv_contains((const char *const *) rule->watches, w->name))
+                        continue;
+                if (!path_under(path, w->path))
+                        continue;
+                t = scheduler_run_rule(manager_get_scheduler(m), rule, w->name, w->path, path);
+                return sd_bus_reply_method_return(message, "t", t->id);
+        }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Path \"%s\" is not below a watch of rule \"%s\".", path, rule_name);
+}
+
+static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        GPtrArray *watches = backend_get_watches(manager_get_backend(m));
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssbbu)");
+        if (r < 0)
+                return r;
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+                _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
+
+                r = sd_bus_message_append(reply, "(ssbbu)", w->name, shown, w->recursive, w->auto_add,
+                                          backend_watch_n_directories(w));
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static char *rule_events(const ConfigRule *r) {
+        GString *s = g_string_new(NULL);
+        char buf[EVENT_MASK_STRING_MAX];
+
+        if (r->on_mask)
+                g_string_append(s, event_mask_to_string(r->on_mask, buf));
+        for (int k = 0; k < _EVENT_KIND_MAX; k++)
+                if (r->on_kinds & EVENT_KIND_BIT(k)) {
+                        if (s->len > 0)
+                                g_string_append_c(s, '|');
+                        g_string_append(s, event_kind_to_string(k));
+                }
+        return g_string_free(s, false);
+}
+
+static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const Config *c = manager_get_config(userdata);
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssst)");
+        if (r < 0)
+                return r;
+        for (guint i = 0; c && i < c->rules->len; i++) {
+                ConfigRule *rule = c->rules->pdata[i];
+                _cleanup_free_ char *events = rule_events(rule);
+                _cleanup_free_ char *watches = g_strjoinv(" ", rule->watches);
+
+                r = sd_bus_message_append(reply, "(sssst)", rule->name, action_type_to_string(rule->action),
+                                          events, watches, rule->delay == USEC_INFINITY ? UINT64_MAX : rule->delay);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        Manager *m = userdata;
+        int r;
+
+        r = bus_check_admin(message, m, error);
+        if (r < 0)
+                return r;
+        r = manager_reload(m, errors);
+        if (r == -EINVAL) {
+                g_autofree char *text = NULL;
+
+                g_ptr_array_add(errors, NULL);
+                text = g_strjoinv("\n", (char **) errors->pdata);
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
+                                         "Invalid configuration, keeping the running one:\n%s", text);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* ------------------------------------------------------------------ properties */
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_state_to_string(manager_get_state(userdata)));
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        BackendStats b;
+        SchedulerStats s;
+
+        backend_get_stats(manager_get_backend(m), &b);
+        scheduler_get_stats(manager_get_scheduler(m), &s);
+        if (streq(property, "NWatches"))
+                return sd_bus_message_append(reply, "u", b.n_watches);
+        if (streq(property, "NDirectories"))
+                return sd_bus_message_append(reply, "u", b.n_directories);
+        if (streq(property, "NTasksScheduled"))
+                return sd_bus_message_append(reply, "u", s.n_scheduled);
+        if (streq(property, "NTasksRunning"))
+                return sd_bus_message_append(reply, "u", s.n_running);
+        if (streq(property, "NEvents"))
+                return sd_bus_message_append(reply, "t", b.n_events);
+        if (streq(property, "NOverflows"))
+                return sd_bus_message_append(reply, "t", b.n_overflows);
+        if (streq(property, "NTasksDone"))
+                return sd_bus_message_append(reply, "t", s.n_done);
+        if (streq(property, "NTasksFailed"))
+                return sd_bus_message_append(reply, "t", s.n_failed);
+        return -EINVAL;
+}
+
+const sd_bus_vtable bus_manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListTasks", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tosssst)", tasks),
+                                method_list_tasks, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTask", SD_BUS_ARGS("t", id), SD_BUS_RESULT("o", task), method_get_task,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CancelTask", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_cancel_task,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("TriggerTask", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_trigger_task,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RunRule", SD_BUS_ARGS("s", rule, "s", path), SD_BUS_RESULT("t", id),
+                                method_run_rule, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListWatches", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbu)", watches),
+                                method_list_watches, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRules", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssst)", rules),
+                                method_list_rules, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("TaskNew", SD_BUS_ARGS("t", id, "o", task), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("TaskStarted", SD_BUS_ARGS("t", id, "o", task), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("TaskRemoved", SD_BUS_ARGS("t", id, "o", task, "s", result), 0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NWatches", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NDirectories", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NTasksScheduled", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NTasksRunning", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NEvents", "t", property_get_count, 0, 0),
+        SD_BUS_PROPERTY("NOverflows", "t", property_get_count, 0, 0),
+        SD_BUS_PROPERTY("NTasksDone", "t", property_get_count, 0, 0),
+        SD_BUS_PROPERTY("NTasksFailed", "t", property_get_count, 0, 0),
+        SD_BUS_VTABLE_END
+};
+
+/* ------------------------------------------------------------------ signals, coalesced */
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        Bus *b = userdata;
+        GHashTableIter i;
+        gpointer k;
+
+        if (b->dirty & BUS_PROP_STATE)
+                (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, "State", NULL);
+        if (b->dirty & BUS_PROP_COUNTS)
+                (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, "NWatches",
+                                                      "NDirectories", "NTasksScheduled", "NTasksRunning", NULL);
+        b->dirty = 0;
+
+        g_hash_table_iter_init(&i, b->dirty_tasks);
+        while (g_hash_table_iter_next(&i, &k, NULL)) {
+                uint64_t id = *(uint64_t *) k;
+                _cleanup_free_ char *path = bus_task_path(id);
+
+                if (scheduler_get(manager_get_scheduler(b->manager), id))
+                        (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Event",
+                                                              "State", "Result", "DueUSec", "StartedUSec",
+                                                              "FinishedUSec", "MainPID", "ExitStatus", NULL);
+        }
+        g_hash_table_remove_all(b->dirty_tasks);
+        return 0;
+}
+
+static void schedule_flush(Bus *b) {
+        (void) sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
+}
+
+void bus_manager_changed(Bus *b, BusManagerProperty what) {
+        if (!b)
+                return;
+        b->dirty |= what;
+        schedule_flush(b);
+}
+
+static void task_dirty(Bus *b, Task *t) {
+        uint64_t *id = g_new(uint64_t, 1);
+
+        *id = t->id;
+        g_hash_table_replace(b->dirty_tasks, id, NULL);
+        schedule_flush(b);
+}
+
+static void emit_task_signal(Bus *b, const char *member, Task *t, const char *result) {
+        _cleanup_free_ char *path = bus_task_path(t->id);
+
+        if (result)
+                (void) sd_bus_emit_signal(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, member, "tos", t->id, path,
+                                          result);
+        else
+                (void) sd_bus_emit_signal(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, member, "to", t->id, path);
+}
+
+void bus_task_new(Bus *b, Task *t) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!b)
+                return;
+        path = bus_task_path(t->id);
+        emit_task_signal(b, "TaskNew", t, NULL);
+        (void) sd_bus_emit_object_added(b->bus, path);
+}
+
+void bus_task_changed(Bus *b, Task *t) {
+        if (b)
+                task_dirty(b, t);
+}
+
+void bus_task_started(Bus *b, Task *t) {
+        if (!b)
+                return;
+        emit_task_signal(b, "TaskStarted", t, NULL);
+        task_dirty(b, t);
+}
+
+void bus_task_removed(Bus *b, Task *t) {
+        if (!b)
+                return;
+        emit_task_signal(b, "TaskRemoved", t, strempty(t->result));
+        task_dirty(b, t);
+}
+
+void bus_task_forgotten(Bus *b, Task *t) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!b)
+                return;
+        path = bus_task_path(t->id);
+        g_hash_table_remove(b->dirty_tasks, &t->id);
+        (void) sd_bus_emit_object_removed(b->bus, path);
+}
+
+/* ------------------------------------------------------------------ connection */
+
+int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
+        _cleanup_(bus_freep) Bus *b = g_new0(Bus, 1);
+        int r;
+
+        b->manager = m;
+        b->dirty_tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+
+        r = user_mode ? sd_bus_open_user(&b->bus) : sd_bus_open_system(&b->bus);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to connect to the %s bus: %m", user_mode ? "user" : "system");
+        (void) sd_bus_set_description(b->bus, "inotaskd");
+
+        r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_MANAGER_INTERFACE, bus_manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add manager object: %m");
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_TASK_PREFIX, BUS_TASK_INTERFACE, bus_task_vtable,
+                                       bus_task_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add task objects: %m");
+        r = sd_bus_add_node_enumerator(b->bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add task enumerator: %m");
+        r = sd_bus_add_object_manager(b->bus, NULL, BUS_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add object manager: %m");
+
+        r = sd_event_add_defer(e, &b->flush, on_flush, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add bus flush source: %m");
+        (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
+        /* After everything else of an iteration: one batch of events, one round of signals. */
+        (void) sd_event_source_set_priority(b->flush, SD_EVENT_PRIORITY_IDLE);
+
+        r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+
+        /* Taken before READY=1, so a started unit can be called at once. */
+        r = sd_bus_request_name(b->bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire bus name %s: %m", BUS_NAME);
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        b->flush = sd_event_source_disable_unref(b->flush);
+        if (b->bus) {
+                (void) sd_bus_flush(b->bus);
+                b->bus = sd_bus_flush_close_unref(b->bus);
+        }
+        if (b->dirty_tasks)
+                g_hash_table_unref(b->dirty_tasks);
+        g_free(b);
+        return NULL;
+}

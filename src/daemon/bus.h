@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon on D-Bus: org.inotaskd1.Manager, task objects and their signals. The bus layer holds no
+ * state of its own beyond what it has yet to announce. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "scheduler.h"
+
+#define BUS_NAME "org.inotaskd1"
+#define BUS_PATH "/org/inotaskd1"
+#define BUS_TASK_PREFIX "/org/inotaskd1/task"
+#define BUS_MANAGER_INTERFACE "org.inotaskd1.Manager"
+#define BUS_TASK_INTERFACE "org.inotaskd1.Task"
+
+#define BUS_ERROR_NO_SUCH_TASK "org.inotaskd1.Error.NoSuchTask"
+#define BUS_ERROR_NO_SUCH_RULE "org.inotaskd1.Error.NoSuchRule"
+#define BUS_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
+#define BUS_ERROR_NOT_SCHEDULED "org.inotaskd1.Error.NotScheduled"
+
+typedef struct Manager Manager;
+typedef struct Bus Bus;
+
+/* Connects (system bus, or the session bus in user mode), serves the objects, takes the name. */
+int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode);
+Bus *bus_free(Bus *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);
+
+/* From the scheduler's listener. */
+void bus_task_new(Bus *b, Task *t);
+void bus_task_changed(Bus *b, Task *t);
+void bus_task_started(Bus *b, Task *t);
+void bus_task_removed(Bus *b, Task *t);
+void bus_task_forgotten(Bus *b, Task *t);
+
+/* Manager properties that emit PropertiesChanged; coalesced until the loop is idle. */
+typedef enum BusManagerProperty {
+        BUS_PROP_STATE = 1 << 0,
+        BUS_PROP_COUNTS = 1 << 1,       /* NWatches, NDirectories, NTasksScheduled, NTasksRunning */
+} BusManagerProperty;
+void bus_manager_changed(Bus *b, BusManagerProperty what);
+
+char *bus_task_path(uint64_t id);
+
+/* Internal: the vtables and the checks they share. */
+extern const sd_bus_vtable bus_manager_vtable[];
+extern const sd_bus_vtable bus_task_vtable[];
+int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                  sd_bus_error *error);
+int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error);
+int bus_check_admin(sd_bus_message *message, Manager *m, sd_bus_error *error);
+int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id);
