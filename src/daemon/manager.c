@@ -17,6 +17,10 @@
 #include "rule.h"
 #include "runner-exec.h"
 #include "scheduler.h"
+#include "state.h"
+
+/* Scheduled tasks are saved at most this often (and at stop): a crash loses at most this much. */
+#define STATE_SAVE_USEC (500 * USEC_PER_MSEC)
 
 /* STATUS= is coalesced: at most one update per this interval, and none while nothing changes. */
 #define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
@@ -26,7 +30,8 @@ struct Manager {
         ManagerState state;
         sd_event *event;
         sd_event_source *sig_term, *sig_int, *sig_hup;
-        sd_event_source *status_timer, *shutdown_timer;
+        sd_event_source *status_timer, *shutdown_timer, *save_timer;
+        char *state_dir;
 
         ConfigSourcesOwned *sources;
         Config *config;
@@ -127,20 +132,58 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
         }
 }
 
+static void save_state(Manager *m) {
+        int r;
+
+        if (!m->state_dir)
+                return;
+        r = state_save_tasks(m->state_dir, m->scheduler);
+        if (r < 0)
+                log_warning_errno(r, "Failed to save scheduled tasks in %s, ignoring: %m", m->state_dir);
+}
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        save_state(userdata);
+        return 0;
+}
+
+/* The set of scheduled tasks changed: save it soon, once for a whole burst. */
+static void state_changed(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->state_dir)
+                return;
+        if (!m->save_timer) {
+                if (sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, STATE_SAVE_USEC,
+                                               50 * USEC_PER_MSEC, on_save_timer, m) < 0)
+                        save_state(m);
+                return;
+        }
+        (void) sd_event_source_get_enabled(m->save_timer, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return;
+        (void) sd_event_source_set_time_relative(m->save_timer, STATE_SAVE_USEC);
+        (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT);
+}
+
 static void on_task_new(Task *t, void *userdata) {
         bus_task_new(((Manager *) userdata)->bus, t);
+        state_changed(userdata);
 }
 
 static void on_task_changed(Task *t, void *userdata) {
         bus_task_changed(((Manager *) userdata)->bus, t);
+        state_changed(userdata);
 }
 
 static void on_task_started(Task *t, void *userdata) {
         bus_task_started(((Manager *) userdata)->bus, t);
+        state_changed(userdata);
 }
 
 static void on_task_removed(Task *t, void *userdata) {
         bus_task_removed(((Manager *) userdata)->bus, t);
+        state_changed(userdata);
 }
 
 static void on_task_forgotten(Task *t, void *userdata) {
@@ -265,6 +308,38 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
         return added;
 }
 
+/* Tasks saved by the previous run come back with what was left of their delay. */
+static void restore_tasks(Manager *m) {
+        g_autoptr(GPtrArray) seeds = NULL;
+        GPtrArray *watches = backend_get_watches(m->backend);
+        unsigned n = 0;
+
+        m->state_dir = state_directory(m->config->daemon.state_directory, m->options.user_mode,
+                                       m->options.config_file || getenv("INOTASKD_CONFIG"));
+        if (!m->state_dir)
+                return;
+        if (state_load_tasks(m->state_dir, &seeds) < 0)
+                return;
+        for (guint i = 0; i < seeds->len; i++) {
+                TaskSeed *seed = seeds->pdata[i];
+                ConfigRule *r = (ConfigRule *) config_find_rule(m->config, seed->rule);
+                const Watch *w = NULL;
+
+                for (guint j = 0; j < watches->len; j++)
+                        if (streq(((Watch *) watches->pdata[j])->name, seed->watch))
+                                w = watches->pdata[j];
+                if (!r || !w) {
+                        log_notice("Saved task %" PRIu64 " for %s: its rule or watch is gone, dropping it.",
+                                   seed->id, seed->path);
+                        continue;
+                }
+                if (scheduler_restore(m->scheduler, r, w->path, seed))
+                        n++;
+        }
+        if (n > 0)
+                log_info("Restored %u scheduled tasks from %s.", n, m->state_dir);
+}
+
 int manager_start(Manager *m) {
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) added = NULL;
@@ -285,6 +360,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 log_warning("Continuing without the D-Bus interface.");
 
+        restore_tasks(m);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
 
@@ -326,6 +402,8 @@ int manager_run(Manager *m) {
 
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        /* What is still scheduled runs after the next start. */
+        save_state(m);
         log_info("Stopped.");
         return r;
 }
@@ -395,7 +473,8 @@ static void begin_stop(Manager *m) {
         st = status_text(m);
         notify_stopping(st);
         if (s.n_scheduled > 0)
-                log_notice("Stopping with %u scheduled tasks not run.", s.n_scheduled);
+                log_notice("Stopping with %u scheduled tasks not run%s.", s.n_scheduled,
+                           m->state_dir ? ", they are saved for the next start" : "");
         if (running == 0) {
                 (void) sd_event_exit(m->event, 0);
                 return;
@@ -493,6 +572,8 @@ Manager *manager_free(Manager *m) {
         m->sig_hup = sd_event_source_disable_unref(m->sig_hup);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        m->save_timer = sd_event_source_disable_unref(m->save_timer);
+        g_free(m->state_dir);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
         m->bus = bus_free(m->bus);
         m->scheduler = scheduler_free(m->scheduler);

@@ -555,6 +555,60 @@ Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const c
         return t;
 }
 
+void task_seed_free(TaskSeed *seed) {
+        if (!seed)
+                return;
+        g_free(seed->rule);
+        g_free(seed->watch);
+        g_free(seed->path);
+        g_free(seed->src_path);
+        g_free(seed->event_name);
+        g_free(seed->item);
+        g_strfreev(seed->groups);
+        g_free(seed);
+}
+
+Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
+        _cleanup_free_ char *key = make_key(r->name, seed->item, seed->path);
+        usec_t now = now_usec(CLOCK_REALTIME), left;
+        size_t l = strlen(watch_path);
+        Task *t;
+
+        if (g_hash_table_contains(s->scheduled, key) || g_hash_table_contains(s->by_id, &seed->id))
+                return NULL;
+        t = task_new(s, r, key, seed->watch, watch_path, seed->path, 0, seed->item);
+        /* Keep the id the task had, so what a person noted down still names it. */
+        g_hash_table_remove(s->by_id, &t->id);
+        s->next_id--;
+        t->id = seed->id;
+        g_hash_table_insert(s->by_id, &t->id, t);
+        if (seed->id >= s->next_id)
+                s->next_id = seed->id + 1;
+
+        if (strncmp(seed->path, watch_path, l) == 0 && (seed->path[l] == '/' || seed->path[l] == 0))
+                t->relpath_offset = seed->path[l] == 0 ? l : (l > 0 && watch_path[l - 1] == '/' ? l : l + 1);
+        else
+                t->relpath_offset = strlen(seed->path);
+        t->src_path = g_strdup(seed->src_path);
+        t->mask = seed->mask;
+        t->kind = seed->kind;
+        t->event_name = g_strdup(seed->event_name);
+        t->groups = g_strdupv(seed->groups);
+        t->n_groups = t->groups ? g_strv_length(t->groups) : 0;
+        t->created_usec = seed->created_usec;
+
+        left = seed->due_usec > now ? seed->due_usec - now : 0;
+        t->due_mono = now_usec(CLOCK_MONOTONIC) + left;
+        t->due_usec = now + left;
+        queue_insert(s, t);
+        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) restored for %s, due in %" PRIu64 " ms.",
+                 t->id, r->name, t->path, left / USEC_PER_MSEC);
+        NOTIFY(s, task_new, t);
+        counts_changed(s);
+        arm_timer(s);
+        return t;
+}
+
 /* ------------------------------------------------------------------ verbs */
 
 Task *scheduler_get(Scheduler *s, uint64_t id) {

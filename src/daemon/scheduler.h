@@ -89,6 +89,18 @@ void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev);
 /* By hand (RunRule): a task for r and path, due now. Returns the task. */
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path);
 
+/* A task saved before a restart, scheduled again with what was left of its delay (possibly none). */
+typedef struct TaskSeed {
+        uint64_t id;
+        usec_t created_usec, due_usec;  /* CLOCK_REALTIME */
+        uint32_t mask;
+        EventKind kind;
+        char *rule, *watch, *path, *src_path, *event_name, *item;
+        char **groups;
+} TaskSeed;
+void task_seed_free(TaskSeed *seed);
+Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed);
+
 Task *scheduler_get(Scheduler *s, uint64_t id);
 /* Cancels a scheduled task, or stops a running one. -ENOENT, -EALREADY for finished ones. */
 int scheduler_cancel(Scheduler *s, Task *t);

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The tasks file: one scheduled task per line, tab-separated fields, each escaped so that any byte
+ * of a path survives (escape_display() escapes tabs and newlines and round-trips). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "escape.h"
+#include "log.h"
+#include "state.h"
+
+#define TASKS_FILE "tasks"
+#define TASKS_HEADER "# inotaskd scheduled tasks, format 1"
+
+char *state_directory(const char *configured, bool user_mode, bool explicit_config) {
+        const char *e;
+
+        if (configured)
+                return g_strdup(configured);
+        e = getenv("STATE_DIRECTORY");
+        if (e && *e) {
+                /* systemd passes a colon-separated list when a unit names several. */
+                const char *colon = strchr(e, ':');
+
+                return colon ? g_strndup(e, (size_t) (colon - e)) : g_strdup(e);
+        }
+        if (explicit_config)
+                return NULL;
+        if (user_mode)
+                return g_build_filename(g_get_user_state_dir(), "inotaskd", NULL);
+        return g_strdup(LOCALSTATEDIR "/lib/inotaskd");
+}
+
+static void append_field(GString *s, const char *v) {
+        g_autofree char *e = escape_display(strempty(v), strlen(strempty(v)));
+
+        g_string_append_c(s, '\t');
+        g_string_append(s, e);
+}
+
+typedef struct SaveContext {
+        GString *out;
+        unsigned n;
+} SaveContext;
+
+static void save_one(Task *t, void *userdata) {
+        SaveContext *c = userdata;
+
+        if (t->state != TASK_SCHEDULED)
+                return;
+        g_string_append_printf(c->out, "%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu32 "\t%d", t->id,
+                               t->created_usec, t->due_usec, t->mask, (int) t->kind);
+        append_field(c->out, t->rule->name);
+        append_field(c->out, t->watch);
+        append_field(c->out, t->path);
+        append_field(c->out, t->src_path);
+        append_field(c->out, t->event_name);
+        append_field(c->out, t->item);
+        for (size_t i = 0; i < t->n_groups; i++)
+                append_field(c->out, t->groups[i]);
+        g_string_append_c(c->out, '\n');
+        c->n++;
+}
+
+int state_save_tasks(const char *dir, Scheduler *s) {
+        g_autoptr(GString) out = g_string_new(TASKS_HEADER "\n");
+        g_autofree char *path = g_build_filename(dir, TASKS_FILE, NULL);
+        g_autoptr(GError) error = NULL;
+        SaveContext c = { .out = out };
+
+        if (g_mkdir_with_parents(dir, 0700) < 0)
+                return -errno;
+        scheduler_foreach(s, save_one, &c);
+        if (!g_file_set_contents_full(path, out->str, (gssize) out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                      &error))
+                return log_warning_errno(EIO, "Failed to save scheduled tasks to %s: %s", path, error->message);
+        return (int) c.n;
+}
+
+static char *field(char **f, size_t i, size_t n) {
+        size_t len;
+        char *v;
+
+        if (i >= n)
+                return NULL;
+        v = unescape_display(f[i], &len);
+        if (v && (len == 0 || strlen(v) != len)) {
+                /* Empty means unset; an embedded NUL cannot be a path. */
+                g_free(v);
+                return NULL;
+        }
+        return v;
+}
+
+int state_load_tasks(const char *dir, GPtrArray **ret) {
+        g_autofree char *path = g_build_filename(dir, TASKS_FILE, NULL);
+        g_autofree char *text = NULL;
+        g_autoptr(GPtrArray) seeds = g_ptr_array_new_with_free_func((GDestroyNotify) task_seed_free);
+        g_auto(GStrv) lines = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, &error)) {
+                if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+                        *ret = TAKE_PTR(seeds);
+                        return 0;
+                }
+                return log_warning_errno(EIO, "Failed to read %s, ignoring: %s", path, error->message);
+        }
+        lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                g_auto(GStrv) f = NULL;
+                TaskSeed *seed;
+                size_t n;
+
+                if (!**l || **l == '#')
+                        continue;
+                f = g_strsplit(*l, "\t", -1);
+                n = g_strv_length(f);
+                if (n < 11) {
+                        log_warning("%s: malformed line, ignoring.", path);
+                        continue;
+                }
+                seed = g_new0(TaskSeed, 1);
+                seed->id = g_ascii_strtoull(f[0], NULL, 10);
+                seed->created_usec = g_ascii_strtoull(f[1], NULL, 10);
+                seed->due_usec = g_ascii_strtoull(f[2], NULL, 10);
+                seed->mask = (uint32_t) g_ascii_strtoull(f[3], NULL, 10);
+                seed->kind = (EventKind) g_ascii_strtoull(f[4], NULL, 10);
+                seed->rule = field(f, 5, n);
+                seed->watch = field(f, 6, n);
+                seed->path = field(f, 7, n);
+                seed->src_path = field(f, 8, n);
+                seed->event_name = field(f, 9, n);
+                seed->item = field(f, 10, n);
+                if (n > 11) {
+                        seed->groups = g_new0(char *, n - 11 + 1);
+                        for (size_t i = 11; i < n; i++) {
+                                seed->groups[i - 11] = field(f, i, n);
+                                if (!seed->groups[i - 11])
+                                        seed->groups[i - 11] = g_strdup("");
+                        }
+                }
+                if (seed->id == 0 || !seed->rule || !seed->watch || !seed->path || seed->kind >= _EVENT_KIND_MAX) {
+                        log_warning("%s: malformed task, ignoring.", path);
+                        task_seed_free(seed);
+                        continue;
+                }
+                g_ptr_array_add(seeds, seed);
+        }
+        *ret = TAKE_PTR(seeds);
+        return 0;
+}
