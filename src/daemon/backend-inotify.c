@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "backend-inotify.h"
+#include "escape.h"
 #include "log.h"
 #include "message-ids.h"
 #include "time-util.h"
@@ -531,6 +532,123 @@ void backend_get_stats(const Backend *b, BackendStats *ret) {
         };
         for (guint i = 0; i < b->watches->len; i++)
                 ret->n_unwatched += ((Watch *) g_ptr_array_index(b->watches, i))->n_unwatched;
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
+        size_t base = rel->len;
+        GHashTableIter i;
+        gpointer k, v;
+
+        if (n->files) {
+                g_hash_table_iter_init(&i, n->files);
+                while (g_hash_table_iter_next(&i, &k, NULL)) {
+                        g_autofree char *e = NULL;
+
+                        g_string_append(rel, k);
+                        e = escape_display(rel->str, rel->len);
+                        g_string_append_printf(out, "f\t%s\n", e);
+                        g_string_truncate(rel, base);
+                }
+        }
+        if (n->children) {
+                g_hash_table_iter_init(&i, n->children);
+                while (g_hash_table_iter_next(&i, &k, &v)) {
+                        g_autofree char *e = NULL;
+
+                        g_string_append(rel, k);
+                        e = escape_display(rel->str, rel->len);
+                        g_string_append_printf(out, "d\t%s\n", e);
+                        g_string_append_c(rel, '/');
+                        snapshot_node(v, rel, out);
+                        g_string_truncate(rel, base);
+                }
+        }
+}
+
+char *backend_snapshot(Backend *b, Watch *w) {
+        g_autoptr(GString) rel = g_string_new(NULL);
+        GString *out = g_string_new(NULL);
+
+        if (w->root && w->active)
+                snapshot_node(w->root, rel, out);
+        return g_string_free(out, false);
+}
+
+static bool changed_since(const WatchNode *n, const char *name, usec_t since) {
+        g_autofree char *p = watch_node_child_path(n, name);
+        struct stat st;
+
+        return lstat(p, &st) >= 0 &&
+               (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000 >= since;
+}
+
+static void compare_node(Backend *b, Watch *w, WatchNode *n, GString *rel, GHashTable *known, usec_t since) {
+        size_t base = rel->len;
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        GHashTableIter i;
+        gpointer k, v;
+
+        if (n->files) {
+                g_hash_table_iter_init(&i, n->files);
+                while (g_hash_table_iter_next(&i, &k, NULL))
+                        g_ptr_array_add(names, k);
+                for (guint j = 0; j < names->len; j++) {
+                        const char *name = names->pdata[j];
+
+                        g_string_append(rel, name);
+                        if (g_hash_table_remove(known, rel->str)) {
+                                if (changed_since(n, name, since))
+                                        emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
+                        } else {
+                                emit_mask(b, w, n, name, IN_CREATE, true);
+                                emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
+                        }
+                        g_string_truncate(rel, base);
+                }
+        }
+        if (n->children) {
+                g_hash_table_iter_init(&i, n->children);
+                while (g_hash_table_iter_next(&i, &k, &v)) {
+                        g_string_append(rel, k);
+                        if (!g_hash_table_remove(known, rel->str))
+                                emit_mask(b, w, n, k, IN_CREATE | IN_ISDIR, true);
+                        g_string_append_c(rel, '/');
+                        compare_node(b, w, v, rel, known, since);
+                        g_string_truncate(rel, base);
+                }
+        }
+}
+
+void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t since) {
+        g_autoptr(GString) rel = g_string_new(NULL);
+        g_autoptr(GPtrArray) gone = g_ptr_array_new();
+        GHashTableIter i;
+        gpointer k, v;
+
+        if (!w->root || !w->active)
+                return;
+        compare_node(b, w, w->root, rel, known, since);
+
+        /* What is left is gone. Raise it where its parent still exists; a vanished directory's
+         * contents go with its own event. */
+        g_hash_table_iter_init(&i, known);
+        while (g_hash_table_iter_next(&i, &k, &v))
+                g_ptr_array_add(gone, k);
+        for (guint j = 0; j < gone->len; j++) {
+                const char *relpath = gone->pdata[j];
+                g_auto(GStrv) parts = g_strsplit(relpath, "/", -1);
+                guint np = g_strv_length(parts);
+                WatchNode *n = w->root;
+                bool dir = GPOINTER_TO_INT(g_hash_table_lookup(known, relpath));
+
+                for (guint p = 0; n && p + 1 < np; p++)
+                        n = watch_node_child(n, parts[p]);
+                if (!n || np == 0 || (w->file_name && !streq(parts[np - 1], w->file_name)))
+                        continue;
+                emit_mask(b, w, n, parts[np - 1], dir ? IN_DELETE | IN_ISDIR : IN_DELETE, true);
+        }
 }
 
 /* ------------------------------------------------------------------ moves */

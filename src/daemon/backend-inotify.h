@@ -58,6 +58,15 @@ bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg);
 /* Raises w's InitialEvent= for its root and every entry below it. */
 void backend_raise_initial(Backend *b, Watch *w);
 
+/* What w knows exists, as lines "d\tRELPATH\n" / "f\tRELPATH\n" (RELPATH escaped with escape_display()),
+ * relative to w's root directory. Newly allocated. */
+char *backend_snapshot(Backend *b, Watch *w);
+
+/* Raises the differences between what w found at start and a snapshot taken before (relpath ->
+ * GINT_TO_POINTER(is_dir); entries are removed from it): created for new entries, deleted for
+ * vanished ones, changed for files whose ctime is at or after since (CLOCK_REALTIME). */
+void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t since);
+
 /* Stops (or resumes) reading events, e.g. while shutting down. */
 int backend_set_enabled(Backend *b, bool enabled);
 

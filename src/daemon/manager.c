@@ -340,6 +340,38 @@ static void restore_tasks(Manager *m) {
                 log_info("Restored %u scheduled tasks from %s.", n, m->state_dir);
 }
 
+/* What changed while the daemon was not running: compare each watch with its snapshot. */
+static void compare_snapshots(Manager *m, GPtrArray *watches) {
+        if (!m->state_dir)
+                return;
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+                g_autoptr(GHashTable) known = NULL;
+                usec_t since = 0;
+
+                if (state_take_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
+                        continue;
+                log_info("Watch %s: comparing with the state saved at the last stop.", w->name);
+                backend_compare_snapshot(m->backend, w, known, since);
+        }
+}
+
+static void save_snapshots(Manager *m) {
+        GPtrArray *watches = backend_get_watches(m->backend);
+
+        if (!m->state_dir)
+                return;
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+                g_autofree char *lines = NULL;
+
+                if (!w->active)
+                        continue;
+                lines = backend_snapshot(m->backend, w);
+                (void) state_save_snapshot(m->state_dir, w->name, w->path, lines);
+        }
+}
+
 int manager_start(Manager *m) {
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) added = NULL;
@@ -361,6 +393,7 @@ int manager_start(Manager *m) {
                 log_warning("Continuing without the D-Bus interface.");
 
         restore_tasks(m);
+        compare_snapshots(m, added);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
 
@@ -402,8 +435,10 @@ int manager_run(Manager *m) {
 
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        /* What is still scheduled runs after the next start. */
+        /* What is still scheduled runs after the next start; what changes meanwhile is found by
+         * comparing with the snapshot. */
         save_state(m);
+        save_snapshots(m);
         log_info("Stopped.");
         return r;
 }

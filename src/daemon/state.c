@@ -151,3 +151,68 @@ int state_load_tasks(const char *dir, GPtrArray **ret) {
         *ret = TAKE_PTR(seeds);
         return 0;
 }
+
+static char *snapshot_path(const char *dir, const char *watch) {
+        g_autofree char *name = g_strconcat("snapshot-", watch, NULL);
+
+        return g_build_filename(dir, name, NULL);
+}
+
+int state_save_snapshot(const char *dir, const char *watch, const char *path, const char *lines) {
+        g_autofree char *file = snapshot_path(dir, watch);
+        g_autofree char *epath = escape_display(path, strlen(path));
+        g_autofree char *text = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (g_mkdir_with_parents(dir, 0700) < 0)
+                return -errno;
+        text = g_strdup_printf("# inotaskd snapshot, format 1\n%" PRIu64 "\t%s\n%s", now_usec(CLOCK_REALTIME),
+                               epath, lines);
+        if (!g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+                return log_warning_errno(EIO, "Failed to save %s: %s", file, error->message);
+        return 0;
+}
+
+int state_take_snapshot(const char *dir, const char *watch, const char *path, GHashTable **ret, usec_t *ret_time) {
+        g_autofree char *file = snapshot_path(dir, watch);
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        g_autoptr(GHashTable) known = NULL;
+        usec_t when = 0;
+        bool header = false;
+
+        *ret = NULL;
+        if (!g_file_get_contents(file, &text, NULL, NULL))
+                return 0;
+        /* Used once: after a crash there is no fresh one, and a stale one would report old changes. */
+        (void) unlink(file);
+
+        known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                char *tab = strchr(*l, '\t');
+                g_autofree char *v = NULL;
+                size_t len;
+
+                if (!**l || **l == '#' || !tab)
+                        continue;
+                v = unescape_display(tab + 1, &len);
+                if (!v || strlen(v) != len)
+                        continue;
+                if (!header) {
+                        header = true;
+                        when = g_ascii_strtoull(*l, NULL, 10);
+                        if (!streq(v, path))
+                                return 0;
+                        continue;
+                }
+                if (tab - *l != 1 || (**l != 'd' && **l != 'f'))
+                        continue;
+                g_hash_table_insert(known, TAKE_PTR(v), GINT_TO_POINTER(**l == 'd'));
+        }
+        if (!header)
+                return 0;
+        *ret = TAKE_PTR(known);
+        *ret_time = when;
+        return 0;
+}

@@ -16,3 +16,11 @@ int state_save_tasks(const char *dir, Scheduler *s);
 
 /* Reads DIR/tasks into TaskSeed* entries (owned by the array). A missing file is no error. */
 int state_load_tasks(const char *dir, GPtrArray **ret);
+
+/* A watch's snapshot (see backend_snapshot()), written at a clean stop for the next start to compare
+ * with; the header records the watch's path and the time. */
+int state_save_snapshot(const char *dir, const char *watch, const char *path, const char *lines);
+
+/* Reads and removes the snapshot of watch: relpath -> GINT_TO_POINTER(is_dir), and the time it was
+ * taken. Returns 0 with *ret NULL when there is none, or it was taken for another path. */
+int state_take_snapshot(const char *dir, const char *watch, const char *path, GHashTable **ret, usec_t *ret_time);
