@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "log.h"
 #include "message-ids.h"
+#include "notify.h"
 #include "time-util.h"
 
 #define READ_BUFFER_SIZE (256U * 1024U)
@@ -64,6 +65,10 @@ struct Backend {
         /* Directories a walk could not watch because the table is full; logged once per walk. */
         unsigned enospc_count;
         char *enospc_first;
+
+        /* Long scans block the loop: keep systemd's start timeout and watchdog at bay meanwhile. */
+        unsigned scan_count;
+        usec_t scan_last_ping;
 
         uint8_t *buffer;
 };
@@ -268,6 +273,26 @@ static int watch_node(Backend *b, WatchNode *n, const char *path) {
 
 static void scan_dir(Backend *b, WatchNode *n, char *path, size_t path_len, ScanMode mode);
 
+#define SCAN_PING_EVERY 1024U
+#define SCAN_PING_USEC (2 * USEC_PER_SEC)
+#define SCAN_EXTEND_USEC (30 * USEC_PER_SEC)
+
+static void scan_progress(Backend *b) {
+        usec_t now;
+
+        if (++b->scan_count % SCAN_PING_EVERY != 0)
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        if (b->scan_last_ping == 0) {
+                b->scan_last_ping = now;
+                return;
+        }
+        if (now - b->scan_last_ping < SCAN_PING_USEC)
+                return;
+        b->scan_last_ping = now;
+        notify_scan_progress(b->scan_count, SCAN_EXTEND_USEC);
+}
+
 /* A directory called name appeared in (or was found in) parent: watch it first, then list it. */
 static void add_dir(Backend *b, WatchNode *parent, const char *name, char *path, size_t path_len, ScanMode mode) {
         WatchNode *n;
@@ -281,6 +306,7 @@ static void add_dir(Backend *b, WatchNode *parent, const char *name, char *path,
         memcpy(path + path_len, name, l + 1);
         path_len += l;
 
+        scan_progress(b);
         n = watch_tree_add_child(b->tree, parent, name);
         r = watch_node(b, n, path);
         if (r < 0) {
