@@ -87,7 +87,7 @@ static const char *const log_level_table[] = {
 /* Actions the runners can carry out so far. The parser validates every action completely; this is the one
  * place that refuses the ones without a runner yet. Add each action here as its runner lands. */
 static bool action_is_implemented(ActionType a) {
-        return a == ACTION_EXEC || a == ACTION_SHELL;
+        return a >= 0 && a < _ACTION_MAX;
 }
 
 /* ------------------------------------------------------------------ object lifetimes */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "plugin.h"
 
 /* Exit codes (sysexits.h values, as the unit's RestartPreventExitStatus=78 expects). */
 #define EXIT_USAGE 64
@@ -141,6 +142,14 @@ static int check_or_dump(const Args *a) {
         int r;
 
         r = config_load(&src->sources, &c, errors);
+        if (r >= 0 && !a->dump_config) {
+                /* A plugin that does not load is a configuration error too. */
+                g_autoptr(GHashTable) plugins = NULL;
+
+                r = plugins_load(c, &plugins, errors);
+                if (r < 0)
+                        c = config_free(c);
+        }
         for (guint i = 0; i < errors->len; i++)
                 fprintf(stderr, "%s\n", (const char *) errors->pdata[i]);
         config_sources_free(src);

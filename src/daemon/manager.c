@@ -15,7 +15,10 @@
 #include "message-ids.h"
 #include "notify.h"
 #include "rule.h"
+#include "plugin.h"
 #include "runner-exec.h"
+#include "runner-file.h"
+#include "runner-unit.h"
 #include "scheduler.h"
 #include "state.h"
 
@@ -38,6 +41,9 @@ struct Manager {
         Backend *backend;
         Scheduler *scheduler;
         RunnerContext runner;
+        Worker *worker;                 /* file actions and plugins, off the loop */
+        UnitRunner *units;
+        GHashTable *plugins;            /* ConfigRule* -> PluginInstance* of the current configuration */
         Bus *bus;
 
         char *last_status;
@@ -216,6 +222,18 @@ static int run_task(Scheduler *s, Task *t, void *userdata) {
         case ACTION_EXEC:
         case ACTION_SHELL:
                 return runner_exec_start(&m->runner, t);
+        case ACTION_MOVE:
+        case ACTION_COPY:
+        case ACTION_DELETE:
+                return runner_file_start(&m->runner, m->worker, t);
+        case ACTION_START_UNIT:
+        case ACTION_STOP_UNIT:
+        case ACTION_RESTART_UNIT:
+        case ACTION_RELOAD_UNIT:
+                return runner_unit_start(m->units, t);
+        case ACTION_PLUGIN:
+                return runner_plugin_start(&m->runner, m->worker, t,
+                                           m->plugins ? g_hash_table_lookup(m->plugins, t->rule) : NULL);
         default:
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 ": Action=%s is not supported.", t->id,
                          action_type_to_string(t->rule->action));
@@ -379,6 +397,8 @@ int manager_start(Manager *m) {
         int r;
 
         r = config_load(&m->sources->sources, &m->config, errors);
+        if (r >= 0)
+                r = plugins_load(m->config, &m->plugins, errors);
         if (r < 0) {
                 log_config_errors(errors, true);
                 return r;
@@ -444,6 +464,7 @@ int manager_run(Manager *m) {
 }
 
 int manager_reload(Manager *m, GPtrArray *errors) {
+        g_autoptr(GHashTable) plugins = NULL;
         Config *c = NULL;
         g_autoptr(GPtrArray) added = NULL;
         g_autofree char *st = NULL;
@@ -454,6 +475,11 @@ int manager_reload(Manager *m, GPtrArray *errors) {
         set_state(m, MANAGER_RELOADING);
 
         r = config_load(&m->sources->sources, &c, errors);
+        if (r >= 0) {
+                r = plugins_load(c, &plugins, errors);
+                if (r < 0)
+                        c = config_free(c);
+        }
         if (r < 0) {
                 /* Keep everything as it is: rules, watches and scheduled tasks. */
                 log_config_errors(errors, false);
@@ -471,6 +497,10 @@ int manager_reload(Manager *m, GPtrArray *errors) {
         apply_daemon_settings(m, c);
         config_free(m->config);
         m->config = c;
+        /* Running plugin jobs keep their instance alive; the old rules' instances go with them. */
+        if (m->plugins)
+                g_hash_table_unref(m->plugins);
+        m->plugins = TAKE_PTR(plugins);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
 
@@ -593,6 +623,12 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
                 .scheduler = m->scheduler,
                 .dry_run = o->dry_run,
         };
+        r = worker_new(&m->worker, m->event, 4);
+        if (r < 0)
+                return r;
+        r = unit_runner_new(&m->units, m->event, &m->runner, o->user_mode);
+        if (r < 0)
+                return r;
         m->sources = config_sources_new(o->user_mode, o->config_file);
 
         *ret = TAKE_PTR(m);
@@ -611,7 +647,12 @@ Manager *manager_free(Manager *m) {
         g_free(m->state_dir);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
         m->bus = bus_free(m->bus);
+        /* Workers finish their jobs and report to the scheduler: before it goes. */
+        m->worker = worker_free(m->worker);
+        m->units = unit_runner_free(m->units);
         m->scheduler = scheduler_free(m->scheduler);
+        if (m->plugins)
+                g_hash_table_unref(m->plugins);
         if (m->backend) {
                 GPtrArray *ws = backend_get_watches(m->backend);
 

@@ -55,6 +55,9 @@ RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups) {
                 return RULE_IGNORE;
         if (!glob_hit(r->match, ev))
                 return RULE_IGNORE;
+        /* Source= of a file-manager rule selects the paths it acts on, like pyinotifyd's src_re. */
+        if (r->source_regex && !g_regex_match(r->source_regex, event_pathname(ev), 0, NULL))
+                return RULE_IGNORE;
         if (r->regex) {
                 const char *p = event_pathname(ev);
 

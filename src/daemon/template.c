@@ -115,7 +115,6 @@ ExecTemplate *exec_template_free(ExecTemplate *t) {
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ExecTemplate *, exec_template_free);
 
 static void set_error(char **ret_error, const char *format, ...) _printf_(2, 3);
 static void set_error(char **ret_error, const char *format, ...) {

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "macro.h"
+
 /* The fixed placeholders. Values are byte strings (file names need not be UTF-8). */
 typedef enum Placeholder {
         PLACEHOLDER_PATHNAME,           /* {pathname}     full path of the event's file */
@@ -38,6 +40,7 @@ typedef struct ExecTemplate ExecTemplate;
  * e.g. "unknown placeholder {pathnme}". */
 int exec_template_new(ExecTemplate **ret, const char *text, const char *const *group_names, char **ret_error);
 ExecTemplate *exec_template_free(ExecTemplate *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ExecTemplate *, exec_template_free);
 
 typedef struct TemplateValues {
         const char *fixed[_PLACEHOLDER_MAX];    /* NULL counts as "" */

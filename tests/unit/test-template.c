@@ -10,7 +10,6 @@
 
 #include "template.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ExecTemplate *, exec_template_free);
 
 static ExecTemplate *compile_ok(const char *text, const char *const *groups) {
         g_autofree char *error = NULL;

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Plugins: loaded with GModule, their ABI version checked, configured with the rule's extra keys,
+ * run off the loop; their log lines become structured journal entries. */
+#include <gmodule.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "inotaskd-plugin.h"
+#include "log.h"
+#include "plugin.h"
+
+static void plugin_instance_unref_void(gpointer p);
+
+struct PluginInstance {
+        gint n_ref;
+        GModule *module;
+        const InotaskdPlugin *plugin;
+        void *state;
+        char *rule;
+        char *name;
+};
+
+typedef struct LoggerContext {
+        const char *plugin;
+        const char *rule;
+        const Task *task;               /* NULL outside run() */
+        const char *task_id, *path, *watch, *event;
+} LoggerContext;
+
+static void logger_log(const InotaskdPluginLogger *logger, int priority, const char *const *fields,
+                       const char *message) {
+        const LoggerContext *c = logger->internal;
+        LogField f[24];
+        size_t n = 0;
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+        f[n++] = LOG_FIELD("INOTASKD_PLUGIN", c->plugin);
+        f[n++] = LOG_FIELD("INOTASKD_RULE", c->rule);
+        if (c->task) {
+                f[n++] = LOG_FIELD("INOTASKD_TASK_ID", c->task_id);
+                f[n++] = LOG_FIELD("INOTASKD_WATCH", c->watch);
+                f[n++] = LOG_FIELD("INOTASKD_PATH", c->path);
+                f[n++] = LOG_FIELD("INOTASKD_EVENT", c->event);
+        }
+        for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(f); i++) {
+                const char *eq = strchr(fields[i], '=');
+                char *name;
+
+                if (!eq || eq == fields[i])
+                        continue;
+                name = g_ascii_strup(fields[i], eq - fields[i]);
+                g_ptr_array_add(names, name);
+                f[n++] = LOG_FIELD(name, eq + 1);
+        }
+        if (priority < LOG_EMERG || priority > LOG_DEBUG)
+                priority = LOG_INFO;
+        (void) log_internal(priority, 0, NULL, f, n, "plugin", "%s: %s", c->plugin, strempty(message));
+}
+
+PluginInstance *plugin_instance_ref(PluginInstance *p) {
+        if (p)
+                g_atomic_int_inc(&p->n_ref);
+        return p;
+}
+
+PluginInstance *plugin_instance_unref(PluginInstance *p) {
+        if (!p || !g_atomic_int_dec_and_test(&p->n_ref))
+                return NULL;
+        if (p->plugin && p->plugin->free && p->state)
+                p->plugin->free(p->state);
+        if (p->module)
+                g_module_close(p->module);
+        g_free(p->rule);
+        g_free(p->name);
+        g_free(p);
+        return NULL;
+}
+
+static void plugin_instance_unref_void(gpointer p) {
+        plugin_instance_unref(p);
+}
+
+static int plugin_open(const ConfigRule *r, PluginInstance **ret, char **ret_error) {
+        g_autofree char *path = NULL, *symbol = NULL;
+        const char *colon = strrchr(r->plugin, ':');
+        InotaskdPluginSetupFunc setup = NULL;
+        g_autofree char **keys = NULL, **values = NULL;
+        PluginInstance *p;
+        InotaskdPluginConfig cfg;
+        LoggerContext lc;
+        InotaskdPluginLogger logger;
+        GHashTableIter i;
+        gpointer k, v;
+        char *err = NULL;
+        size_t n = 0;
+
+        path = colon ? g_strndup(r->plugin, (size_t) (colon - r->plugin)) : g_strdup(r->plugin);
+        symbol = g_strdup(colon ? colon + 1 : INOTASKD_PLUGIN_DEFAULT_SYMBOL);
+
+        p = g_new0(PluginInstance, 1);
+        p->n_ref = 1;
+        p->rule = g_strdup(r->name);
+        p->module = g_module_open(path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+        if (!p->module) {
+                *ret_error = g_strdup_printf("cannot load %s: %s", path, g_module_error());
+                goto fail;
+        }
+        if (!g_module_symbol(p->module, symbol, (gpointer *) &setup) || !setup) {
+                *ret_error = g_strdup_printf("%s has no function %s()", path, symbol);
+                goto fail;
+        }
+        p->plugin = setup();
+        if (!p->plugin) {
+                *ret_error = g_strdup_printf("%s: %s() returned no plugin", path, symbol);
+                goto fail;
+        }
+        if (p->plugin->abi_version != INOTASKD_PLUGIN_ABI_VERSION) {
+                *ret_error = g_strdup_printf("%s was built for plugin ABI version %" PRIu32
+                                             ", this inotaskd has version %u",
+                                             path, p->plugin->abi_version, INOTASKD_PLUGIN_ABI_VERSION);
+                p->plugin = NULL;
+                goto fail;
+        }
+        if (!p->plugin->run) {
+                *ret_error = g_strdup_printf("%s has no run function", path);
+                p->plugin = NULL;
+                goto fail;
+        }
+        p->name = g_strdup(p->plugin->name ? p->plugin->name : symbol);
+
+        /* The rule's keys the daemon does not know are the plugin's configuration. */
+        n = r->extra ? g_hash_table_size(r->extra) : 0;
+        keys = g_new0(char *, n + 1);
+        values = g_new0(char *, n + 1);
+        n = 0;
+        if (r->extra) {
+                g_hash_table_iter_init(&i, r->extra);
+                while (g_hash_table_iter_next(&i, &k, &v)) {
+                        keys[n] = k;
+                        values[n++] = v;
+                }
+        }
+        cfg = (InotaskdPluginConfig) {
+                .rule = r->name,
+                .n_keys = n,
+                .keys = (const char *const *) keys,
+                .values = (const char *const *) values,
+        };
+        lc = (LoggerContext) { .plugin = p->name, .rule = r->name };
+        logger = (InotaskdPluginLogger) { .log = logger_log, .internal = &lc };
+        if (p->plugin->init) {
+                p->state = p->plugin->init(&cfg, &logger, &err);
+                if (!p->state) {
+                        *ret_error = g_strdup_printf("%s: %s", p->name, err ? err : "initialization failed");
+                        free(err);
+                        goto fail;
+                }
+        }
+        *ret = p;
+        return 0;
+
+fail:
+        plugin_instance_unref(p);
+        return -EINVAL;
+}
+
+int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors) {
+        g_autoptr(GHashTable) map = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                                          plugin_instance_unref_void);
+        bool failed = false;
+
+        for (guint i = 0; i < c->rules->len; i++) {
+                ConfigRule *r = c->rules->pdata[i];
+                g_autofree char *err = NULL;
+                PluginInstance *p;
+
+                if (r->action != ACTION_PLUGIN || !r->plugin)
+                        continue;
+                if (plugin_open(r, &p, &err) < 0) {
+                        g_ptr_array_add(errors, g_strdup_printf("%s:%u: Plugin: %s", r->file, r->line, err));
+                        failed = true;
+                        continue;
+                }
+                g_hash_table_insert(map, r, p);
+        }
+        if (failed)
+                return -EINVAL;
+        *ret = TAKE_PTR(map);
+        return 0;
+}
+
+typedef struct PluginJob {
+        RunnerContext *ctx;
+        Task *task;
+        PluginInstance *instance;
+        /* Copies, for the worker thread. */
+        char *rule, *watch, *watch_path, *path, *relpath, *src, *maskname, *event, *item, *task_id;
+        uint64_t id;
+        uint32_t mask;
+        int result;
+} PluginJob;
+
+static void run_job(void *data) {
+        PluginJob *j = data;
+        LoggerContext lc = {
+                .plugin = j->instance->name,
+                .rule = j->rule,
+                .task = j->task,
+                .task_id = j->task_id,
+                .path = j->path,
+                .watch = j->watch,
+                .event = j->event,
+        };
+        InotaskdPluginLogger logger = { .log = logger_log, .internal = &lc };
+        InotaskdPluginEvent ev = {
+                .task_id = j->id,
+                .rule = j->rule,
+                .watch = j->watch,
+                .watch_path = j->watch_path,
+                .pathname = j->path,
+                .relpath = j->relpath,
+                .src_pathname = j->src,
+                .maskname = j->maskname,
+                .event = j->event,
+                .item = j->item,
+                .mask = j->mask,
+        };
+
+        j->result = j->instance->plugin->run(j->instance->state, &ev, &logger);
+}
+
+static void plugin_job_free(PluginJob *j) {
+        plugin_instance_unref(j->instance);
+        g_free(j->rule);
+        g_free(j->watch);
+        g_free(j->watch_path);
+        g_free(j->path);
+        g_free(j->relpath);
+        g_free(j->src);
+        g_free(j->maskname);
+        g_free(j->event);
+        g_free(j->item);
+        g_free(j->task_id);
+        g_free(j);
+}
+
+static void job_done(void *data) {
+        PluginJob *j = data;
+
+        if (j->result == 0)
+                scheduler_task_finished(j->ctx->scheduler, j->task, TASK_DONE, "success", 0);
+        else
+                scheduler_task_finished(j->ctx->scheduler, j->task, TASK_FAILED, "exit-code", j->result);
+        plugin_job_free(j);
+}
+
+int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *p) {
+        _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL;
+        TemplateValues v;
+        PluginJob *j;
+        int r;
+
+        if (!p)
+                return -ENOENT;
+        if (ctx->dry_run) {
+                task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) would run plugin %s.", t->id,
+                         t->rule->name, p->name);
+                scheduler_task_finished(ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                return 0;
+        }
+        task_template_values(t, &v, &id, &mask, &dir);
+        j = g_new0(PluginJob, 1);
+        j->ctx = ctx;
+        j->task = t;
+        j->instance = plugin_instance_ref(p);
+        j->id = t->id;
+        j->mask = t->mask;
+        j->rule = g_strdup(t->rule->name);
+        j->watch = g_strdup(t->watch);
+        j->watch_path = g_strdup(t->watch_path);
+        j->path = g_strdup(t->path);
+        j->relpath = g_strdup(v.fixed[PLACEHOLDER_RELPATH]);
+        j->src = g_strdup(strempty(t->src_path));
+        j->maskname = g_strdup(mask);
+        j->event = g_strdup(strempty(t->event_name));
+        j->item = g_strdup(strempty(t->item));
+        j->task_id = g_strdup(id);
+        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) started: plugin %s", t->id, t->rule->name,
+                 p->name);
+        r = worker_submit(w, j, run_job, job_done);
+        if (r < 0)
+                plugin_job_free(j);
+        return r;
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit actions over systemd's D-Bus API: StartUnit & co. in "replace" mode, then JobRemoved tells the
+ * job's result. The connection is opened on first use (the system manager, or the user manager). */
+#include <inttypes.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "escape.h"
+#include "log.h"
+#include "runner-unit.h"
+#include "template.h"
+
+struct UnitRunner {
+        sd_event *event;
+        RunnerContext *ctx;
+        bool user_mode;
+        sd_bus *bus;
+        sd_bus_slot *match;
+        GHashTable *jobs;               /* job object path -> Task* */
+        GHashTable *early;              /* job path -> result, for JobRemoved seen before the reply */
+};
+
+char *unit_name_escape(const char *s) {
+        GString *o = g_string_new(NULL);
+
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '/')
+                        g_string_append_c(o, '-');
+                else if (g_ascii_isalnum(*p) || *p == ':' || *p == '_' || (*p == '.' && p != (const unsigned char *) s))
+                        g_string_append_c(o, (char) *p);
+                else
+                        g_string_append_printf(o, "\\x%02x", *p);
+        }
+        return g_string_free(o, false);
+}
+
+char *unit_name_for_task(const Task *t, char **ret_error) {
+        _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL;
+        _cleanup_(exec_template_freep) ExecTemplate *tmpl = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        TemplateValues v, escaped = {};
+        char *esc[_PLACEHOLDER_MAX] = {};
+        g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(g_free);
+        char *name = NULL;
+
+        if (exec_template_new(&tmpl, t->rule->unit, (const char *const *) t->rule->group_names, ret_error) < 0)
+                return NULL;
+        task_template_values(t, &v, &id, &mask, &dir);
+        for (int p = 0; p < _PLACEHOLDER_MAX; p++)
+                escaped.fixed[p] = esc[p] = unit_name_escape(strempty(v.fixed[p]));
+        for (size_t i = 0; i < v.n_groups; i++)
+                g_ptr_array_add(groups, unit_name_escape(strempty(v.groups[i])));
+        escaped.groups = (const char *const *) groups->pdata;
+        escaped.n_groups = groups->len;
+
+        argv = exec_template_expand(tmpl, &escaped);
+        if (g_strv_length(argv) != 1)
+                *ret_error = g_strdup("Unit= must be one unit name");
+        else
+                name = g_strdup(argv[0]);
+        for (int p = 0; p < _PLACEHOLDER_MAX; p++)
+                g_free(esc[p]);
+        return name;
+}
+
+static void finish(UnitRunner *u, Task *t, const char *result) {
+        bool ok = streq(result, "done");
+        LogField f = LOG_FIELD("INOTASKD_JOB_RESULT", result);
+
+        task_log(ok ? LOG_INFO : LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): job %s.", t->id,
+                 t->rule->name, result);
+        scheduler_task_finished(u->ctx->scheduler, t, ok ? TASK_DONE : TASK_FAILED, ok ? "success" : "job-failed", 0);
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        UnitRunner *u = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+        Task *t;
+
+        if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0)
+                return 0;
+        t = g_hash_table_lookup(u->jobs, job);
+        if (!t) {
+                /* Possibly ours, with the StartUnit reply still to come. */
+                if (g_hash_table_size(u->early) < 1024)
+                        g_hash_table_insert(u->early, g_strdup(job), g_strdup(result));
+                return 0;
+        }
+        g_hash_table_remove(u->jobs, job);
+        finish(u, t, result);
+        return 0;
+}
+
+typedef struct Call {
+        UnitRunner *runner;
+        uint64_t task_id;
+} Call;
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Call *c = userdata;
+        UnitRunner *u = c->runner;
+        Task *t = scheduler_get(u->ctx->scheduler, c->task_id);
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *job, *early;
+
+        g_free(c);
+        if (!t || t->state != TASK_RUNNING)
+                return 0;
+        if (e) {
+                LogField f = LOG_FIELD("INOTASKD_ERROR", e->message);
+
+                task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, e->message);
+                scheduler_task_finished(u->ctx->scheduler, t, TASK_FAILED, "job-failed", 0);
+                return 0;
+        }
+        if (sd_bus_message_read(m, "o", &job) < 0) {
+                scheduler_task_finished(u->ctx->scheduler, t, TASK_FAILED, "job-failed", 0);
+                return 0;
+        }
+        early = g_hash_table_lookup(u->early, job);
+        if (early) {
+                g_autofree char *r = g_strdup(early);
+
+                g_hash_table_remove(u->early, job);
+                finish(u, t, r);
+                return 0;
+        }
+        g_hash_table_insert(u->jobs, g_strdup(job), t);
+        return 0;
+}
+
+static int connect_bus(UnitRunner *u) {
+        int r;
+
+        if (u->bus)
+                return 0;
+        r = u->user_mode ? sd_bus_open_user(&u->bus) : sd_bus_open_system(&u->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus for unit actions: %m",
+                                       u->user_mode ? "user" : "system");
+        r = sd_bus_attach_event(u->bus, u->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(u->bus, &u->match, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, u);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to JobRemoved: %m");
+        /* systemd sends job signals only to subscribed clients. */
+        r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                     "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd: %m");
+        return 0;
+}
+
+int unit_runner_new(UnitRunner **ret, sd_event *e, RunnerContext *ctx, bool user_mode) {
+        UnitRunner *u = g_new0(UnitRunner, 1);
+
+        u->event = sd_event_ref(e);
+        u->ctx = ctx;
+        u->user_mode = user_mode;
+        u->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        u->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        *ret = u;
+        return 0;
+}
+
+UnitRunner *unit_runner_free(UnitRunner *u) {
+        if (!u)
+                return NULL;
+        u->match = sd_bus_slot_unref(u->match);
+        u->bus = sd_bus_flush_close_unref(u->bus);
+        g_hash_table_unref(u->jobs);
+        g_hash_table_unref(u->early);
+        sd_event_unref(u->event);
+        g_free(u);
+        return NULL;
+}
+
+static const char *method_for(ActionType a) {
+        switch (a) {
+        case ACTION_START_UNIT:
+                return "StartUnit";
+        case ACTION_STOP_UNIT:
+                return "StopUnit";
+        case ACTION_RESTART_UNIT:
+                return "RestartUnit";
+        case ACTION_RELOAD_UNIT:
+                return "ReloadUnit";
+        default:
+                return NULL;
+        }
+}
+
+int runner_unit_start(UnitRunner *u, Task *t) {
+        g_autofree char *name = NULL, *err = NULL;
+        const char *method = method_for(t->rule->action);
+        Call *c;
+        int r;
+
+        name = unit_name_for_task(t, &err);
+        if (!name) {
+                task_log(LOG_WARNING, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): bad Unit=: %s", t->id, t->rule->name,
+                         strempty(err));
+                return -EINVAL;
+        }
+        if (u->ctx->dry_run) {
+                task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) would call %s(%s).", t->id,
+                         t->rule->name, method, name);
+                scheduler_task_finished(u->ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                return 0;
+        }
+        r = connect_bus(u);
+        if (r < 0)
+                return r;
+        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) started: %s %s", t->id, t->rule->name, method,
+                 name);
+        c = g_new(Call, 1);
+        *c = (Call) { .runner = u, .task_id = t->id };
+        r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                     "org.freedesktop.systemd1.Manager", method, on_reply, c, "ss", name, "replace");
+        if (r < 0) {
+                g_free(c);
+                return log_error_errno(r, "Failed to call %s: %m", method);
+        }
+        return 0;
+}
