@@ -48,6 +48,7 @@ struct Manager {
 
         char *last_status;
         int ready_fd;
+        bool shutdown_killed;
 };
 
 static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
@@ -516,11 +517,23 @@ int manager_reload(Manager *m, GPtrArray *errors) {
 
 /* ------------------------------------------------------------------ signals and stopping */
 
+/* After SIGKILL the children are reaped at once; only work in threads (file actions, plugins) can
+ * outlast it, and that cannot be killed: give up on it after this long. */
+#define SHUTDOWN_KILL_GRACE_USEC (2 * USEC_PER_SEC)
+
 static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        if (m->shutdown_killed) {
+                log_warning("Tasks still running after being killed, exiting anyway.");
+                (void) sd_event_exit(m->event, 0);
+                return 0;
+        }
         log_warning("Tasks still running after ShutdownTimeoutSec=, killing them.");
+        m->shutdown_killed = true;
         scheduler_kill_running(m->scheduler, SIGKILL);
+        (void) sd_event_source_set_time_relative(s, SHUTDOWN_KILL_GRACE_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
