@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Writing JSON text: a stack of open containers decides where commas and newlines go. */
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "macro.h"
@@ -143,6 +144,17 @@ void json_uint(JsonWriter *w, uint64_t u) {
 void json_int(JsonWriter *w, int64_t i) {
         separate(w);
         g_string_append_printf(w->out, "%" PRIi64, i);
+}
+
+void json_double(JsonWriter *w, double d) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+        if (!isfinite(d)) {
+                json_null(w);
+                return;
+        }
+        separate(w);
+        g_string_append(w->out, g_ascii_dtostr(buf, sizeof(buf), d));
 }
 
 void json_bool(JsonWriter *w, bool b) {

@@ -27,6 +27,8 @@ void json_key(JsonWriter *w, const char *key);
 void json_string(JsonWriter *w, const char *s);
 void json_uint(JsonWriter *w, uint64_t u);
 void json_int(JsonWriter *w, int64_t i);
+/* Non-finite values (which JSON cannot express) are written as null. */
+void json_double(JsonWriter *w, double d);
 void json_bool(JsonWriter *w, bool b);
 void json_null(JsonWriter *w);
 /* An array of numbers 0..255. */

@@ -478,9 +478,12 @@ static void raise_initial_node(Backend *b, Watch *w, WatchNode *n) {
         if (kind == EVENT_KIND_NONE)
                 kind = event_kind_from_mask(mask);
         if (n->files) {
-                g_hash_table_iter_init(&i, n->files);
-                while (g_hash_table_iter_next(&i, &k, NULL))
-                        emit(b, w, n, k, mask, kind, 0, true, NULL);
+                WatchFileIter fi;
+                const char *f;
+
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f))
+                        emit(b, w, n, f, mask, kind, 0, true, NULL);
         }
         if (n->children) {
                 g_hash_table_iter_init(&i, n->children);
@@ -568,11 +571,14 @@ static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
         gpointer k, v;
 
         if (n->files) {
-                g_hash_table_iter_init(&i, n->files);
-                while (g_hash_table_iter_next(&i, &k, NULL)) {
+                WatchFileIter fi;
+                const char *f;
+
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f)) {
                         g_autofree char *e = NULL;
 
-                        g_string_append(rel, k);
+                        g_string_append(rel, f);
                         e = escape_display(rel->str, rel->len);
                         g_string_append_printf(out, "f\t%s\n", e);
                         g_string_truncate(rel, base);
@@ -612,14 +618,18 @@ static bool changed_since(const WatchNode *n, const char *name, usec_t since) {
 
 static void compare_node(Backend *b, Watch *w, WatchNode *n, GString *rel, GHashTable *known, usec_t since) {
         size_t base = rel->len;
-        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
         GHashTableIter i;
         gpointer k, v;
 
         if (n->files) {
-                g_hash_table_iter_init(&i, n->files);
-                while (g_hash_table_iter_next(&i, &k, NULL))
-                        g_ptr_array_add(names, k);
+                WatchFileIter fi;
+                const char *f;
+
+                /* Copies: raising events must not see the set change under it. */
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f))
+                        g_ptr_array_add(names, g_strdup(f));
                 for (guint j = 0; j < names->len; j++) {
                         const char *name = names->pdata[j];
 
@@ -802,10 +812,13 @@ static void rescan_node(Backend *b, Watch *w, WatchNode *n, usec_t since) {
         closedir(d);
 
         if (n->files) {
-                g_hash_table_iter_init(&i, n->files);
-                while (g_hash_table_iter_next(&i, &k, NULL))
-                        if (!g_hash_table_contains(seen, k))
-                                g_ptr_array_add(gone, g_strdup(k));
+                WatchFileIter fi;
+                const char *f;
+
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f))
+                        if (!g_hash_table_contains(seen, f))
+                                g_ptr_array_add(gone, g_strdup(f));
                 for (guint j = 0; j < gone->len; j++) {
                         emit_mask(b, w, n, gone->pdata[j], IN_DELETE, true);
                         (void) watch_node_remove_file(n, gone->pdata[j]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The tree of watched directories, indexed by watch descriptor; paths are built on demand. */
 #include <string.h>
+#include <sys/types.h>
 
 #include "watch-tree.h"
 
@@ -20,11 +21,12 @@ int watch_tree_new(WatchTree **ret) {
         return 0;
 }
 
+static void files_free(void *f);
+
 static void node_free_one(WatchTree *t, WatchNode *n) {
         if (n->children)
                 g_hash_table_unref(n->children);
-        if (n->files)
-                g_hash_table_unref(n->files);
+        files_free(n->files);
         g_free(n->name);
         g_free(n);
         t->n_nodes--;
@@ -221,21 +223,144 @@ char *watch_node_path(const WatchNode *n) {
         return watch_node_child_path(n, NULL);
 }
 
-bool watch_node_add_file(WatchNode *n, const char *name) {
+/* Most directories hold a few files: their names are packed into one small block ("a\0b\0"), found
+ * by a linear scan. A directory that grows past FILES_PACKED_MAX names switches to a hash table. The
+ * low bit of the pointer says which (both are at least 2-aligned). */
+#define FILES_PACKED_MAX 48U
+
+typedef struct PackedFiles {
+        uint32_t n;             /* names */
+        uint32_t len;           /* bytes used in data */
+        uint32_t cap;           /* bytes allocated for data */
+        char data[];
+} PackedFiles;
+
+#define FILES_IS_HASH(p) (((uintptr_t) (p)) & 1U)
+#define FILES_HASH(p) ((GHashTable *) (((uintptr_t) (p)) & ~(uintptr_t) 1U))
+#define FILES_TAG_HASH(h) ((void *) (((uintptr_t) (h)) | 1U))
+
+static void files_free(void *f) {
+        if (!f)
+                return;
+        if (FILES_IS_HASH(f))
+                g_hash_table_unref(FILES_HASH(f));
+        else
+                g_free(f);
+}
+
+/* Offset of name in the packed block, or -1. */
+static ssize_t packed_find(const PackedFiles *p, const char *name) {
+        size_t l = strlen(name) + 1;
+
+        for (size_t off = 0; off < p->len;) {
+                size_t el = strlen(p->data + off) + 1;
+
+                if (el == l && memcmp(p->data + off, name, l) == 0)
+                        return (ssize_t) off;
+                off += el;
+        }
+        return -1;
+}
+
+bool watch_node_has_file(const WatchNode *n, const char *name) {
         if (!n->files)
-                n->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        else if (g_hash_table_contains(n->files, name))
                 return false;
-        g_hash_table_add(n->files, g_strdup(name));
+        if (FILES_IS_HASH(n->files))
+                return g_hash_table_contains(FILES_HASH(n->files), name);
+        return packed_find(n->files, name) >= 0;
+}
+
+bool watch_node_add_file(WatchNode *n, const char *name) {
+        size_t l = strlen(name) + 1;
+        PackedFiles *p = n->files;
+
+        if (watch_node_has_file(n, name))
+                return false;
+        if (p && FILES_IS_HASH(p)) {
+                g_hash_table_add(FILES_HASH(p), g_strdup(name));
+                return true;
+        }
+        if (p && p->n >= FILES_PACKED_MAX) {
+                GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+                for (size_t off = 0; off < p->len; off += strlen(p->data + off) + 1)
+                        g_hash_table_add(h, g_strdup(p->data + off));
+                g_hash_table_add(h, g_strdup(name));
+                g_free(p);
+                n->files = FILES_TAG_HASH(h);
+                return true;
+        }
+        if (!p || p->len + l > p->cap) {
+                uint32_t cap = p ? p->cap : 0;
+
+                while (cap < (p ? p->len : 0) + l)
+                        cap = cap ? cap * 2 : (uint32_t) MAX(l, 32U);
+                p = g_realloc(p, sizeof(PackedFiles) + cap);
+                if (!n->files)
+                        p->n = p->len = 0;
+                p->cap = cap;
+                n->files = p;
+        }
+        memcpy(p->data + p->len, name, l);
+        p->len += (uint32_t) l;
+        p->n++;
         return true;
 }
 
 bool watch_node_remove_file(WatchNode *n, const char *name) {
-        return n->files && g_hash_table_remove(n->files, name);
+        PackedFiles *p = n->files;
+        ssize_t off;
+        size_t l;
+
+        if (!p)
+                return false;
+        if (FILES_IS_HASH(p))
+                return g_hash_table_remove(FILES_HASH(p), name);
+        off = packed_find(p, name);
+        if (off < 0)
+                return false;
+        l = strlen(name) + 1;
+        memmove(p->data + off, p->data + off + l, p->len - (size_t) off - l);
+        p->len -= (uint32_t) l;
+        if (--p->n == 0) {
+                g_free(p);
+                n->files = NULL;
+        }
+        return true;
 }
 
-bool watch_node_has_file(const WatchNode *n, const char *name) {
-        return n->files && g_hash_table_contains(n->files, name);
+size_t watch_node_n_files(const WatchNode *n) {
+        if (!n->files)
+                return 0;
+        if (FILES_IS_HASH(n->files))
+                return g_hash_table_size(FILES_HASH(n->files));
+        return ((const PackedFiles *) n->files)->n;
+}
+
+void watch_file_iter_init(WatchFileIter *i, const WatchNode *n) {
+        i->node = n;
+        i->pos = 0;
+        if (n->files && FILES_IS_HASH(n->files))
+                g_hash_table_iter_init(&i->hash, FILES_HASH(n->files));
+}
+
+bool watch_file_iter_next(WatchFileIter *i, const char **ret_name) {
+        const PackedFiles *p = i->node->files;
+        gpointer k;
+
+        if (!p)
+                return false;
+        if (FILES_IS_HASH(p)) {
+                if (!g_hash_table_iter_next(&i->hash, &k, NULL))
+                        return false;
+                *ret_name = k;
+                return true;
+        }
+        if (i->pos >= p->len)
+                return false;
+        *ret_name = p->data + i->pos;
+        i->pos += strlen(p->data + i->pos) + 1;
+        return true;
 }
 
 size_t watch_tree_n_nodes(const WatchTree *t) {

@@ -20,7 +20,7 @@ struct WatchNode {
         WatchNode *wd_next;     /* the next node with the same wd (overlapping watches share the inode) */
         void *owner;            /* the watch this node belongs to (same for a whole tree) */
         GHashTable *children;   /* name -> WatchNode*, NULL when there are none */
-        GHashTable *files;      /* names of the non-directory entries last seen, NULL when none */
+        void *files;            /* names of the non-directory entries last seen (see below), NULL when none */
 };
 
 int watch_tree_new(WatchTree **ret);
@@ -65,6 +65,16 @@ size_t watch_node_path_len(const WatchNode *n);
 bool watch_node_add_file(WatchNode *n, const char *name);     /* true if it was new */
 bool watch_node_remove_file(WatchNode *n, const char *name);  /* true if it was there */
 bool watch_node_has_file(const WatchNode *n, const char *name);
+size_t watch_node_n_files(const WatchNode *n);
+
+/* Iterating the remembered files; the set must not change during the iteration. */
+typedef struct WatchFileIter {
+        const WatchNode *node;
+        GHashTableIter hash;
+        size_t pos;
+} WatchFileIter;
+void watch_file_iter_init(WatchFileIter *i, const WatchNode *n);
+bool watch_file_iter_next(WatchFileIter *i, const char **ret_name);
 
 size_t watch_tree_n_nodes(const WatchTree *t);
 size_t watch_tree_n_watched(const WatchTree *t);

@@ -163,6 +163,68 @@ static void test_files(void) {
         g_assert_false(watch_node_has_file(root, "x"));
 }
 
+/* Small directories keep names packed, big ones switch to a hash: both must behave the same. */
+static void test_many_files(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        WatchFileIter it;
+        const char *name;
+        WatchNode *root;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/many");
+        for (unsigned i = 0; i < 500; i++) {
+                g_autofree char *n = g_strdup_printf("file-%u%s", i, i % 7 == 0 ? "\xff" : "");
+
+                g_assert_true(watch_node_add_file(root, n));
+                g_assert_cmpuint(watch_node_n_files(root), ==, i + 1);
+                g_assert_true(watch_node_has_file(root, n));
+        }
+        g_assert_false(watch_node_add_file(root, "file-3"));
+        for (unsigned i = 0; i < 500; i += 2) {
+                g_autofree char *n = g_strdup_printf("file-%u%s", i, i % 7 == 0 ? "\xff" : "");
+
+                g_assert_true(watch_node_remove_file(root, n));
+                g_assert_false(watch_node_has_file(root, n));
+        }
+        g_assert_cmpuint(watch_node_n_files(root), ==, 250);
+        watch_file_iter_init(&it, root);
+        while (watch_file_iter_next(&it, &name))
+                g_assert_true(g_hash_table_add(seen, g_strdup(name)));
+        g_assert_cmpuint(g_hash_table_size(seen), ==, 250);
+        g_assert_true(g_hash_table_contains(seen, "file-1"));
+        g_assert_false(g_hash_table_contains(seen, "file-2"));
+}
+
+/* Packed: removing the first, middle and last name keeps the others intact. */
+static void test_packed_remove(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *root;
+        WatchFileIter it;
+        const char *name;
+        unsigned n = 0;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/p");
+        (void) watch_node_add_file(root, "a");
+        (void) watch_node_add_file(root, "bb");
+        (void) watch_node_add_file(root, "ccc");
+        (void) watch_node_add_file(root, "dddd");
+        g_assert_true(watch_node_remove_file(root, "a"));
+        g_assert_true(watch_node_remove_file(root, "ccc"));
+        g_assert_false(watch_node_remove_file(root, "c"));
+        watch_file_iter_init(&it, root);
+        while (watch_file_iter_next(&it, &name)) {
+                g_assert_true(streq(name, "bb") || streq(name, "dddd"));
+                n++;
+        }
+        g_assert_cmpuint(n, ==, 2);
+        g_assert_true(watch_node_remove_file(root, "dddd"));
+        g_assert_true(watch_node_remove_file(root, "bb"));
+        g_assert_null(root->files);
+        g_assert_cmpuint(watch_node_n_files(root), ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/watch-tree/paths", test_paths);
@@ -170,5 +232,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/watch-tree/rename", test_rename);
         g_test_add_func("/watch-tree/remove", test_remove);
         g_test_add_func("/watch-tree/files", test_files);
+        g_test_add_func("/watch-tree/many-files", test_many_files);
+        g_test_add_func("/watch-tree/packed-remove", test_packed_remove);
         return g_test_run();
 }

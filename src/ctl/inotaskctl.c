@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* inotaskctl: the command line, the verbs and their output; a client of inotaskd's D-Bus interface. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+
+#include <glib.h>
+#include <glib/gi18n.h>
+
+#include "ansi.h"
+#include "ctl.h"
+#include "escape.h"
+#include "json.h"
+#include "properties.h"
+#include "table.h"
+#include "time-util.h"
+
+
+void log_error(const char *format, ...) {
+        va_list ap;
+
+        fflush(stdout);
+        fprintf(stderr, "%s: ", program_invocation_short_name);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static void help(void) {
+        printf(_("Usage: %s [OPTIONS] COMMAND ...\n\n"
+                 "Query and control inotaskd, the file-watching task daemon.\n\n"
+                 "Commands:\n"
+                 "  status                 state and counters of the daemon (the default)\n"
+                 "  list-tasks             scheduled and running tasks (--all: finished ones too)\n"
+                 "  list-watches           the watched paths\n"
+                 "  list-rules             the rules\n"
+                 "  show [ID...]           all properties of tasks, or of the manager without ID\n"
+                 "  cancel ID...           cancel scheduled tasks, stop running ones\n"
+                 "  trigger ID...          run scheduled tasks now, skipping the rest of their delay\n"
+                 "  run RULE PATH          run a rule for a path by hand; prints the new task's id\n"
+                 "  reload                 re-read the configuration\n"
+                 "  monitor                print task events as they happen, until interrupted\n\n"
+                 "Options:\n"
+                 "      --system           talk to the system instance (default)\n"
+                 "      --user             talk to the user's instance on the session bus\n"
+                 "  -H, --host=[USER@]HOST talk to the daemon on HOST over SSH; the remote side\n"
+                 "                         needs systemd-stdio-bridge (--user needs systemd >= 248)\n"
+                 "  -a, --all              list-tasks: include finished tasks from the history\n"
+                 "      --json[=MODE]      one JSON document on stdout (short, or pretty);\n"
+                 "                         monitor: one JSON object per line\n"
+                 "      --no-legend        no column headers and no summary line\n"
+                 "  -p, --property=NAME    show: only this property (may be repeated)\n"
+                 "      --value            show: values only, without NAME=\n"
+                 "      --no-pager         accepted for systemctl habits; nothing is paged\n"
+                 "  -h, --help             show this help\n"
+                 "      --version          show the version\n\n"
+                 "Exit status: 0 success, 1 the daemon refused or the call failed,\n"
+                 "3 inotaskd is not running or the bus cannot be reached, 4 permission denied,\n"
+                 "64 bad command line.\n"),
+               program_invocation_short_name);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int parse_task_id(const char *s, uint64_t *ret) {
+        guint64 v;
+
+        if (!g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT64, &v, NULL)) {
+                log_error(_("not a task id: %s"), s);
+                return -CTL_EXIT_USAGE;
+        }
+        *ret = v;
+        return 0;
+}
+
+static void print_json(JsonWriter *w) {
+        g_autofree char *s = json_writer_finish(w);
+
+        fputs(s, stdout);
+}
+
+/* path_bytes besides the display string, when they differ (a name with "\" or non-UTF-8 bytes). */
+static void json_path_bytes_of_display(JsonWriter *w, const char *display) {
+        size_t n;
+        g_autofree char *bytes = unescape_display(display, &n);
+
+        if (!bytes || (n == strlen(display) && memcmp(bytes, display, n) == 0))
+                return;
+        json_key(w, "path_bytes");
+        json_byte_array(w, bytes, n);
+}
+
+static void print_legend(const Ctl *c, const char *format, ...) _printf_(2, 3);
+static void print_legend(const Ctl *c, const char *format, ...) {
+        va_list ap;
+
+        if (!c->legend)
+                return;
+        putchar('\n');
+        va_start(ap, format);
+        vprintf(format, ap);
+        va_end(ap);
+        putchar('\n');
+}
+
+static int get_all(Ctl *c, bool auto_start, const char *path, const char *iface, uint64_t task_id,
+                   GPtrArray **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = ctl_call(c, auto_start, path, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
+                     "s", iface);
+        if (r < 0)
+                return -ctl_report_error(c, &error, r, task_id, _("reading properties"));
+
+        r = properties_read(reply, ret);
+        if (r < 0) {
+                log_error(_("cannot parse the answer of inotaskd: %s"), g_strerror(-r));
+                return -CTL_EXIT_FAILURE;
+        }
+        return 0;
+}
+
+static int bad_reply(int r) {
+        log_error(_("cannot parse the answer of inotaskd: %s"), g_strerror(-r));
+        return CTL_EXIT_FAILURE;
+}
+
+/* ------------------------------------------------------------------ status */
+
+static int verb_status(Ctl *c, int argc, char **argv) {
+        g_autoptr(GPtrArray) props = NULL;
+        const char *state, *version;
+        int r;
+
+        /* Looking at the status must not start the daemon by bus activation. */
+        r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+        if (r < 0)
+                return -r;
+
+        if (c->json) {
+                _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
+
+                json_begin_object(w);
+                for (size_t i = 0; i < props->len; i++) {
+                        const Property *p = props->pdata[i];
+                        json_key(w, p->name);
+                        property_write_json(w, p);
+                }
+                json_end_object(w);
+                print_json(w);
+                return CTL_EXIT_SUCCESS;
+        }
+
+        state = properties_get_string(props, "State");
+        version = properties_get_string(props, "Version");
+        uint64_t n_watches = properties_get_u64(props, "NWatches", 0),
+                 n_dirs = properties_get_u64(props, "NDirectories", 0),
+                 n_scheduled = properties_get_u64(props, "NTasksScheduled", 0),
+                 n_running = properties_get_u64(props, "NTasksRunning", 0),
+                 n_events = properties_get_u64(props, "NEvents", 0),
+                 n_overflows = properties_get_u64(props, "NOverflows", 0),
+                 n_done = properties_get_u64(props, "NTasksDone", 0),
+                 n_failed = properties_get_u64(props, "NTasksFailed", 0);
+
+        const char *labels[] = {
+                _("State:"), _("Version:"), _("Watches:"), _("Tasks:"), _("Events:"), _("Finished:"),
+        };
+        size_t width = 0;
+        for (size_t i = 0; i < ELEMENTSOF(labels); i++)
+                width = MAX(width, utf8_display_width(labels[i]));
+
+#define LABEL(i) printf("%*s%s ", (int) (width - utf8_display_width(labels[i])), "", labels[i])
+        const char *on = c->colors ? manager_state_color(state) : NULL, *off = on ? ANSI_NORMAL : "";
+        const bool utf8 = g_get_charset(NULL);
+
+        printf("%s%s%s ", strempty(on), utf8 ? "\u25CF" : "*", off);
+        printf(_("inotaskd on the %s bus\n"), ctl_bus_name(c));
+
+        LABEL(0);
+        printf("%s%s%s\n", strempty(on), state ? state : "n/a", off);
+        LABEL(1);
+        printf("%s\n", version ? version : "n/a");
+        LABEL(2);
+        printf(g_dngettext(NULL, "%" PRIu64 " (%" PRIu64 " directory)\n",
+                           "%" PRIu64 " (%" PRIu64 " directories)\n", n_dirs),
+               n_watches, n_dirs);
+        LABEL(3);
+        printf(_("%" PRIu64 " scheduled, %s%" PRIu64 " running%s\n"), n_scheduled,
+               c->colors && n_running > 0 ? ANSI_HIGHLIGHT_GREEN : "", n_running,
+               c->colors && n_running > 0 ? ANSI_NORMAL : "");
+        LABEL(4);
+        printf(g_dngettext(NULL, "%" PRIu64 " (%s%" PRIu64 " queue overflow%s)\n",
+                           "%" PRIu64 " (%s%" PRIu64 " queue overflows%s)\n", n_overflows),
+               n_events, c->colors && n_overflows > 0 ? ANSI_YELLOW : "", n_overflows,
+               c->colors && n_overflows > 0 ? ANSI_NORMAL : "");
+        LABEL(5);
+        printf(_("%" PRIu64 " done, %s%" PRIu64 " failed%s\n"), n_done,
+               c->colors && n_failed > 0 ? ANSI_HIGHLIGHT_RED : "", n_failed,
+               c->colors && n_failed > 0 ? ANSI_NORMAL : "");
+#undef LABEL
+
+        return CTL_EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ list-tasks */
+
+typedef struct TaskRow {
+        uint64_t id;
+        const char *object, *rule, *path, *event, *state;
+        uint64_t due;
+} TaskRow;
+
+static int task_row_compare(const void *a, const void *b) {
+        const TaskRow *x = a, *y = b;
+
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static bool task_state_is_active(const char *state) {
+        return streq(state, "scheduled") || streq(state, "running");
+}
+
+static int verb_list_tasks(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GArray) rows = g_array_new(false, false, sizeof(TaskRow));
+        size_t n_hidden = 0;
+        int r;
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasks", &error, &reply, NULL);
+        if (r < 0)
+                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tosssst)");
+        if (r < 0)
+                return bad_reply(r);
+        for (;;) {
+                TaskRow t;
+
+                r = sd_bus_message_read(reply, "(tosssst)", &t.id, &t.object, &t.rule, &t.path, &t.event,
+                                        &t.state, &t.due);
+                if (r < 0)
+                        return bad_reply(r);
+                if (r == 0)
+                        break;
+                if (!c->all && !task_state_is_active(t.state)) {
+                        n_hidden++;
+                        continue;
+                }
+                g_array_append_val(rows, t);
+        }
+
+        /* The strings point into reply, which lives until the end of this function. */
+        if (rows->len > 0)      /* data is NULL then, which qsort() must not get */
+                qsort(rows->data, rows->len, sizeof(TaskRow), task_row_compare);
+
+        if (c->json) {
+                _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
+
+                json_begin_array(w);
+                for (size_t i = 0; i < rows->len; i++) {
+                        const TaskRow *t = &g_array_index(rows, TaskRow, i);
+
+                        json_begin_object(w);
+                        json_key(w, "id");
+                        json_uint(w, t->id);
+                        json_key(w, "object");
+                        json_string(w, t->object);
+                        json_key(w, "state");
+                        json_string(w, t->state);
+                        json_key(w, "rule");
+                        json_string(w, t->rule);
+                        json_key(w, "event");
+                        json_string(w, t->event);
+                        json_key(w, "due_usec");
+                        json_uint(w, t->due);
+                        json_key(w, "path");
+                        json_string(w, t->path);
+                        json_path_bytes_of_display(w, t->path);
+                        json_end_object(w);
+                }
+                json_end_array(w);
+                print_json(w);
+                return CTL_EXIT_SUCCESS;
+        }
+
+        _cleanup_(table_freep) Table *table = table_new(_("ID"), _("STATE"), _("RULE"), _("EVENT"), _("DUE"),
+                                                        _("PATH"), NULL);
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        table_set_align_right(table, 0);
+        for (size_t i = 0; i < rows->len; i++) {
+                const TaskRow *t = &g_array_index(rows, TaskRow, i);
+                g_autofree char *due = t->due > 0 ? format_timestamp_relative(t->due, now) : g_strdup("-");
+
+                table_add_printf(table, NULL, "%" PRIu64, t->id);
+                table_add(table, t->state, task_state_color(t->state));
+                table_add(table, t->rule, NULL);
+                table_add(table, t->event, NULL);
+                table_add(table, due, NULL);
+                table_add(table, t->path, NULL);
+        }
+        table_print(table, stdout, c->legend, c->colors);
+
+        print_legend(c, g_dngettext(NULL, "%u task listed.", "%u tasks listed.", rows->len), rows->len);
+        if (c->legend && n_hidden > 0)
+                printf(g_dngettext(NULL, "%zu finished task not shown; pass --all to see it.\n",
+                                   "%zu finished tasks not shown; pass --all to see them.\n", n_hidden),
+                       n_hidden);
+        return CTL_EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ list-watches, list-rules */
+
+static int verb_list_watches(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_writer_freep) JsonWriter *w = NULL;
+        _cleanup_(table_freep) Table *table = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListWatches", &error, &reply, NULL);
+        if (r < 0)
+                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
+
+        if (c->json) {
+                w = json_writer_new(c->json_pretty);
+                json_begin_array(w);
+        } else {
+                table = table_new(_("NAME"), _("RECURSIVE"), _("AUTOADD"), _("DIRS"), _("PATH"), NULL);
+                table_set_align_right(table, 3);
+        }
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(ssbbu)");
+        if (r < 0)
+                return bad_reply(r);
+        for (;; n++) {
+                const char *name, *path;
+                int recursive, auto_add;
+                uint32_t n_dirs;
+
+                r = sd_bus_message_read(reply, "(ssbbu)", &name, &path, &recursive, &auto_add, &n_dirs);
+                if (r < 0)
+                        return bad_reply(r);
+                if (r == 0)
+                        break;
+
+                if (w) {
+                        json_begin_object(w);
+                        json_key(w, "name");
+                        json_string(w, name);
+                        json_key(w, "recursive");
+                        json_bool(w, recursive);
+                        json_key(w, "auto_add");
+                        json_bool(w, auto_add);
+                        json_key(w, "directories");
+                        json_uint(w, n_dirs);
+                        json_key(w, "path");
+                        json_string(w, path);
+                        json_path_bytes_of_display(w, path);
+                        json_end_object(w);
+                } else {
+                        table_add(table, name, NULL);
+                        table_add(table, recursive ? _("yes") : _("no"), NULL);
+                        table_add(table, auto_add ? _("yes") : _("no"), NULL);
+                        table_add_printf(table, NULL, "%" PRIu32, n_dirs);
+                        table_add(table, path, NULL);
+                }
+        }
+
+        if (w) {
+                json_end_array(w);
+                print_json(w);
+                return CTL_EXIT_SUCCESS;
+        }
+
+        table_print(table, stdout, c->legend, c->colors);
+        print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n), n);
+        return CTL_EXIT_SUCCESS;
+}
+
+static int verb_list_rules(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_writer_freep) JsonWriter *w = NULL;
+        _cleanup_(table_freep) Table *table = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListRules", &error, &reply, NULL);
+        if (r < 0)
+                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing rules"));
+
+        if (c->json) {
+                w = json_writer_new(c->json_pretty);
+                json_begin_array(w);
+        } else
+                table = table_new(_("NAME"), _("ACTION"), _("DELAY"), _("WATCHES"), _("EVENTS"), NULL);
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(sssst)");
+        if (r < 0)
+                return bad_reply(r);
+        for (;; n++) {
+                const char *name, *action, *events, *watches;
+                uint64_t delay;
+
+                r = sd_bus_message_read(reply, "(sssst)", &name, &action, &events, &watches, &delay);
+                if (r < 0)
+                        return bad_reply(r);
+                if (r == 0)
+                        break;
+
+                if (w) {
+                        json_begin_object(w);
+                        json_key(w, "name");
+                        json_string(w, name);
+                        json_key(w, "action");
+                        json_string(w, action);
+                        json_key(w, "events");
+                        json_string(w, events);
+                        json_key(w, "watches");
+                        json_string(w, watches);
+                        json_key(w, "delay_usec");
+                        json_uint(w, delay);
+                        json_end_object(w);
+                } else {
+                        g_autofree char *d = format_timespan(delay);
+
+                        table_add(table, name, NULL);
+                        table_add(table, action, NULL);
+                        table_add(table, d, NULL);
+                        table_add(table, watches, NULL);
+                        table_add(table, events, NULL);
+                }
+        }
+
+        if (w) {
+                json_end_array(w);
+                print_json(w);
+                return CTL_EXIT_SUCCESS;
+        }
+
+        table_print(table, stdout, c->legend, c->colors);
+        print_legend(c, g_dngettext(NULL, "%u rule listed.", "%u rules listed.", n), n);
+        return CTL_EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ show */
+
+static bool property_wanted(const Ctl *c, const char *name) {
+        return !c->properties || g_strv_contains((const char *const *) c->properties, name);
+}
+
+static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
+        if (w) {
+                json_begin_object(w);
+                for (size_t i = 0; i < props->len; i++) {
+                        const Property *p = props->pdata[i];
+
+                        if (!property_wanted(c, p->name))
+                                continue;
+                        json_key(w, p->name);
+                        property_write_json(w, p);
+                }
+                json_end_object(w);
+                return;
+        }
+
+        for (size_t i = 0; i < props->len; i++) {
+                const Property *p = props->pdata[i];
+                g_autofree char *v = NULL;
+
+                if (!property_wanted(c, p->name))
+                        continue;
+                v = property_format(p);
+                if (!v)
+                        continue;
+                /* Values are printed as they are, like systemctl show: the daemon escapes paths. */
+                if (c->value_only)
+                        printf("%s\n", v);
+                else
+                        printf("%s=%s\n", p->name, v);
+        }
+}
+
+static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GPtrArray) props = NULL;
+        const char *object;
+        int r;
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "GetTask", &error, &reply, "t", id);
+        if (r < 0)
+                return ctl_report_error(c, &error, r, id, _("looking up the task"));
+        r = sd_bus_message_read(reply, "o", &object);
+        if (r < 0)
+                return bad_reply(r);
+
+        r = get_all(c, true, object, INOTASKD_TASK_IFACE, id, &props);
+        if (r < 0)
+                return -r;
+
+        show_properties(c, props, w);
+        return CTL_EXIT_SUCCESS;
+}
+
+static int verb_show(Ctl *c, int argc, char **argv) {
+        _cleanup_(json_writer_freep) JsonWriter *w = c->json ? json_writer_new(c->json_pretty) : NULL;
+        int ret = CTL_EXIT_SUCCESS;
+
+        if (argc <= 1) {
+                g_autoptr(GPtrArray) props = NULL;
+                int r = get_all(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+
+                if (r < 0)
+                        return -r;
+                show_properties(c, props, w);
+                if (w)
+                        print_json(w);
+                return CTL_EXIT_SUCCESS;
+        }
+
+        /* Several ids: an array (of the tasks that exist); one id: just its object. */
+        if (w && argc > 2)
+                json_begin_array(w);
+        for (int i = 1; i < argc; i++) {
+                uint64_t id;
+                int r = parse_task_id(argv[i], &id);
+
+                if (r < 0)
+                        return -r;
+                if (!w && i > 1)
+                        putchar('\n');
+                r = show_task(c, id, w);
+                if (r != CTL_EXIT_SUCCESS && ret == CTL_EXIT_SUCCESS)
+                        ret = r;
+        }
+        if (w && argc > 2)
+                json_end_array(w);
+
+        /* One failed id with --json: no half document on stdout. */
+        if (w && (argc > 2 || ret == CTL_EXIT_SUCCESS))
+                print_json(w);
+        return ret;
+}
+
+/* ------------------------------------------------------------------ cancel, trigger, run, reload */
+
+static int task_verb(Ctl *c, int argc, char **argv, bool cancel) {
+        const char *method = cancel ? "CancelTask" : "TriggerTask";
+        int ret = CTL_EXIT_SUCCESS;
+
+        /* All ids are checked before anything is done. */
+        for (int i = 1; i < argc; i++) {
+                uint64_t id;
+                int r = parse_task_id(argv[i], &id);
+                if (r < 0)
+                        return -r;
+        }
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                uint64_t id;
+                int r;
+
+                (void) parse_task_id(argv[i], &id);
+                r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, method, &error, NULL, "t", id);
+                if (r < 0) {
+                        g_autofree char *what =
+                                cancel ? g_strdup_printf(_("cannot cancel task %" PRIu64), id)
+                                       : g_strdup_printf(_("cannot trigger task %" PRIu64), id);
+
+                        r = ctl_report_error(c, &error, r, id, what);
+                        if (ret == CTL_EXIT_SUCCESS)
+                                ret = r;
+                        /* Without a daemon or a bus, the other ids would fail the same way. */
+                        if (r == CTL_EXIT_NOT_RUNNING)
+                                break;
+                }
+        }
+        return ret;
+}
+
+static int verb_cancel(Ctl *c, int argc, char **argv) {
+        return task_verb(c, argc, argv, true);
+}
+
+static int verb_trigger(Ctl *c, int argc, char **argv) {
+        return task_verb(c, argc, argv, false);
+}
+
+static int verb_run(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autofree char *path = NULL;
+        uint64_t id;
+        int r;
+
+        /* The daemon runs elsewhere: a relative path means one relative to our directory, which only
+         * makes sense locally. */
+        if (!g_path_is_absolute(argv[2]) && !c->host)
+                path = g_canonicalize_filename(argv[2], NULL);
+        else
+                path = g_strdup(argv[2]);
+
+        if (!g_utf8_validate(path, -1, NULL)) {
+                log_error(_("the path is not valid UTF-8, which the bus cannot carry: %s"), argv[2]);
+                return CTL_EXIT_USAGE;
+        }
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "RunRule", &error, &reply, "ss",
+                     argv[1], path);
+        if (r < 0) {
+                g_autofree char *what = g_strdup_printf(_("cannot run rule %s"), argv[1]);
+                return ctl_report_error(c, &error, r, UINT64_MAX, what);
+        }
+        r = sd_bus_message_read(reply, "t", &id);
+        if (r < 0)
+                return bad_reply(r);
+
+        if (c->json) {
+                _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
+
+                json_begin_object(w);
+                json_key(w, "id");
+                json_uint(w, id);
+                json_end_object(w);
+                print_json(w);
+        } else
+                printf("%" PRIu64 "\n", id);
+        return CTL_EXIT_SUCCESS;
+}
+
+static int verb_reload(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Reload", &error, NULL, NULL);
+        if (r >= 0)
+                return CTL_EXIT_SUCCESS;
+
+        if (sd_bus_error_has_name(&error, INOTASKD_ERROR_INVALID_CONFIG)) {
+                /* The message says that the running configuration stays, then lists the
+                 * FILE:LINE: KEY: message lines. */
+                log_error("%s", isempty(error.message) ? _("the new configuration is invalid")
+                                                       : error.message);
+                return CTL_EXIT_FAILURE;
+        }
+        return ctl_report_error(c, &error, r, UINT64_MAX, _("cannot reload"));
+}
+
+/* ------------------------------------------------------------------ command line */
+
+typedef struct Verb {
+        const char *name;
+        int min_args, max_args;         /* without the verb; -1: any number */
+        int (*run)(Ctl *c, int argc, char **argv);
+} Verb;
+
+static const Verb verbs[] = {
+        { "status",       0,  0, verb_status },
+        { "list-tasks",   0,  0, verb_list_tasks },
+        { "list-watches", 0,  0, verb_list_watches },
+        { "list-rules",   0,  0, verb_list_rules },
+        { "show",         0, -1, verb_show },
+        { "cancel",       1, -1, verb_cancel },
+        { "trigger",      1, -1, verb_trigger },
+        { "run",          2,  2, verb_run },
+        { "reload",       0,  0, verb_reload },
+        { "monitor",      0,  0, verb_monitor },
+};
+
+enum {
+        ARG_SYSTEM = 0x100,
+        ARG_USER,
+        ARG_JSON,
+        ARG_NO_LEGEND,
+        ARG_NO_PAGER,
+        ARG_VALUE,
+        ARG_VERSION,
+};
+
+/* Returns 1 to go on, 0 to exit successfully, <0 (an exit code, negated) to fail. */
+static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
+        static const struct option options[] = {
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
+                { "host", required_argument, NULL, 'H' },
+                { "all", no_argument, NULL, 'a' },
+                { "json", optional_argument, NULL, ARG_JSON },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "property", required_argument, NULL, 'p' },
+                { "value", no_argument, NULL, ARG_VALUE },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int o;
+
+        opterr = 0;
+        while ((o = getopt_long(argc, argv, ":hH:ap:", options, NULL)) >= 0)
+                switch (o) {
+                case ARG_SYSTEM:
+                        c->user = false;
+                        break;
+                case ARG_USER:
+                        c->user = true;
+                        break;
+                case 'H':
+                        if (isempty(optarg)) {
+                                log_error(_("--host= needs a host name"));
+                                return -CTL_EXIT_USAGE;
+                        }
+                        c->host = optarg;
+                        break;
+                case 'a':
+                        c->all = true;
+                        break;
+                case ARG_JSON:
+                        if (!optarg || streq(optarg, "short"))
+                                c->json_pretty = false;
+                        else if (streq(optarg, "pretty"))
+                                c->json_pretty = true;
+                        else {
+                                log_error(_("unknown JSON mode: %s (short or pretty)"), optarg);
+                                return -CTL_EXIT_USAGE;
+                        }
+                        c->json = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        c->legend = false;
+                        break;
+                case ARG_NO_PAGER:
+                        break;
+                case 'p': {
+                        /* Like systemctl: -p A,B and -p A -p B. */
+                        g_auto(GStrv) names = g_strsplit(optarg, ",", -1);
+                        for (char **n = names; *n; n++)
+                                if (**n)
+                                        g_ptr_array_add(properties, g_strdup(*n));
+                        break;
+                }
+                case ARG_VALUE:
+                        c->value_only = true;
+                        break;
+                case ARG_VERSION:
+                        printf("inotaskctl %s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        log_error(_("option %s needs an argument"), argv[optind - 1]);
+                        return -CTL_EXIT_USAGE;
+                case '?':
+                default:
+                        if (optopt)
+                                log_error(_("unknown option -%c; see --help"), optopt);
+                        else
+                                log_error(_("unknown option %s; see --help"), argv[optind - 1]);
+                        return -CTL_EXIT_USAGE;
+                }
+
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        g_autoptr(GPtrArray) properties = g_ptr_array_new_with_free_func(g_free);
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        Ctl c = {
+                .legend = true,
+        };
+        const Verb *verb = NULL;
+        char *default_argv[] = { (char *) "status", NULL };
+        char **vargv;
+        int vargc, r;
+
+        setlocale(LC_ALL, "");
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        textdomain(GETTEXT_PACKAGE);
+
+        r = parse_argv(argc, argv, &c, properties);
+        if (r <= 0)
+                return -r;
+
+        if (properties->len > 0) {
+                g_ptr_array_add(properties, NULL);
+                c.properties = (char **) properties->pdata;
+        }
+        c.colors = !c.json && colors_enabled();
+
+        vargc = argc - optind;
+        vargv = argv + optind;
+        if (vargc == 0) {
+                vargc = 1;
+                vargv = default_argv;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, vargv[0]))
+                        verb = &verbs[i];
+        if (!verb) {
+                log_error(_("unknown command: %s; see --help"), vargv[0]);
+                return CTL_EXIT_USAGE;
+        }
+        if (vargc - 1 < verb->min_args) {
+                log_error(_("too few arguments for %s; see --help"), verb->name);
+                return CTL_EXIT_USAGE;
+        }
+        if (verb->max_args >= 0 && vargc - 1 > verb->max_args) {
+                log_error(_("too many arguments for %s; see --help"), verb->name);
+                return CTL_EXIT_USAGE;
+        }
+
+        r = ctl_connect(&c);
+        if (r != 0)
+                return r;
+        bus = c.bus;
+
+        return verb->run(&c, vargc, vargv);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The properties of one D-Bus object as read from a GetAll reply, for status, show and monitor. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-bus.h>
+
+#include "json.h"
+
+typedef struct Property {
+        char *name;
+        /* The D-Bus type: a basic type character, 'Y' for "ay", 'S' for "as", 0 for others (skipped). */
+        char type;
+        uint64_t u;             /* y q u t */
+        int64_t i;              /* n i x h */
+        bool b;
+        double d;
+        char *s;                /* s o g */
+        GBytes *bytes;          /* ay */
+        char **strv;            /* as */
+} Property;
+
+/* Reads an a{sv} (a GetAll reply or PropertiesChanged's second argument) into a list of Property. */
+int properties_read(sd_bus_message *m, GPtrArray **ret);
+
+const Property *properties_find(GPtrArray *props, const char *name);
+/* The value of a number or boolean property, or def if it is missing or not a number. */
+uint64_t properties_get_u64(GPtrArray *props, const char *name, uint64_t def);
+int64_t properties_get_i64(GPtrArray *props, const char *name, int64_t def);
+/* The value of a string property, or NULL. */
+const char *properties_get_string(GPtrArray *props, const char *name);
+
+/* The value as text: numbers raw, "yes"/"no", byte arrays as hex, string arrays space-separated.
+ * Newly allocated. */
+char *property_format(const Property *p);
+void property_write_json(JsonWriter *w, const Property *p);
