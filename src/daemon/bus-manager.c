@@ -368,7 +368,10 @@ const sd_bus_vtable bus_manager_vtable[] = {
 
 /* ------------------------------------------------------------------ signals, coalesced */
 
-static int on_flush(sd_event_source *s, void *userdata) {
+/* PropertiesChanged go out at most this often: a stream of events makes a few signals, not one each. */
+#define FLUSH_USEC (100 * USEC_PER_MSEC)
+
+static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         Bus *b = userdata;
         GHashTableIter i;
         gpointer k;
@@ -395,6 +398,12 @@ static int on_flush(sd_event_source *s, void *userdata) {
 }
 
 static void schedule_flush(Bus *b) {
+        int enabled = SD_EVENT_OFF;
+
+        (void) sd_event_source_get_enabled(b->flush, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return;
+        (void) sd_event_source_set_time_relative(b->flush, FLUSH_USEC);
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
 }
 
@@ -490,12 +499,10 @@ int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add object manager: %m");
 
-        r = sd_event_add_defer(e, &b->flush, on_flush, b);
+        r = sd_event_add_time_relative(e, &b->flush, CLOCK_MONOTONIC, FLUSH_USEC, 10 * USEC_PER_MSEC, on_flush, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to add bus flush source: %m");
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
-        /* After everything else of an iteration: one batch of events, one round of signals. */
-        (void) sd_event_source_set_priority(b->flush, SD_EVENT_PRIORITY_IDLE);
 
         r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)

@@ -530,7 +530,8 @@ static int parse_plugin(Loader *l, const Assignment *a, const char *value, void 
 }
 
 static int parse_bool_value(const char *v) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (g_ascii_strcasecmp(v, yes[i]) == 0)
@@ -628,8 +629,8 @@ static int parse_log_level(Loader *l, const Assignment *a, const char *value, vo
                         *level = (int) i;
                         return 0;
                 }
-        key_error(l, a, "invalid log level \"%s\" (emerg, alert, crit, err, warning, notice, info, debug or 0-7)",
-                  value);
+        key_error(l, a, "invalid log level \"%s\" (emerg, alert, crit, err, warning, notice, info, debug "
+                  "or 0-7)", value);
         return -EINVAL;
 }
 
@@ -650,8 +651,8 @@ static int parse_action(Loader *l, const Assignment *a, const char *value, void 
         int r = action_type_from_string(value);
 
         if (r < 0) {
-                key_error(l, a, "unknown action \"%s\" (exec, shell, move, copy, delete, start-unit, stop-unit, "
-                          "restart-unit, reload-unit or plugin)", value);
+                key_error(l, a, "unknown action \"%s\" (exec, shell, move, copy, delete, start-unit, "
+                          "stop-unit, restart-unit, reload-unit or plugin)", value);
                 return r;
         }
         *t = (ActionType) r;
@@ -834,7 +835,7 @@ typedef struct KeyDef {
         const char *key;
         ParseFunc parse;
         size_t offset, offset2;
-        const char *def;                /* what a missing key and an empty assignment stand for; NULL: unset */
+        const char *def;                /* what a missing key and an empty assignment mean; NULL: unset */
         unsigned actions;               /* [Rule] keys: the actions the key is valid with; 0: all */
 } KeyDef;
 
@@ -865,7 +866,8 @@ static const KeyDef rule_keys[] = {
         { "CancelOn", parse_events, offsetof(ConfigRule, cancel_mask), offsetof(ConfigRule, cancel_kinds),
           NULL, 0 },
         { "Match", parse_strv, offsetof(ConfigRule, match), 0, NULL, 0 },
-        { "MatchRegex", parse_regex, offsetof(ConfigRule, match_regex), offsetof(ConfigRule, regex), NULL, 0 },
+        { "MatchRegex", parse_regex, offsetof(ConfigRule, match_regex), offsetof(ConfigRule, regex),
+          NULL, 0 },
         { "Files", parse_bool, offsetof(ConfigRule, files), 0, "yes", 0 },
         { "Directories", parse_bool, offsetof(ConfigRule, directories), 0, "no", 0 },
         { "DelaySec", parse_delay, offsetof(ConfigRule, delay), 0, "0", 0 },
@@ -880,7 +882,8 @@ static const KeyDef rule_keys[] = {
         { "WorkingDirectory", parse_path, offsetof(ConfigRule, working_directory), 0, NULL, A_EXEC },
         { "Environment", parse_environment, offsetof(ConfigRule, environment), 0, NULL, A_EXEC },
 
-        { "Source", parse_regex, offsetof(ConfigRule, source), offsetof(ConfigRule, source_regex), NULL, A_FILE },
+        { "Source", parse_regex, offsetof(ConfigRule, source), offsetof(ConfigRule, source_regex),
+          NULL, A_FILE },
         { "Destination", parse_string, offsetof(ConfigRule, destination), 0, NULL, A_MOVE_COPY },
         { "AutoCreate", parse_bool, offsetof(ConfigRule, auto_create), 0, "no", A_MOVE_COPY },
         { "Overwrite", parse_bool, offsetof(ConfigRule, overwrite), 0, "no", A_MOVE_COPY },
@@ -1136,7 +1139,8 @@ static int loader_add_file(Loader *l, const char *path, bool missing_ok, GPtrArr
                 return 0;
         if (r < 0) {
                 if (errors)
-                        g_ptr_array_add(errors, g_strdup_printf("%s: cannot read file: %s", path, g_strerror(-r)));
+                        g_ptr_array_add(errors,
+                                        g_strdup_printf("%s: cannot read file: %s", path, g_strerror(-r)));
                 return r;
         }
         loader_add_text(l, path, text, size);
@@ -1185,8 +1189,8 @@ static int collect_dropins(const char *const *dirs, GPtrArray **ret, GPtrArray *
                                 continue;
                         int r = -errno;
                         if (errors)
-                                g_ptr_array_add(errors, g_strdup_printf("%s: cannot open directory: %s", *dir,
-                                                                        g_strerror(-r)));
+                                g_ptr_array_add(errors, g_strdup_printf("%s: cannot open directory: %s",
+                                                                        *dir, g_strerror(-r)));
                         return r;
                 }
                 while ((errno = 0, de = readdir(d))) {
@@ -1199,8 +1203,8 @@ static int collect_dropins(const char *const *dirs, GPtrArray **ret, GPtrArray *
                         int r = -errno;
                         closedir(d);
                         if (errors)
-                                g_ptr_array_add(errors, g_strdup_printf("%s: cannot read directory: %s", *dir,
-                                                                        g_strerror(-r)));
+                                g_ptr_array_add(errors, g_strdup_printf("%s: cannot read directory: %s",
+                                                                        *dir, g_strerror(-r)));
                         return r;
                 }
                 closedir(d);
@@ -1325,7 +1329,8 @@ static char **regex_group_names(const char *pattern, const GRegex *re) {
         return (char **) g_ptr_array_free(TAKE_PTR(names), FALSE);
 }
 
-static void rule_require(Loader *l, const Group *g, const ConfigRule *r, const char *key, const void *value) {
+static void rule_require(Loader *l, const Group *g, const ConfigRule *r, const char *key,
+                         const void *value) {
         if (!value && group_key_unassigned(g, key))
                 loader_error(l, g->file, g->line, key, "%s= is required with Action=%s", key,
                              action_type_to_string(r->action));
@@ -1392,7 +1397,8 @@ static ConfigRule *build_rule(Loader *l, const Group *g, const Config *c) {
         exec = group_last_assignment(g, "Exec");
         if (r->exec && exec && r->action == ACTION_EXEC) {
                 g_autofree char *err = NULL;
-                if (exec_template_new(&r->exec_template, r->exec, (const char *const *) r->group_names, &err) < 0)
+                const char *const *groups = (const char *const *) r->group_names;
+                if (exec_template_new(&r->exec_template, r->exec, groups, &err) < 0)
                         key_error(l, exec, "%s", err ? err : "invalid command line");
         } else if (r->exec && exec && r->action == ACTION_SHELL) {
                 g_autofree char *err = NULL;
@@ -1559,7 +1565,7 @@ static void dump_mode(GString *s, const char *key, int mode) {
         char buf[16];
         if (mode < 0)
                 return;
-        snprintf(buf, sizeof(buf), "%04o", (unsigned) mode);
+        snprintf(buf, sizeof(buf), "0%03o", (unsigned) mode);
         dump_raw(s, key, buf);
 }
 
@@ -1643,8 +1649,8 @@ static void dump_initial_event(GString *s, const char *key, uint32_t mask, uint3
                 }
         }
         /* Not reachable from a parsed configuration: say so rather than writing something else. */
-        g_string_append_printf(s, "# %s= mask 0x%" PRIx32 " kinds 0x%" PRIx32 " has no single name\n", key, mask,
-                               kinds);
+        g_string_append_printf(s, "# %s= mask 0x%" PRIx32 " kinds 0x%" PRIx32 " has no single name\n",
+                               key, mask, kinds);
 }
 
 static void dump_rule(GString *s, const ConfigRule *r) {

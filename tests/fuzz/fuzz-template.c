@@ -14,7 +14,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ExecTemplate *, exec_template_free);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Two named groups, one shadowing a fixed placeholder, so group lookup is reached too. */

@@ -24,45 +24,45 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ConfigSourcesOwned *, config_sources_free);
 
 /* The example of the design document, verbatim. */
-#define EXAMPLE_HEAD                                                                                         \
-        "[Daemon]\n"                                                                                  /*  1 */ \
-        "LogLevel=info\n"                                                                                     \
-        "ShutdownTimeoutSec=30        # wait for running tasks on stop, then kill\n"                          \
-        "MaxRunningTasks=16\n"                                                                                \
-        "TaskHistory=100              # finished tasks kept listed\n"                                         \
-        "AdminGroup=                  # may cancel/trigger/reload over the system bus besides root\n"         \
-        "\n"                                                                                                  \
-        "[Watch uploads]\n"                                                                           /*  8 */ \
-        "Path=/srv/uploads\n"                                                                                 \
-        "Recursive=yes\n"                                                                                     \
-        "AutoAdd=yes                  # new subdirectories get watches, and what was created in them\n"       \
-        "                             # before the watch existed still produces events\n"                     \
-        "Exclude=*.part .*\n"                                                                                 \
-        "InitialEvent=exists          # raised for every existing entry at start (inorun initevent)\n"        \
-        "\n"                                                                                                  \
-        "[Rule import]\n"                                                                             /* 16 */ \
-        "Watch=uploads\n"                                                                                     \
-        "On=IN_CLOSE_WRITE IN_MOVED_TO\n"                                                                     \
-        "CancelOn=IN_DELETE IN_MOVED_FROM\n"                                                                  \
-        "Match=*.csv\n"                                                                                       \
-        "Files=yes\n"                                                                                         \
-        "Directories=no\n"                                                                                    \
-        "DelaySec=30\n"                                                                                       \
-        "Action=exec\n"                                                                                       \
-        "Exec=/usr/local/bin/import --file {pathname} --event {maskname}\n"                                   \
-        "User=importer\n"                                                                             /* 26 */ \
+#define EXAMPLE_HEAD \
+        "[Daemon]\n"                                                                       /*  1 */ \
+        "LogLevel=info\n"                                                                           \
+        "ShutdownTimeoutSec=30        # wait for running tasks on stop, then kill\n"                \
+        "MaxRunningTasks=16\n"                                                                      \
+        "TaskHistory=100              # finished tasks kept listed\n"                               \
+        "AdminGroup=                  # may cancel/trigger/reload over the system bus besides root\n" \
+        "\n"                                                                                        \
+        "[Watch uploads]\n"                                                                /*  8 */ \
+        "Path=/srv/uploads\n"                                                                       \
+        "Recursive=yes\n"                                                                           \
+        "AutoAdd=yes                  # new subdirectories get watches, and what was created in them\n" \
+        "                             # before the watch existed still produces events\n"           \
+        "Exclude=*.part .*\n"                                                                       \
+        "InitialEvent=exists          # raised for every existing entry at start (inorun initevent)\n" \
+        "\n"                                                                                        \
+        "[Rule import]\n"                                                                  /* 16 */ \
+        "Watch=uploads\n"                                                                           \
+        "On=IN_CLOSE_WRITE IN_MOVED_TO\n"                                                           \
+        "CancelOn=IN_DELETE IN_MOVED_FROM\n"                                                        \
+        "Match=*.csv\n"                                                                             \
+        "Files=yes\n"                                                                               \
+        "Directories=no\n"                                                                          \
+        "DelaySec=30\n"                                                                             \
+        "Action=exec\n"                                                                             \
+        "Exec=/usr/local/bin/import --file {pathname} --event {maskname}\n"                         \
+        "User=importer\n"                                                                  /* 26 */ \
         "TimeoutSec=5min\n"
 
-#define EXAMPLE_ARCHIVE                                                                                      \
-        "\n"                                                                                                  \
-        "[Rule archive]\n"                                                                            /* 29 */ \
-        "Watch=uploads\n"                                                                                     \
-        "On=changed\n"                                                                                        \
-        "Action=move\n"                                                                               /* 32 */ \
-        "Source=^/srv/uploads/(?P<name>.*)\\.done$\n"                                                         \
-        "Destination=/srv/archive/\\g<name>\n"                                                                \
-        "AutoCreate=yes\n"                                                                                    \
-        "FileMode=0644\n"                                                                                     \
+#define EXAMPLE_ARCHIVE \
+        "\n"                                                                                        \
+        "[Rule archive]\n"                                                                 /* 29 */ \
+        "Watch=uploads\n"                                                                           \
+        "On=changed\n"                                                                              \
+        "Action=move\n"                                                                    /* 32 */ \
+        "Source=^/srv/uploads/(?P<name>.*)\\.done$\n"                                               \
+        "Destination=/srv/archive/\\g<name>\n"                                                      \
+        "AutoCreate=yes\n"                                                                          \
+        "FileMode=0644\n"                                                                           \
         "DirectoryMode=0755\n"
 
 /* The smallest valid configuration around a rule body. */
@@ -180,7 +180,8 @@ static void assert_rules_equal(const ConfigRule *a, const ConfigRule *b) {
         g_assert_cmpstr(a->exec, ==, b->exec);
         g_assert_true(!a->exec_template == !b->exec_template);
         if (a->exec_template)
-                g_assert_cmpstr(exec_template_text(a->exec_template), ==, exec_template_text(b->exec_template));
+                g_assert_cmpstr(exec_template_text(a->exec_template), ==,
+                                exec_template_text(b->exec_template));
         g_assert_cmpstr(a->user, ==, b->user);
         g_assert_cmpstr(a->group, ==, b->group);
         g_assert_cmpstr(a->working_directory, ==, b->working_directory);
@@ -238,17 +239,15 @@ static void assert_config_equal(const Config *a, const Config *b) {
 /* ------------------------------------------------------------------ the example and the defaults */
 
 static void test_example(void) {
-        g_autofree char *e = load_errors(EXAMPLE_HEAD EXAMPLE_ARCHIVE);
-        g_autofree char *expected = NULL;
-
-        /* Action=move has no runner yet; everything else of the example is valid (given the user). */
-        expected = g_strconcat(getpwnam("importer") ? "" : "test.conf:26: User: unknown user \"importer\"\n",
-                               "test.conf:32: Action: Action=move is not implemented yet", NULL);
-        g_assert_cmpstr(e, ==, expected);
+        /* Verbatim, the example is valid where its user exists. */
+        if (getpwnam("importer"))
+                config_free(load_ok(EXAMPLE_HEAD EXAMPLE_ARCHIVE));
+        else
+                assert_errors(EXAMPLE_HEAD EXAMPLE_ARCHIVE, "test.conf:26: User: unknown user \"importer\"");
 }
 
 static void test_example_values(void) {
-        g_autofree char *text = replace(EXAMPLE_HEAD, "User=importer", "User=root");
+        g_autofree char *text = replace(EXAMPLE_HEAD EXAMPLE_ARCHIVE, "User=importer", "User=root");
         _cleanup_(config_freep) Config *c = load_ok(text);
         const ConfigWatch *w;
         const ConfigRule *r;
@@ -274,7 +273,7 @@ static void test_example_values(void) {
         g_assert_cmpstr(w->file, ==, "test.conf");
         g_assert_cmpuint(w->line, ==, 8);
 
-        g_assert_cmpuint(c->rules->len, ==, 1);
+        g_assert_cmpuint(c->rules->len, ==, 2);
         r = config_find_rule(c, "import");
         g_assert_true(r == c->rules->pdata[0]);
         g_assert_cmpuint(r->n_ref, ==, 1);
@@ -305,6 +304,27 @@ static void test_example_values(void) {
         g_assert_null(r->extra);
         g_assert_cmpstr(r->file, ==, "test.conf");
         g_assert_cmpuint(r->line, ==, 16);
+
+        r = config_find_rule(c, "archive");
+        g_assert_true(r == c->rules->pdata[1]);
+        assert_strv(r->watches, STRV("uploads"));
+        g_assert_cmphex(r->on_mask, ==, 0);
+        g_assert_cmphex(r->on_kinds, ==, kind(EVENT_KIND_CHANGED));
+        g_assert_cmpint(r->action, ==, ACTION_MOVE);
+        g_assert_cmpstr(r->source, ==, "^/srv/uploads/(?P<name>.*)\\.done$");
+        g_assert_nonnull(r->source_regex);
+        g_assert_cmpstr(r->destination, ==, "/srv/archive/\\g<name>");
+        g_assert_true(r->auto_create);
+        g_assert_false(r->overwrite);
+        g_assert_false(r->recursive);
+        g_assert_cmpint(r->file_mode, ==, 0644);
+        g_assert_cmpint(r->directory_mode, ==, 0755);
+        g_assert_null(r->owner);
+        g_assert_null(r->owner_group);
+        g_assert_null(r->exec);
+        g_assert_null(r->exec_template);
+        g_assert_cmpuint(r->timeout, ==, USEC_INFINITY);
+        g_assert_cmpuint(r->line, ==, 29);
 
         g_assert_null(config_find_watch(c, "import"));
         g_assert_null(config_find_rule(c, "uploads"));
@@ -372,7 +392,8 @@ static void test_auto_add_default(void) {
         _cleanup_(config_freep) Config *c = load_ok(
                 "[Watch a]\nPath=/a\nRecursive=yes\n"
                 "[Watch b]\nPath=/b\nRecursive=yes\nAutoAdd=no\n"
-                "[Watch c]\nPath=/c\nAutoAdd=no\nAutoAdd=\nRecursive=on\n"     /* reset: back to Recursive= */
+                /* an empty AutoAdd= resets it to the default: Recursive='s value */
+                "[Watch c]\nPath=/c\nAutoAdd=no\nAutoAdd=\nRecursive=on\n"
                 "[Watch d]\nPath=/d\nAutoAdd=true\n");
 
         g_assert_true(((ConfigWatch *) c->watches->pdata[0])->auto_add);
@@ -654,7 +675,6 @@ static void test_errors_values(void) {
 static void test_errors_modes(void) {
         assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=copy\nSource=^(.*)$\nDestination=/d/\\1\n"
                       "FileMode=0999\nDirectoryMode=10000\nFileMode=rw\nFileMode=-1\n",
-                      "test.conf:5: Action: Action=copy is not implemented yet\n"
                       "test.conf:8: FileMode: invalid file mode \"0999\" (octal, 0 to 07777)\n"
                       "test.conf:9: DirectoryMode: invalid file mode \"10000\" (octal, 0 to 07777)\n"
                       "test.conf:10: FileMode: invalid file mode \"rw\" (octal, 0 to 07777)\n"
@@ -678,20 +698,58 @@ static void test_booleans(void) {
 /* ------------------------------------------------------------------ actions */
 
 static void test_actions(void) {
-        /* Every action's own keys are parsed and validated; actions without a runner are then refused. */
-        assert_errors(WATCH_W
-                      "[Rule mv]\nOn=created\nAction=move\nSource=^/srv/(?P<n>.*)$\nDestination=/d/\\g<n>\n"
-                      "AutoCreate=yes\nOverwrite=no\nFileMode=0644\nDirectoryMode=755\nOwner=root\nOwnerGroup=0\n"
-                      "[Rule cp]\nOn=created\nAction=copy\nSource=x\nDestination=/d\nRecursive=yes\n"  /* 14 */
-                      "[Rule rm]\nOn=created\nAction=delete\nSource=x\nRecursive=yes\n"               /* 20 */
-                      "[Rule unit]\nOn=created\nAction=start-unit\nUnit=foo@{name}.service\n"        /* 25 */
-                      "[Rule plug]\nOn=created\nAction=plugin\nPlugin=/usr/lib/x.so:setup\n"         /* 29 */
-                      "color=blue\nsize=3\ncolor=red\n",
-                      "test.conf:5: Action: Action=move is not implemented yet\n"
-                      "test.conf:16: Action: Action=copy is not implemented yet\n"
-                      "test.conf:22: Action: Action=delete is not implemented yet\n"
-                      "test.conf:27: Action: Action=start-unit is not implemented yet\n"
-                      "test.conf:31: Action: Action=plugin is not implemented yet");
+        _cleanup_(config_freep) Config *c = load_ok(
+                WATCH_W
+                "[Rule mv]\nOn=created\nAction=move\nSource=^/srv/(?P<n>.*)$\nDestination=/d/\\g<n>\n"
+                "AutoCreate=yes\nOverwrite=no\nFileMode=0644\nDirectoryMode=755\nOwner=root\nOwnerGroup=0\n"
+                "[Rule cp]\nOn=created\nAction=copy\nSource=x\nDestination=/d\nRecursive=yes\nOverwrite=yes\n"
+                "[Rule rm]\nOn=created\nAction=delete\nSource=x\nRecursive=yes\n"
+                "[Rule unit]\nOn=created\nAction=start-unit\nUnit=foo@{name}.service\nTimeoutSec=10\n"
+                "[Rule plug]\nOn=created\nAction=plugin\nPlugin=/usr/lib/x.so:setup\n"
+                "color=blue\nsize=3\ncolor=red\nempty=\n");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GRegex) bad_source = NULL;
+        g_autofree char *expected = NULL;
+        const ConfigRule *r;
+
+        r = config_find_rule(c, "mv");
+        g_assert_cmpint(r->action, ==, ACTION_MOVE);
+        g_assert_cmpstr(r->source, ==, "^/srv/(?P<n>.*)$");
+        g_assert_nonnull(r->source_regex);
+        g_assert_cmpstr(r->destination, ==, "/d/\\g<n>");
+        g_assert_true(r->auto_create);
+        g_assert_false(r->overwrite);
+        g_assert_cmpint(r->file_mode, ==, 0644);
+        g_assert_cmpint(r->directory_mode, ==, 0755);
+        g_assert_cmpstr(r->owner, ==, "root");
+        g_assert_cmpstr(r->owner_group, ==, "0");
+        g_assert_null(r->extra);
+
+        r = config_find_rule(c, "cp");
+        g_assert_cmpint(r->action, ==, ACTION_COPY);
+        g_assert_true(r->recursive);
+        g_assert_true(r->overwrite);
+        g_assert_cmpint(r->file_mode, ==, -1);
+
+        r = config_find_rule(c, "rm");
+        g_assert_cmpint(r->action, ==, ACTION_DELETE);
+        g_assert_true(r->recursive);
+        g_assert_null(r->destination);
+
+        r = config_find_rule(c, "unit");
+        g_assert_cmpint(r->action, ==, ACTION_START_UNIT);
+        g_assert_cmpstr(r->unit, ==, "foo@{name}.service");
+        g_assert_cmpuint(r->timeout, ==, 10 * USEC_PER_SEC);
+
+        /* Action=plugin keeps the keys the daemon does not know, last value wins. */
+        r = config_find_rule(c, "plug");
+        g_assert_cmpint(r->action, ==, ACTION_PLUGIN);
+        g_assert_cmpstr(r->plugin, ==, "/usr/lib/x.so:setup");
+        g_assert_nonnull(r->extra);
+        g_assert_cmpuint(g_hash_table_size(r->extra), ==, 3);
+        g_assert_cmpstr(g_hash_table_lookup(r->extra, "color"), ==, "red");
+        g_assert_cmpstr(g_hash_table_lookup(r->extra, "size"), ==, "3");
+        g_assert_cmpstr(g_hash_table_lookup(r->extra, "empty"), ==, "");
 
         /* Keys of another action. */
         assert_errors(WATCH_W "[Rule r]\nOn=created\nExec=true\nSource=x\nRecursive=yes\nUnit=a.service\n"
@@ -703,24 +761,26 @@ static void test_actions(void) {
                       "test.conf:9: Plugin: Plugin= is only valid with Action=plugin\n"
                       "test.conf:10: Owner: Owner= is only valid with Action=move or Action=copy");
         assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=delete\nSource=x\nExec=true\nUser=root\n"
-                      "Destination=/d\n",
-                      "test.conf:5: Action: Action=delete is not implemented yet\n"
+                      "Destination=/d\nAutoCreate=yes\n",
                       "test.conf:7: Exec: Exec= is only valid with Action=exec or Action=shell\n"
                       "test.conf:8: User: User= is only valid with Action=exec or Action=shell\n"
-                      "test.conf:9: Destination: Destination= is only valid with Action=move or Action=copy");
+                      "test.conf:9: Destination: Destination= is only valid with Action=move or Action=copy\n"
+                      "test.conf:10: AutoCreate: AutoCreate= is only valid with Action=move or Action=copy");
 
-        /* Required keys of each action, at the group header. */
-        assert_errors(WATCH_W "[Rule a]\nOn=created\nAction=move\n[Rule b]\nOn=created\nAction=delete\n"
-                      "[Rule c]\nOn=created\nAction=reload-unit\n[Rule d]\nOn=created\nAction=plugin\n",
+        /* Required keys of each action, at the group header; a bad Source= is not reported missing too. */
+        bad_source = g_regex_new("(", G_REGEX_RAW, 0, &error);
+        g_assert_null(bad_source);
+        expected = g_strdup_printf(
                       "test.conf:3: Source: Source= is required with Action=move\n"
                       "test.conf:3: Destination: Destination= is required with Action=move\n"
-                      "test.conf:5: Action: Action=move is not implemented yet\n"
                       "test.conf:6: Source: Source= is required with Action=delete\n"
-                      "test.conf:8: Action: Action=delete is not implemented yet\n"
                       "test.conf:9: Unit: Unit= is required with Action=reload-unit\n"
-                      "test.conf:11: Action: Action=reload-unit is not implemented yet\n"
                       "test.conf:12: Plugin: Plugin= is required with Action=plugin\n"
-                      "test.conf:14: Action: Action=plugin is not implemented yet");
+                      "test.conf:18: Source: %s", error->message);
+        assert_errors(WATCH_W "[Rule a]\nOn=created\nAction=move\n[Rule b]\nOn=created\nAction=delete\n"
+                      "[Rule c]\nOn=created\nAction=reload-unit\n[Rule d]\nOn=created\nAction=plugin\n"
+                      "[Rule e]\nOn=created\nAction=copy\nSource=(\nDestination=/x\n",
+                      expected);
 
         /* A bad Action= leaves the action unknown: no guessing about the other keys. */
         assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=run\nDestination=/x\n",
@@ -728,10 +788,10 @@ static void test_actions(void) {
                       "stop-unit, restart-unit, reload-unit or plugin)");
 
         /* Plugin keys the daemon does not know must still look like keys; the plugin path is absolute. */
-        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=x.so\nbad key=1\n",
-                      "test.conf:5: Action: Action=plugin is not implemented yet\n"
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=x.so\nbad key=1\nPlugin=/x.so:\n",
                       "test.conf:6: Plugin: plugin path \"x.so\" is not absolute\n"
-                      "test.conf:7: bad key: invalid key name (allowed: letters, digits and _.-)");
+                      "test.conf:7: bad key: invalid key name (allowed: letters, digits and _.-)\n"
+                      "test.conf:8: Plugin: empty symbol name after ':' in \"/x.so:\"");
 
         /* Action=, like the other keys, may come last or from a later group of the same name. */
         config_free(load_ok(WATCH_W "[Rule r]\nOn=created\nExec=echo \"$1\"\n[Rule r]\nAction=shell\n"));
@@ -838,7 +898,8 @@ static void test_dropins(void) {
         g_assert_cmpstr(r->file, ==, main_file);
         g_clear_pointer(&c, config_free);
 
-        /* Errors name the drop-in they are in, in file order; errors after merging the group's first file. */
+        /* Errors name the drop-in they are in, in file order; errors found after merging name the file of
+         * the group's first header. */
         write_file(d1, "50-bad.conf", "[Rule r]\nDelaySec=x\n[Rule new]\nExec=true\n");
         write_file(d2, "45-bad.conf", "[Watch w]\nRecursive=x\n");
         {
@@ -861,7 +922,8 @@ static void test_dropins(void) {
         {
                 const char *const dirs[] = { d3, NULL };
                 g_autofree char *missing = g_build_filename(tmp, "nope.conf", NULL);
-                g_autofree char *expected = g_strdup_printf("%s: cannot read file: %s", missing, g_strerror(ENOENT));
+                g_autofree char *expected = g_strdup_printf("%s: cannot read file: %s", missing,
+                                                            g_strerror(ENOENT));
                 ConfigSources s = { .main_file = missing, .main_missing_ok = true, .dropin_dirs = dirs };
 
                 g_assert_cmpint(config_load(&s, &c, errors), ==, 0);
@@ -917,7 +979,7 @@ static void assert_round_trip(const char *text) {
 }
 
 static void test_dump(void) {
-        g_autofree char *example = replace(EXAMPLE_HEAD, "User=importer", "User=root");
+        g_autofree char *example = replace(EXAMPLE_HEAD EXAMPLE_ARCHIVE, "User=importer", "User=root");
 
         assert_round_trip("");
         assert_round_trip(example);
@@ -936,7 +998,12 @@ static void test_dump(void) {
                 "Exec=/bin/x --n={n} \"\\# not a comment\" 'a\\b'\nUser=0\nGroup=root\nWorkingDirectory=/tmp\n"
                 "Environment=A=1 'B=two words' C= D=\\\\\n"
                 "[Rule r2]\nOn=created\nAction=shell\nExec=echo \"$1\" | tr a b\nTimeoutSec=1h 2min\n"
-                "DelaySec=90\nIfRunning=skip\n");
+                "DelaySec=90\nIfRunning=skip\n"
+                "[Rule r3]\nOn=created\nAction=copy\nSource=^/srv/(.*) \\#$\nDestination=/d/\\1\nOverwrite=yes\n"
+                "Recursive=yes\nFileMode=0\nDirectoryMode=07777\nOwner=0\nOwnerGroup=root\n"
+                "[Rule r4]\nOn=deleted\nAction=delete\nSource=x\nRecursive=yes\n"
+                "[Rule r5]\nOn=changed\nAction=stop-unit\nUnit=a@{name}.service\n"
+                "[Rule r6]\nOn=changed\nAction=plugin\nPlugin=/usr/lib/p.so:init\nz=last\na=\nm=x \\# y 'q'\n");
 }
 
 /* ------------------------------------------------------------------ sources, enums, references */
