@@ -145,6 +145,7 @@ ConfigRule *config_rule_unref(ConfigRule *r) {
         g_free(r->owner_group);
         g_free(r->unit);
         g_free(r->plugin);
+        g_free(r->plugin_at.file);
         if (r->extra)
                 g_hash_table_unref(r->extra);
         g_free(r->file);
@@ -526,6 +527,14 @@ static int parse_plugin(Loader *l, const Assignment *a, const char *value, void 
                 key_error(l, a, "empty symbol name after ':' in \"%s\"", value);
                 return -EINVAL;
         }
+        /* Loading happens later (plugin.c): its errors point at this assignment. */
+        {
+                ConfigLocation *at = data2;
+
+                g_free(at->file);
+                at->file = value ? g_strdup(loader_file_name(l, a->file)) : NULL;
+                at->line = value ? a->line : 0;
+        }
         return parse_string(l, a, value, data, data2);
 }
 
@@ -895,7 +904,7 @@ static const KeyDef rule_keys[] = {
 
         { "Unit", parse_string, offsetof(ConfigRule, unit), 0, NULL, A_UNIT },
 
-        { "Plugin", parse_plugin, offsetof(ConfigRule, plugin), 0, NULL, A_PLUGIN },
+        { "Plugin", parse_plugin, offsetof(ConfigRule, plugin), offsetof(ConfigRule, plugin_at), NULL, A_PLUGIN },
         {},
 };
 

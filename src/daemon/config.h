@@ -60,6 +60,11 @@ typedef struct ConfigWatch {
         unsigned line;
 } ConfigWatch;
 
+typedef struct ConfigLocation {
+        char *file;
+        unsigned line;
+} ConfigLocation;
+
 typedef struct ConfigRule {
         unsigned n_ref;
         char *name;                     /* from [Rule NAME] */
@@ -99,6 +104,7 @@ typedef struct ConfigRule {
 
         /* Action=plugin */
         char *plugin;                   /* Plugin=/path/module.so[:symbol] */
+        ConfigLocation plugin_at;       /* where Plugin= was set, for the errors of loading it */
         GHashTable *extra;              /* keys of the group the daemon does not know (plugin only):
                                          * char* -> char*, NULL for other actions */
 

@@ -178,7 +178,9 @@ int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors) {
                 if (r->action != ACTION_PLUGIN || !r->plugin)
                         continue;
                 if (plugin_open(r, &p, &err) < 0) {
-                        g_ptr_array_add(errors, g_strdup_printf("%s:%u: Plugin: %s", r->file, r->line, err));
+                        g_ptr_array_add(errors, g_strdup_printf("%s:%u: Plugin: %s",
+                                                                r->plugin_at.file ? r->plugin_at.file : r->file,
+                                                                r->plugin_at.file ? r->plugin_at.line : r->line, err));
                         failed = true;
                         continue;
                 }
