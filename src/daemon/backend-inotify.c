@@ -282,12 +282,10 @@ static void scan_progress(Backend *b) {
 
         if (++b->scan_count % SCAN_PING_EVERY != 0)
                 return;
+        /* The first ping as soon as a scan is big, then every SCAN_PING_USEC: a short start timeout
+         * must not win the race against the first extension. */
         now = now_usec(CLOCK_MONOTONIC);
-        if (b->scan_last_ping == 0) {
-                b->scan_last_ping = now;
-                return;
-        }
-        if (now - b->scan_last_ping < SCAN_PING_USEC)
+        if (b->scan_last_ping != 0 && now - b->scan_last_ping < SCAN_PING_USEC)
                 return;
         b->scan_last_ping = now;
         notify_scan_progress(b->scan_count, SCAN_EXTEND_USEC);

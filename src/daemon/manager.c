@@ -331,14 +331,16 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
 static void restore_tasks(Manager *m) {
         g_autoptr(GPtrArray) seeds = NULL;
         GPtrArray *watches = backend_get_watches(m->backend);
+        uint64_t next_id = 0;
         unsigned n = 0;
 
         m->state_dir = state_directory(m->config->daemon.state_directory, m->options.user_mode,
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)
                 return;
-        if (state_load_tasks(m->state_dir, &seeds) < 0)
+        if (state_load_tasks(m->state_dir, &seeds, &next_id) < 0)
                 return;
+        scheduler_bump_next_id(m->scheduler, next_id);
         for (guint i = 0; i < seeds->len; i++) {
                 TaskSeed *seed = seeds->pdata[i];
                 ConfigRule *r = (ConfigRule *) config_find_rule(m->config, seed->rule);

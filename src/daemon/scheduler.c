@@ -611,6 +611,15 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
 
 /* ------------------------------------------------------------------ verbs */
 
+uint64_t scheduler_get_next_id(const Scheduler *s) {
+        return s->next_id;
+}
+
+void scheduler_bump_next_id(Scheduler *s, uint64_t id) {
+        if (id > s->next_id)
+                s->next_id = id;
+}
+
 Task *scheduler_get(Scheduler *s, uint64_t id) {
         return g_hash_table_lookup(s->by_id, &id);
 }

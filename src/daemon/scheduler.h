@@ -101,6 +101,11 @@ typedef struct TaskSeed {
 void task_seed_free(TaskSeed *seed);
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed);
 
+/* Task ids go on across restarts (journalctl INOTASKD_TASK_ID=N names one task): the next id to hand
+ * out, and raising it. */
+uint64_t scheduler_get_next_id(const Scheduler *s);
+void scheduler_bump_next_id(Scheduler *s, uint64_t id);
+
 Task *scheduler_get(Scheduler *s, uint64_t id);
 /* Cancels a scheduled task, or stops a running one. -ENOENT, -EALREADY for finished ones. */
 int scheduler_cancel(Scheduler *s, Task *t);

@@ -71,6 +71,7 @@ int state_save_tasks(const char *dir, Scheduler *s) {
 
         if (g_mkdir_with_parents(dir, 0700) < 0)
                 return -errno;
+        g_string_append_printf(out, "next-id\t%" PRIu64 "\n", scheduler_get_next_id(s));
         scheduler_foreach(s, save_one, &c);
         if (!g_file_set_contents_full(path, out->str, (gssize) out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                       &error))
@@ -93,13 +94,14 @@ static char *field(char **f, size_t i, size_t n) {
         return v;
 }
 
-int state_load_tasks(const char *dir, GPtrArray **ret) {
+int state_load_tasks(const char *dir, GPtrArray **ret, uint64_t *ret_next_id) {
         g_autofree char *path = g_build_filename(dir, TASKS_FILE, NULL);
         g_autofree char *text = NULL;
         g_autoptr(GPtrArray) seeds = g_ptr_array_new_with_free_func((GDestroyNotify) task_seed_free);
         g_auto(GStrv) lines = NULL;
         g_autoptr(GError) error = NULL;
 
+        *ret_next_id = 0;
         if (!g_file_get_contents(path, &text, NULL, &error)) {
                 if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
                         *ret = TAKE_PTR(seeds);
@@ -115,6 +117,10 @@ int state_load_tasks(const char *dir, GPtrArray **ret) {
 
                 if (!**l || **l == '#')
                         continue;
+                if (g_str_has_prefix(*l, "next-id\t")) {
+                        *ret_next_id = g_ascii_strtoull(*l + strlen("next-id\t"), NULL, 10);
+                        continue;
+                }
                 f = g_strsplit(*l, "\t", -1);
                 n = g_strv_length(f);
                 if (n < 11) {

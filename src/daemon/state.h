@@ -11,11 +11,12 @@
  * an ad-hoc -c file — /var/lib/inotaskd or $XDG_STATE_HOME/inotaskd. Newly allocated. */
 char *state_directory(const char *configured, bool user_mode, bool explicit_config);
 
-/* Writes every scheduled task of s to DIR/tasks (atomically). */
+/* Writes every scheduled task of s, and the next task id, to DIR/tasks (atomically). */
 int state_save_tasks(const char *dir, Scheduler *s);
 
-/* Reads DIR/tasks into TaskSeed* entries (owned by the array). A missing file is no error. */
-int state_load_tasks(const char *dir, GPtrArray **ret);
+/* Reads DIR/tasks into TaskSeed* entries (owned by the array) and the next task id (0 if unknown). A
+ * missing file is no error. */
+int state_load_tasks(const char *dir, GPtrArray **ret, uint64_t *ret_next_id);
 
 /* A watch's snapshot (see backend_snapshot()), written at a clean stop for the next start to compare
  * with; the header records the watch's path and the time. */
