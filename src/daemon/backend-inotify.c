@@ -355,7 +355,9 @@ static void scan_dir(Backend *b, WatchNode *n, char *path, size_t path_len, Scan
                         if (w->recursive) {
                                 add_dir(b, n, de->d_name, path, path_len, mode);
                                 path[path_len] = 0;
-                        }
+                        } else
+                                /* Known but not watched: InitialEvent=, snapshots and rescans see it. */
+                                (void) watch_tree_add_child(b->tree, n, de->d_name);
                 } else if (!dir) {
                         (void) watch_node_add_file(n, de->d_name);
                         if (mode == SCAN_CREATED) {
@@ -718,12 +720,20 @@ static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A directory appeared in n: a recursive watch with AutoAdd= watches and scans it; a non-recursive one
+ * only remembers it. */
+static void new_dir(Backend *b, Watch *w, WatchNode *n, const char *name) {
+        if (w->recursive && w->auto_add)
+                add_dir_at(b, n, name, SCAN_CREATED);
+        else if (!w->recursive)
+                (void) watch_tree_add_child(b->tree, n, name);
+}
+
 static void moved_in(Backend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask, uint32_t cookie) {
         emit(b, w, n, name, mask, EVENT_KIND_CREATED, cookie, false, NULL);
-        if (mask & IN_ISDIR) {
-                if (w->recursive && w->auto_add)
-                        add_dir_at(b, n, name, SCAN_CREATED);
-        } else
+        if (mask & IN_ISDIR)
+                new_dir(b, w, n, name);
+        else
                 (void) watch_node_add_file(n, name);
 }
 
@@ -738,8 +748,8 @@ static void moved(Backend *b, PendingMove *p, WatchNode *n, const char *name, ui
                 if (c)
                         /* The subtree keeps its watches; only the node's name and parent change. */
                         watch_tree_move(b->tree, c, n, name, on_node_removed, b);
-                else if (w->recursive && w->auto_add)
-                        add_dir_at(b, n, name, SCAN_CREATED);
+                else
+                        new_dir(b, w, n, name);
         } else {
                 (void) watch_node_remove_file(p->parent, p->name);
                 (void) watch_node_add_file(n, name);
@@ -785,16 +795,17 @@ static void rescan_node(Backend *b, Watch *w, WatchNode *n, usec_t since) {
                         continue;
                 g_hash_table_add(seen, g_strdup(name));
                 if (is_dir_entry(dirfd(d), de) && !w->file_name) {
-                        WatchNode *c;
+                        WatchNode *c = watch_node_child(n, name);
 
-                        if (!w->recursive)
-                                continue;
-                        c = watch_node_child(n, name);
-                        if (c)
-                                rescan_node(b, w, c, since);
-                        else {
+                        if (c) {
+                                if (w->recursive)
+                                        rescan_node(b, w, c, since);
+                        } else {
                                 emit_mask(b, w, n, name, IN_CREATE | IN_ISDIR, true);
-                                add_dir_at(b, n, name, SCAN_CREATED);
+                                if (w->recursive)
+                                        add_dir_at(b, n, name, SCAN_CREATED);
+                                else
+                                        (void) watch_tree_add_child(b->tree, n, name);
                         }
                 } else if (watch_node_has_file(n, name)) {
                         /* Known: it may have been written while events were being dropped. */
@@ -934,10 +945,9 @@ static void handle_one(Backend *b, WatchNode *n, const struct inotify_event *e) 
         }
         if (mask & IN_CREATE) {
                 emit_mask(b, w, n, name, mask, false);
-                if (mask & IN_ISDIR) {
-                        if (w->recursive && w->auto_add)
-                                add_dir_at(b, n, name, SCAN_CREATED);
-                } else
+                if (mask & IN_ISDIR)
+                        new_dir(b, w, n, name);
+                else
                         (void) watch_node_add_file(n, name);
                 return;
         }
@@ -956,9 +966,24 @@ static void handle_one(Backend *b, WatchNode *n, const struct inotify_event *e) 
                 emit_mask(b, w, n, name, mask, false);
 }
 
+static bool pairs_with_pending(Backend *b, const struct inotify_event *e) {
+        if (!(e->mask & IN_MOVED_TO))
+                return false;
+        for (guint i = 0; i < b->pending->len; i++)
+                if (g_array_index(b->pending, PendingMove, i).cookie == e->cookie)
+                        return true;
+        return false;
+}
+
 static void handle_event(Backend *b, const struct inotify_event *e) {
         WatchNode *nodes[16], *n;
         size_t k = 0;
+
+        /* The kernel queues both halves of a rename back to back: anything else after an IN_MOVED_FROM
+         * means it has no pair here. Resolve it now, so events keep their order (a move out and a new
+         * file of the same name must not swap). */
+        if (b->pending->len > 0 && !pairs_with_pending(b, e))
+                flush_pending(b);
 
         if (e->mask & IN_Q_OVERFLOW) {
                 handle_overflow(b);
@@ -1012,10 +1037,16 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 p += sizeof(struct inotify_event) + e->len;
         }
 
+        /* A pair split across two reads: wait a little for the rest, but not while it is armed
+         * already, so a stream of events cannot postpone it. */
         if (b->pending->len > 0) {
-                int r;
+                int r, enabled = SD_EVENT_OFF;
 
                 if (b->pair_timer)
+                        (void) sd_event_source_get_enabled(b->pair_timer, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        r = 0;
+                else if (b->pair_timer)
                         r = sd_event_source_set_time_relative(b->pair_timer, MOVE_PAIR_USEC) < 0 ? -1 :
                             sd_event_source_set_enabled(b->pair_timer, SD_EVENT_ONESHOT);
                 else

@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 
 #include "escape.h"
@@ -53,7 +54,9 @@ void task_template_values(const Task *t, TemplateValues *v, char **scratch_id, c
         const char *slash = strrchr(t->path, '/');
 
         *scratch_id = g_strdup_printf("%" PRIu64, t->id);
-        *scratch_mask = g_strdup(t->mask != 0 ? event_mask_to_string(t->mask, buf) : strempty(t->event_name));
+        /* Raised events without a kernel bit ("exists") are named by their kind, with or without IN_ISDIR. */
+        *scratch_mask = g_strdup((t->mask & ~IN_ISDIR) != 0 ? event_mask_to_string(t->mask, buf)
+                                                            : strempty(t->event_name));
         *scratch_dir = slash ? g_strndup(t->path, slash == t->path ? 1 : (size_t) (slash - t->path))
                              : g_strdup(".");
 

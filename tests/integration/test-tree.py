@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Recursive trees: the mkdir -p race, and a renamed directory keeping its subtree's watches."""
+
+import os
+import signal
+
+import harness
+from harness import DaemonTestCase, write, log
+
+RACE = '''
+[Watch tree]
+Path=@TMP@/w
+Recursive=yes
+AutoAdd=yes
+
+[Rule f]
+Watch=tree
+On=IN_CLOSE_WRITE
+Exec=@REC@ {pathname}
+'''
+
+RENAME = '''
+[Watch tree]
+Path=@TMP@/w
+Recursive=yes
+AutoAdd=yes
+
+[Rule file]
+Watch=tree
+On=IN_CLOSE_WRITE
+Exec=@REC@ file {pathname}
+
+[Rule dirmove]
+Watch=tree
+On=IN_MOVED_TO
+Files=no
+Directories=yes
+Exec=@REC@ dirmove {pathname} {src_pathname} {maskname}
+'''
+
+INOUT = '''
+[Watch tree]
+Path=@TMP@/w
+Recursive=yes
+AutoAdd=yes
+
+[Rule created]
+Watch=tree
+On=created
+Directories=yes
+Exec=@REC@ created {pathname}
+
+[Rule deleted]
+Watch=tree
+On=deleted
+Directories=yes
+Exec=@REC@ deleted {pathname}
+'''
+
+
+def proc_state(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()[0]
+
+
+class Tree(DaemonTestCase):
+    def test_mkdir_p_race(self):
+        d = self.daemon(RACE, start=False)
+        w = self.fresh_dir(d, 'w')
+        d.start()
+        want = set()
+
+        def mkdir_p_and_write(top):
+            deep = os.path.join(w, top, 'b', 'c')
+            os.makedirs(deep)                   # mkdir -p a/b/c ...
+            f = os.path.join(deep, 'f')
+            write(f, 'x\n')                     # ... && echo x > a/b/c/f, at once
+            want.add(os.fsencode(f))
+
+        for i in range(20):
+            mkdir_p_and_write('a%d' % i)
+        # The losing side of the race for certain: the daemon stopped until the tree and the file exist,
+        # so it sees only the creation of the top directory and must find the rest by scanning.
+        for i in range(5):
+            d.signal(signal.SIGSTOP)
+            try:
+                harness.wait_for(lambda: proc_state(d.pid) == 'T', what='the daemon to stop')
+                mkdir_p_and_write('stopped%d' % i)
+            finally:
+                d.signal(signal.SIGCONT)
+        d.settle()
+        seen = {r.args[0] for r in d.records()}
+        missing = want - seen
+        self.assertFalse(missing, 'files in new directories without a task: %r' % sorted(missing))
+        self.assertFalse(seen - want, 'unexpected tasks: %r' % sorted(seen - want))
+        log('all %d files written right after mkdir -p got their task' % len(want))
+
+    def test_renamed_directory(self):
+        d = self.daemon(RENAME, start=False)
+        w = self.fresh_dir(d, 'w')
+        d.start()
+        old, new = os.path.join(w, 'd'), os.path.join(w, 'e')
+        os.makedirs(os.path.join(old, 'sub'))
+        d.sync()                                # the new directories are watched
+        os.rename(old, new)
+        d.sync()
+        f = os.path.join(new, 'sub', 'f')
+        write(f)
+        d.settle()
+        recs = [r.args for r in d.records()]
+        self.assertIn([b'file', os.fsencode(f)], recs, 'the write below the renamed directory has the new path')
+        moves = [a for a in recs if a[0] == b'dirmove']
+        self.assertEqual(moves, [[b'dirmove', os.fsencode(new), os.fsencode(old), b'IN_MOVED_TO|IN_ISDIR']],
+                         'the directory move carries {src_pathname} = the old path')
+        self.assertEqual(len(recs), 2, 'nothing else ran: %r' % recs)
+        # Later, deeper: still the new paths.
+        os.makedirs(os.path.join(new, 'sub', 'deeper'))
+        g = os.path.join(new, 'sub', 'deeper', 'g')
+        write(g)
+        d.settle()
+        self.assertEqual(d.records()[-1].args, [b'file', os.fsencode(g)])
+        log('renamed directory: new paths below it, {src_pathname} = old path')
+
+    def test_moved_in_and_out(self):
+        d = self.daemon(INOUT, start=False)
+        w = self.fresh_dir(d, 'w')
+        outside = self.fresh_dir(d, 'outside')
+        os.makedirs(os.path.join(outside, 'pkg', 'lib'))
+        write(os.path.join(outside, 'pkg', 'lib', 'x.so'))
+        write(os.path.join(w, 'leaving'))
+        d.start()
+        # Moved in from outside the watch: a create for it and, by a scan, for everything inside.
+        os.rename(os.path.join(outside, 'pkg'), os.path.join(w, 'pkg'))
+        # Moved out of the watch: a delete.
+        os.rename(os.path.join(w, 'leaving'), os.path.join(outside, 'left'))
+        # An unpaired IN_MOVED_FROM waits a few milliseconds for its partner before it is a delete: the
+        # marker of settle() may overtake it, so wait for it by name.
+        d.wait_for_log(r'^Task \d+ \(deleted\) scheduled for ')
+        d.settle()
+        got = sorted(r.args for r in d.records())
+        want = sorted([[b'created', os.fsencode(os.path.join(w, p))] for p in ('pkg', 'pkg/lib', 'pkg/lib/x.so')]
+                      + [[b'deleted', os.fsencode(os.path.join(w, 'leaving'))]])
+        self.assertEqual(got, want)
+        # The moved-in tree is watched.
+        write(os.path.join(w, 'pkg', 'lib', 'y.so'))
+        d.settle()
+        self.assertEqual(d.records()[-1].args, [b'created', os.fsencode(os.path.join(w, 'pkg', 'lib', 'y.so'))])
+        log('moved in: created for the directory and what it holds (and it is watched); moved out: deleted')
+
+
+if __name__ == '__main__':
+    harness.main()
