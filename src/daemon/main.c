@@ -154,7 +154,7 @@ static int check_or_dump(const Args *a) {
                 fprintf(stderr, "%s\n", (const char *) errors->pdata[i]);
         config_sources_free(src);
         if (r < 0)
-                return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
+                return EXIT_CONFIG;
         if (a->dump_config) {
                 g_autofree char *d = config_dump(c);
 

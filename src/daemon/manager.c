@@ -404,7 +404,9 @@ int manager_start(Manager *m) {
                 r = plugins_load(m->config, &m->plugins, errors);
         if (r < 0) {
                 log_config_errors(errors, true);
-                return r;
+                /* An unreadable file is a configuration error too: exit 78, so systemd does not
+                 * restart into the same failure. */
+                return -EINVAL;
         }
         apply_daemon_settings(m, m->config);
 

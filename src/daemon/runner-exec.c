@@ -440,12 +440,19 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
                 argv[0] = TAKE_PTR(exe);
         }
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "Failed to create output pipe: %m");
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+                /* EMFILE while many tasks run: the scheduler retries when one ends. */
+                r = -errno;
+                task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): no output pipe: %s", t->id,
+                         t->rule->name, strerror(-r));
+                return r;
+        }
         out_read = fds[0];
         out_write = fds[1];
 
         r = spawn(argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
+        if (r == -EAGAIN || r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+                return r;
         if (r < 0) {
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): failed to start %s: %s", t->id,
                          t->rule->name, argv[0], strerror(-r));
@@ -468,12 +475,14 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
 
         r = sd_event_add_child(ctx->event, &run->child, t->pid, WEXITED, on_child, run);
         if (r < 0) {
-                /* Cannot reap it through the loop: stop it and give up on the task. */
+                /* Cannot reap it through the loop (no fd for its pidfd?): stop it; the scheduler retries
+                 * on EMFILE once another task ends. */
                 (void) kill(-t->pid, SIGKILL);
                 (void) waitpid(t->pid, NULL, 0);
                 run_free(run);
                 t->runner = NULL;
-                return log_error_errno(r, "Failed to watch child %d: %m", (int) t->pid);
+                t->pid = 0;
+                return log_debug_errno(r, "Failed to watch child: %m");
         }
         /* Reap it even while the loop is exiting, so a stop waits for it. */
         (void) sd_event_source_set_child_process_own(run->child, false);

@@ -28,6 +28,7 @@ struct Scheduler {
         unsigned task_history;
         bool stopping;
         bool starting, start_again;     /* start_ready() runs; a nested call asks it to look again */
+        bool starved;                   /* a start ran out of fds or processes: wait for a task to end */
 
         uint64_t next_id;
         GHashTable *by_id;              /* uint64 id -> Task* (every task, the history too) */
@@ -226,16 +227,13 @@ static void arm_timer(Scheduler *s) {
         GHashTableIter i;
         gpointer v;
 
-        if (!g_queue_is_empty(&s->ready))
-                earliest = 0;
-        else {
-                g_hash_table_iter_init(&i, s->queues);
-                while (g_hash_table_iter_next(&i, NULL, &v)) {
-                        RuleQueue *q = v;
+        /* Only waiting tasks need the timer: ready ones start when a slot frees (a task ends). */
+        g_hash_table_iter_init(&i, s->queues);
+        while (g_hash_table_iter_next(&i, NULL, &v)) {
+                RuleQueue *q = v;
 
-                        if (q->head && q->head->due_mono < earliest)
-                                earliest = q->head->due_mono;
-                }
+                if (q->head && q->head->due_mono < earliest)
+                        earliest = q->head->due_mono;
         }
         if (earliest == USEC_INFINITY || s->stopping) {
                 (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
@@ -249,6 +247,29 @@ static void arm_timer(Scheduler *s) {
 
 static GPtrArray *running_of(Scheduler *s, const char *key) {
         return g_hash_table_lookup(s->running, key);
+}
+
+#define IN_SET_RESOURCE(r) ((r) == -EMFILE || (r) == -ENFILE || (r) == -EAGAIN || (r) == -ENOMEM)
+
+static void unstart_task(Scheduler *s, Task *t) {
+        GPtrArray *a = running_of(s, t->key);
+
+        if (a) {
+                g_ptr_array_remove(a, t);
+                if (a->len == 0)
+                        g_hash_table_remove(s->running, t->key);
+        }
+        s->n_running--;
+        t->state = TASK_SCHEDULED;
+        t->started_usec = 0;
+        t->pid = 0;
+        t->due_usec = now_usec(CLOCK_REALTIME);
+        g_hash_table_insert(s->scheduled, t->key, t);
+        s->n_scheduled++;
+        t->ready = true;
+        g_queue_push_head(&s->ready, t);
+        NOTIFY(s, task_changed, t);
+        counts_changed(s);
 }
 
 static void start_task(Scheduler *s, Task *t) {
@@ -274,8 +295,16 @@ static void start_task(Scheduler *s, Task *t) {
         counts_changed(s);
 
         r = s->run(s, t, s->run_userdata);
-        if (r < 0 && t->state == TASK_RUNNING)
-                scheduler_task_finished(s, t, TASK_FAILED, "start-failed", 0);
+        if (r >= 0 || t->state != TASK_RUNNING)
+                return;
+        /* Out of file descriptors or processes is a passing state while other tasks run: put the task
+         * back at the head of the queue and retry when one of them ends. Alone, it is a failure. */
+        if (IN_SET_RESOURCE(r) && s->n_running > 1) {
+                unstart_task(s, t);
+                s->starved = true;
+                return;
+        }
+        scheduler_task_finished(s, t, TASK_FAILED, "start-failed", 0);
 }
 
 /* Starts what may start: ready tasks in due order, within MaxRunningTasks=, and after a running task of
@@ -299,7 +328,7 @@ static void start_ready(Scheduler *s) {
                         GPtrArray *a;
 
                         next = l->next;
-                        if (s->max_running > 0 && s->n_running >= s->max_running)
+                        if (s->starved || (s->max_running > 0 && s->n_running >= s->max_running))
                                 break;
                         a = running_of(s, t->key);
                         if (a && a->len > 0 && t->rule->if_running != IF_RUNNING_PARALLEL) {
@@ -328,19 +357,30 @@ static void make_ready(Scheduler *s, Task *t) {
         g_queue_push_tail(&s->ready, t);
 }
 
+static gint compare_due(gconstpointer a, gconstpointer b) {
+        const Task *x = *(Task *const *) a, *y = *(Task *const *) b;
+
+        if (x->due_mono != y->due_mono)
+                return x->due_mono < y->due_mono ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Scheduler *s = userdata;
         usec_t now = now_usec(CLOCK_MONOTONIC);
         GHashTableIter i;
         gpointer v;
 
-        g_hash_table_iter_init(&i, s->queues);
-        while (g_hash_table_iter_next(&i, NULL, &v)) {
-                RuleQueue *q = v;
+        g_autoptr(GPtrArray) due = g_ptr_array_new();
 
-                while (q->head && q->head->due_mono <= now)
-                        make_ready(s, q->head);
-        }
+        g_hash_table_iter_init(&i, s->queues);
+        while (g_hash_table_iter_next(&i, NULL, &v))
+                for (Task *t = ((RuleQueue *) v)->head; t && t->due_mono <= now; t = t->next)
+                        g_ptr_array_add(due, t);
+        /* Rules have queues of their own: merge what is due, so tasks start in due order across rules. */
+        g_ptr_array_sort(due, compare_due);
+        for (guint k = 0; k < due->len; k++)
+                make_ready(s, due->pdata[k]);
         start_ready(s);
         arm_timer(s);
         return 0;
@@ -372,6 +412,7 @@ void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char 
                         g_hash_table_remove(s->running, t->key);
         }
         s->n_running--;
+        s->starved = false;
         t->state = state;
         t->result = result;
         t->exit_status = exit_status;
@@ -388,6 +429,9 @@ void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char 
         if (state == TASK_DONE)
                 task_log(LOG_INFO, MESSAGE_ID_TASK_FINISHED, t, f, 2, "Task %" PRIu64 " (%s) finished: %s.",
                          t->id, t->rule->name, result);
+        else if (state == TASK_CANCELLED)
+                task_log(LOG_INFO, NULL, t, f, 2, "Task %" PRIu64 " (%s) cancelled: stopped while running.",
+                         t->id, t->rule->name);
         else
                 task_log(LOG_WARNING, MESSAGE_ID_TASK_FAILED, t, f, 2,
                          "Task %" PRIu64 " (%s) failed: %s%s%s.", t->id, t->rule->name, result,

@@ -4,6 +4,7 @@ its log, a recorder for the commands it runs, and waiting with deadlines (never 
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -45,6 +46,21 @@ def recorder_python():
 
 def log(msg):
     print(msg, flush=True)
+
+
+def process_gone(pid):
+    """Whether pid has exited (a zombie counts as gone: its parent may not be us)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def proc_state(pid):
+    """The one-letter state of pid ("T" when stopped)."""
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()[0]
 
 
 class Timeout(AssertionError):
@@ -166,6 +182,21 @@ def parse_records(data):
 
 # ------------------------------------------------------------------ the daemon
 
+# Daemons not cleaned up yet: a SIGTERM (meson's timeout) cleans them up before the test program exits.
+_LIVE = set()
+
+
+def _on_sigterm(signum, frame):
+    log('SIGTERM: stopping %d daemon(s) and removing their directories' % len(_LIVE))
+    for d in list(_LIVE):
+        try:
+            log('--- daemon log (%s) ---\n%s--- end ---' % (d.tmp, d.log_text()[-4000:]))
+            d.cleanup()
+        except Exception as e:          # best effort: exiting anyway
+            log('cleanup of %s failed: %s' % (d.tmp, e))
+    os._exit(1)
+
+
 class NotifyListener:
     """The test's own NOTIFY_SOCKET: an AF_UNIX datagram socket read by a thread, so the daemon's
     sd_notify() never blocks on a full queue."""
@@ -217,9 +248,12 @@ class Daemon:
     Watch= (a rule without Watch= applies to every watch, the marker's too).
     """
 
-    def __init__(self, config, *, args=(), dropins=None, marker=True, world_accessible=False, env=None):
+    def __init__(self, config, *, args=(), dropins=None, marker=True, world_accessible=False, env=None,
+                 nofile=None):
         self.extra_env = dict(env or {})
+        self.nofile = nofile            # soft RLIMIT_NOFILE for the daemon, None: inherited
         self.tmp = tempfile.mkdtemp(prefix='inotaskd-test.', dir='/tmp')
+        _LIVE.add(self)
         self.args = list(args)
         self.proc = None
         self.notify = None
@@ -318,10 +352,15 @@ class Daemon:
         self.notify = NotifyListener(self.notify_path)
         with open(self.log_path, 'wb') as err, open(self.stdout_path, 'wb') as out:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         cwd=self.path('cwd'), env=self.env())
+                                         cwd=self.path('cwd'), env=self.env(),
+                                         preexec_fn=self._preexec if self.nofile is not None else None)
         if wait_ready:
             self.wait_notify(r'^READY=1$', timeout=timeout)
         return self
+
+    def _preexec(self):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
 
     @property
     def pid(self):
@@ -348,6 +387,7 @@ class Daemon:
         return self.wait_exit(timeout)
 
     def cleanup(self):
+        _LIVE.discard(self)
         if self.alive():
             self.proc.kill()
             self.proc.wait()
@@ -574,6 +614,7 @@ def write(path, data=b'x'):
 def main():
     """Runs the module's tests verbosely. Exit 0 when all pass, 1 on a failure, 77 when nothing failed
     but something was skipped (CI then fails unless the skip is allowed)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     prog = unittest.main(module='__main__', verbosity=2, exit=False)
     r = prog.result
     if r.failures or r.errors or r.unexpectedSuccesses:

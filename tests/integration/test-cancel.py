@@ -3,7 +3,6 @@
 """CancelOn=: a file written and deleted inside DelaySec= never runs."""
 
 import os
-import re
 
 import harness
 from harness import DaemonTestCase, write, log

@@ -24,7 +24,8 @@ DelaySec=abc
 '''
 
 # (line, key) of every error in BAD
-BAD_ERRORS = [(2, 'ShutdownTimeoutSec'), (3, 'Bogus'), (6, 'Path'), (10, 'On'), (11, 'Exec'), (12, 'DelaySec')]
+BAD_ERRORS = [(2, 'ShutdownTimeoutSec'), (3, 'Bogus'), (6, 'Path'), (10, 'On'), (11, 'Exec'),
+              (12, 'DelaySec')]
 
 GOOD = '''[Watch w]
 Path=@TMP@
@@ -82,7 +83,8 @@ class Cli(harness.unittest.TestCase):
         log('starting with a bad config: 78')
 
     def test_error_in_dropin_names_dropin(self):
-        p = run_inotaskd(['--check-config'], config=GOOD, dropins={'50-bad.conf': '[Rule echo]\nDelaySec=x\n'})
+        p = run_inotaskd(['--check-config'], config=GOOD,
+                         dropins={'50-bad.conf': '[Rule echo]\nDelaySec=x\n'})
         self.assertEqual(p.returncode, 78)
         self.assertRegex(p.stderr.decode(), r'(?m)^%s:2: DelaySec: ' % re.escape(
             os.path.join(p.tmp, 'conf.d', '50-bad.conf')))

@@ -49,6 +49,13 @@ TimeoutSec=1
 Environment=REC_SLEEP=30
 Exec=@REC@ {pathname}
 
+[Rule stubborn]
+Watch=w
+On=IN_CLOSE_WRITE
+Match=stubborn
+TimeoutSec=1
+Exec=/bin/sh -c 'trap "" TERM; echo "$$" > @TMP@/stubborn.pid; sleep 60'
+
 [Rule missing]
 Watch=w
 On=IN_CLOSE_WRITE
@@ -107,6 +114,18 @@ class Exec(DaemonTestCase):
         self.d.wait_for_log(r'^Task \d+ \(slow\) failed: timeout\.$')
         self.assertEqual(self.d.records(), [], 'the task was stopped before it finished')
         log('TimeoutSec=1: "timed out", result timeout')
+
+    def test_timeout_then_kill(self):
+        # A task that ignores SIGTERM (and so does its sleep, which inherits that) is killed after the
+        # grace period.
+        write(os.path.join(self.w, 'stubborn'))
+        self.d.wait_for_log(r'^Task \d+ \(stubborn\) timed out')
+        self.d.wait_for_log(r'^Task \d+ \(stubborn\) did not stop, killing')
+        self.d.wait_for_log(r'^Task \d+ \(stubborn\) failed: timeout\.$')
+        with open(self.d.path('stubborn.pid')) as f:
+            pid = int(f.read())
+        harness.wait_for(lambda: harness.process_gone(pid), 5, 'the stubborn task to be gone')
+        log('TimeoutSec=1 on a task ignoring SIGTERM: SIGKILL after the grace period, result timeout')
 
     def test_missing_command(self):
         write(os.path.join(self.w, 'missing'))

@@ -59,7 +59,8 @@ class IfRunning(DaemonTestCase):
         self.open_gate()
         d.settle()
         recs = d.records()
-        self.assertEqual(len(recs), 2, 'three events during the run -> still exactly one follow-up: %r' % recs)
+        self.assertEqual(len(recs), 2,
+                         'three events during the run -> still exactly one follow-up: %r' % recs)
         self.assertEqual(recs[1].args[2], b'IN_ATTRIB', 'the follow-up carries the latest event')
         self.assertEqual(len(d.task_ids('scheduled for ', 'r')), 2)
         log('queue: three events during the run -> exactly one follow-up, with the latest event')
@@ -97,7 +98,8 @@ class IfRunning(DaemonTestCase):
         d.wait_records(2, phase='start')
         self.open_gate()
         d.settle()
-        self.assertEqual([r.args[1] for r in d.records()], [b'2'], 'the first run was stopped, the new one ran')
+        self.assertEqual([r.args[1] for r in d.records()], [b'2'],
+                         'the first run was stopped, the new one ran')
         log('restart: the running one stopped, a new one ran')
 
 
@@ -113,6 +115,19 @@ Watch=w
 On=IN_CLOSE_WRITE
 Environment=REC_GATE=@TMP@/gate
 Exec=@REC@ {pathname}
+'''
+
+UNLIMITED = '''
+[Daemon]
+MaxRunningTasks=0
+
+[Watch w]
+Path=@TMP@/w
+
+[Rule many]
+Watch=w
+On=IN_CLOSE_WRITE
+Exec=/bin/sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done; echo "$1" >> @TMP@/done' @TMP@/gate {pathname}
 '''
 
 
@@ -141,6 +156,29 @@ class MaxRunning(DaemonTestCase):
             peak = max(peak, running)
         self.assertLessEqual(peak, 2)
         log('MaxRunningTasks=2: five tasks, never more than two at once')
+
+    def test_unlimited_running_tasks_lose_nothing(self):
+        # MaxRunningTasks=0 (no limit) with more tasks at once than the daemon's soft file descriptor
+        # limit allows children (each running task holds a pipe and a pidfd): every task must still run,
+        # sooner or later; none may be dropped as "start-failed".
+        d = self.daemon(UNLIMITED, start=False, nofile=64)
+        w = self.fresh_dir(d, 'w')
+        d.start()
+        n = 60
+        for i in range(n):
+            write(os.path.join(w, 'f%02d' % i))
+        d.sync()
+        write(d.path('gate'))
+        d.settle()
+        failed = d.log_matches(r'^Task \d+ \(many\) failed: (.*)$')
+        with open(d.path('done')) as f:
+            done = f.read().split()
+        errors = d.log_matches(r'^error: .*', raw=True)
+        if failed:
+            self.fail('%d of %d tasks failed, e.g. %r after %r'
+                      % (len(failed), n, failed[0].group(0), errors[0].group(0) if errors else None))
+        self.assertEqual(len(done), n, 'every task ran')
+        log('MaxRunningTasks=0: %d tasks at once with a soft limit of 64 descriptors, all ran' % n)
 
 
 if __name__ == '__main__':

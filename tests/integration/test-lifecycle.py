@@ -3,14 +3,13 @@
 """Process life: READY=1 and STATUS= on the test's own NOTIFY_SOCKET, SIGTERM waiting for a running
 task (STOPPING=1, exit 0), and ShutdownTimeoutSec= killing one that does not end."""
 
-import errno
 import os
 import re
 import signal
 import time
 
 import harness
-from harness import DaemonTestCase, write, log
+from harness import DaemonTestCase, write, log, process_gone
 
 GATED = '''
 [Daemon]
@@ -39,19 +38,6 @@ Exec=@REC@ {pathname}
 '''
 
 
-def process_gone(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError as e:
-        return e.errno == errno.ESRCH
-    # A zombie still answers kill(0): look at its state.
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
-    except FileNotFoundError:
-        return True
-
-
 class Lifecycle(DaemonTestCase):
     def test_ready_and_status(self):
         d = self.daemon(DELAYED, start=False)
@@ -75,7 +61,8 @@ class Lifecycle(DaemonTestCase):
         d.signal(signal.SIGTERM)
         d.wait_notify(r'^STOPPING=1$', start)
         self.assertEqual(d.wait_exit(), 0)
-        self.assertLess(time.monotonic() - t0, 10 * harness.TIMEOUT_SCALE, 'a scheduled task does not delay a stop')
+        self.assertLess(time.monotonic() - t0, 10 * harness.TIMEOUT_SCALE,
+                        'a scheduled task does not delay a stop')
         self.assertEqual(d.records(), [], 'the scheduled task did not run')
         d.wait_for_log(r'1 scheduled task')
         log('stopped at once with the scheduled task not run')

@@ -11,7 +11,7 @@ import signal
 import time
 
 import harness
-from harness import DaemonTestCase, log
+from harness import DaemonTestCase, log, proc_state
 
 CONFIG = '''
 [Watch w]
@@ -22,11 +22,6 @@ Watch=w
 On=IN_CLOSE_WRITE
 Exec=/bin/true {pathname}
 '''
-
-
-def proc_state(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        return f.read().rsplit(')', 1)[1].split()[0]
 
 
 class Overflow(DaemonTestCase):

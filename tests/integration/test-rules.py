@@ -70,7 +70,8 @@ class Rules(DaemonTestCase):
             write(os.path.join(w, n))
         d.settle()
         recs = [r for r in d.records() if r.args[0] != b'glob']
-        self.assertEqual([r.args for r in recs], [[b'2024', b'data', os.fsencode(os.path.join(w, '2024/data.csv'))]],
+        self.assertEqual([r.args for r in recs],
+                         [[b'2024', b'data', os.fsencode(os.path.join(w, '2024/data.csv'))]],
                          'only the matching path ran, with its named groups')
         self.assertEqual(recs[0].env.get(b'INOTASKD_MATCH_YEAR'), b'2024')
         log('MatchRegex= named groups reach Exec= as {year} {stem}')
@@ -78,11 +79,12 @@ class Rules(DaemonTestCase):
         logdir = os.path.join(w, 'logs')
         self.assertEqual(len(globs), 1, 'Match=*.log: one run, for app.log: %r' % globs)
         g = globs[0]
-        self.assertEqual(g[:7], [b'glob', b'app.log', os.fsencode(logdir), b'logs/app.log', b'w', os.fsencode(w),
-                                 b'glob'])
+        self.assertEqual(g[:7], [b'glob', b'app.log', os.fsencode(logdir), b'logs/app.log', b'w',
+                                 os.fsencode(w), b'glob'])
         self.assertEqual(g[8], b'IN_CLOSE_WRITE')
         self.assertTrue(g[7], '{event} is not empty')
-        log('Match=*.log, and {name} {dir} {relpath} {watch} {watch_path} {rule} {event} {maskname}: %r' % g[1:])
+        log('Match=*.log, and {name} {dir} {relpath} {watch} {watch_path} {rule} {event} {maskname}: %r'
+            % g[1:])
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ import os
 import signal
 
 import harness
-from harness import DaemonTestCase, write, log
+from harness import DaemonTestCase, write, log, proc_state
 
 RACE = '''
 [Watch tree]
@@ -59,11 +59,6 @@ Exec=@REC@ deleted {pathname}
 '''
 
 
-def proc_state(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        return f.read().rsplit(')', 1)[1].split()[0]
-
-
 class Tree(DaemonTestCase):
     def test_mkdir_p_race(self):
         d = self.daemon(RACE, start=False)
@@ -109,7 +104,8 @@ class Tree(DaemonTestCase):
         write(f)
         d.settle()
         recs = [r.args for r in d.records()]
-        self.assertIn([b'file', os.fsencode(f)], recs, 'the write below the renamed directory has the new path')
+        self.assertIn([b'file', os.fsencode(f)], recs,
+                      'the write below the renamed directory has the new path')
         moves = [a for a in recs if a[0] == b'dirmove']
         self.assertEqual(moves, [[b'dirmove', os.fsencode(new), os.fsencode(old), b'IN_MOVED_TO|IN_ISDIR']],
                          'the directory move carries {src_pathname} = the old path')
@@ -139,13 +135,15 @@ class Tree(DaemonTestCase):
         d.wait_for_log(r'^Task \d+ \(deleted\) scheduled for ')
         d.settle()
         got = sorted(r.args for r in d.records())
-        want = sorted([[b'created', os.fsencode(os.path.join(w, p))] for p in ('pkg', 'pkg/lib', 'pkg/lib/x.so')]
+        want = sorted([[b'created', os.fsencode(os.path.join(w, p))]
+                       for p in ('pkg', 'pkg/lib', 'pkg/lib/x.so')]
                       + [[b'deleted', os.fsencode(os.path.join(w, 'leaving'))]])
         self.assertEqual(got, want)
         # The moved-in tree is watched.
         write(os.path.join(w, 'pkg', 'lib', 'y.so'))
         d.settle()
-        self.assertEqual(d.records()[-1].args, [b'created', os.fsencode(os.path.join(w, 'pkg', 'lib', 'y.so'))])
+        self.assertEqual(d.records()[-1].args,
+                         [b'created', os.fsencode(os.path.join(w, 'pkg', 'lib', 'y.so'))])
         log('moved in: created for the directory and what it holds (and it is watched); moved out: deleted')
 
 

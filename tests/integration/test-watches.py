@@ -83,7 +83,8 @@ class Watches(DaemonTestCase):
         os.rename(os.path.join(w, 'tmp.part'), os.path.join(w, 'done.txt'))
         d.settle()
         got = sorted(r.args[0] for r in d.records())
-        self.assertEqual(got, sorted(os.fsencode(os.path.join(w, n)) for n in ('keep.txt', 'sub/ok', 'done.txt')),
+        self.assertEqual(got,
+                         sorted(os.fsencode(os.path.join(w, n)) for n in ('keep.txt', 'sub/ok', 'done.txt')),
                          'excluded names (and everything below an excluded directory) never run')
         log('Exclude=*.part .*: only the other names ran')
 
