@@ -452,6 +452,16 @@ unsigned backend_watch_n_directories(const Watch *w) {
         return w->root ? count_watched(w->root) : 0;
 }
 
+Watch *backend_find_watch(Backend *b, const char *name) {
+        for (guint i = 0; i < b->watches->len; i++) {
+                Watch *w = b->watches->pdata[i];
+
+                if (streq(w->name, name))
+                        return w;
+        }
+        return NULL;
+}
+
 GPtrArray *backend_get_watches(Backend *b) {
         return b->watches;
 }

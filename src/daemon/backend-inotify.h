@@ -46,6 +46,8 @@ int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret);
 /* The watches, in the order they were added (read-only; adding or removing changes it). */
 GPtrArray *backend_get_watches(Backend *b);
 
+Watch *backend_find_watch(Backend *b, const char *name);
+
 /* Directories of w that are watched now. */
 unsigned backend_watch_n_directories(const Watch *w);
 

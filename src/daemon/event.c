@@ -6,20 +6,23 @@
 #include "backend-inotify.h"
 #include "event.h"
 
-const char *event_pathname(Event *ev) {
-        size_t l;
+size_t relpath_offset(const char *path, const char *base) {
+        size_t l = strlen(base);
 
+        if (l > 0 && base[l - 1] == '/')
+                /* The root: "/x" is "x" relative to it. */
+                return strncmp(path, base, l) == 0 ? l : strlen(path);
+        if (strncmp(path, base, l) != 0 || (path[l] != '/' && path[l] != 0))
+                return strlen(path);
+        return path[l] == 0 ? l : l + 1;
+}
+
+const char *event_pathname(Event *ev) {
         if (ev->pathname)
                 return ev->pathname;
         ev->pathname = watch_node_child_path(ev->node, ev->name);
-        l = strlen(ev->watch->path);
-        if (strncmp(ev->pathname, ev->watch->path, l) != 0 || (ev->pathname[l] != '/' && ev->pathname[l] != 0))
-                /* The watch root itself was moved away: no meaningful relative path. */
-                ev->relpath_offset = strlen(ev->pathname);
-        else if (ev->pathname[l] == 0)
-                ev->relpath_offset = l;
-        else
-                ev->relpath_offset = l > 0 && ev->watch->path[l - 1] == '/' ? l : l + 1;
+        /* Not below the watch's path only if the watched directory itself was moved away. */
+        ev->relpath_offset = relpath_offset(ev->pathname, ev->watch->path);
         return ev->pathname;
 }
 

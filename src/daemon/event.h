@@ -31,6 +31,10 @@ typedef struct Event {
         size_t relpath_offset;
 } Event;
 
+/* Where the path relative to base starts in path: after "base/" (or "/" for the root), at the end
+ * when path is base itself, and at the end too when path is not below base. */
+size_t relpath_offset(const char *path, const char *base);
+
 /* The full path (cached in the event) and the path relative to the watch ("" for the watch itself). */
 const char *event_pathname(Event *ev);
 const char *event_relpath(Event *ev);

@@ -250,12 +250,8 @@ static void watch_rules_free(Watch *w) {
         w->userdata = NULL;
 }
 
-/* Which rules each watch feeds, and the kernel events they need. */
-static uint32_t bind_rules(Config *c, GPtrArray *watches) {
-        uint32_t mask = 0;
-
-        for (guint i = 0; i < c->rules->len; i++)
-                mask |= rule_inotify_mask(c->rules->pdata[i]);
+/* Which rules each watch feeds. */
+static void bind_rules(Config *c, GPtrArray *watches) {
         for (guint i = 0; i < watches->len; i++) {
                 Watch *w = watches->pdata[i];
                 GPtrArray *rules = g_ptr_array_new();
@@ -269,7 +265,6 @@ static uint32_t bind_rules(Config *c, GPtrArray *watches) {
                 watch_rules_free(w);
                 w->userdata = rules;
         }
-        return mask;
 }
 
 static void log_config_errors(GPtrArray *errors, bool fatal) {
@@ -311,14 +306,9 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
         }
         for (guint i = 0; i < c->watches->len; i++) {
                 ConfigWatch *cw = c->watches->pdata[i];
-                GPtrArray *cur = backend_get_watches(m->backend);
-                bool kept = false;
                 Watch *w;
 
-                for (guint j = 0; j < cur->len; j++)
-                        if (streq(((Watch *) cur->pdata[j])->name, cw->name))
-                                kept = true;
-                if (kept)
+                if (backend_find_watch(m->backend, cw->name))
                         continue;
                 if (backend_add_watch(m->backend, cw, &w) >= 0)
                         g_ptr_array_add(added, w);
@@ -330,7 +320,6 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
 /* Tasks saved by the previous run come back with what was left of their delay. */
 static void restore_tasks(Manager *m) {
         g_autoptr(GPtrArray) seeds = NULL;
-        GPtrArray *watches = backend_get_watches(m->backend);
         uint64_t next_id = 0;
         unsigned n = 0;
 
@@ -344,11 +333,8 @@ static void restore_tasks(Manager *m) {
         for (guint i = 0; i < seeds->len; i++) {
                 TaskSeed *seed = seeds->pdata[i];
                 ConfigRule *r = (ConfigRule *) config_find_rule(m->config, seed->rule);
-                const Watch *w = NULL;
+                const Watch *w = backend_find_watch(m->backend, seed->watch);
 
-                for (guint j = 0; j < watches->len; j++)
-                        if (streq(((Watch *) watches->pdata[j])->name, seed->watch))
-                                w = watches->pdata[j];
                 if (!r || !w) {
                         log_notice("Saved task %" PRIu64 " for %s: its rule or watch is gone, dropping it.",
                                    seed->id, seed->path);

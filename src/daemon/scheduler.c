@@ -575,16 +575,10 @@ void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev) {
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path,
                          const char *path) {
         _cleanup_free_ char *key = make_key(r->name, NULL, path);
-        size_t l = strlen(watch_path), off;
         Task *t = g_hash_table_lookup(s->scheduled, key);
 
-        if (strncmp(path, watch_path, l) == 0 && (path[l] == '/' || path[l] == 0))
-                off = path[l] == 0 ? l : (l > 0 && watch_path[l - 1] == '/' ? l : l + 1);
-        else
-                off = strlen(path);
-
         if (!t) {
-                t = task_new(s, r, key, watch, watch_path, path, off, NULL);
+                t = task_new(s, r, key, watch, watch_path, path, relpath_offset(path, watch_path), NULL);
                 t->event_name = g_strdup("manual");
                 NOTIFY(s, task_new, t);
                 counts_changed(s);
@@ -615,12 +609,12 @@ void task_seed_free(TaskSeed *seed) {
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
         _cleanup_free_ char *key = make_key(r->name, seed->item, seed->path);
         usec_t now = now_usec(CLOCK_REALTIME), left;
-        size_t l = strlen(watch_path);
         Task *t;
 
         if (g_hash_table_contains(s->scheduled, key) || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
-        t = task_new(s, r, key, seed->watch, watch_path, seed->path, 0, seed->item);
+        t = task_new(s, r, key, seed->watch, watch_path, seed->path, relpath_offset(seed->path, watch_path),
+                     seed->item);
         /* Keep the id the task had, so what a person noted down still names it. */
         g_hash_table_remove(s->by_id, &t->id);
         s->next_id--;
@@ -629,10 +623,6 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         if (seed->id >= s->next_id)
                 s->next_id = seed->id + 1;
 
-        if (strncmp(seed->path, watch_path, l) == 0 && (seed->path[l] == '/' || seed->path[l] == 0))
-                t->relpath_offset = seed->path[l] == 0 ? l : (l > 0 && watch_path[l - 1] == '/' ? l : l + 1);
-        else
-                t->relpath_offset = strlen(seed->path);
         t->src_path = g_strdup(seed->src_path);
         t->mask = seed->mask;
         t->kind = seed->kind;
