@@ -1061,7 +1061,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                             sd_event_source_set_enabled(b->pair_timer, SD_EVENT_ONESHOT);
                 else
                         r = sd_event_add_time_relative(b->event, &b->pair_timer, CLOCK_MONOTONIC, MOVE_PAIR_USEC,
-                                                       0, on_pair_timeout, b);
+                                                       USEC_PER_MSEC, on_pair_timeout, b);
                 if (r < 0)
                         flush_pending(b);
         }

@@ -432,14 +432,12 @@ static void emit_task_signal(Bus *b, const char *member, Task *t, const char *re
                 (void) sd_bus_emit_signal(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, member, "to", t->id, path);
 }
 
+/* Task objects come and go with TaskNew and TaskRemoved. No InterfacesAdded/InterfacesRemoved on top:
+ * they would repeat each task's whole property set on every event of a storm, for the same news;
+ * GetManagedObjects still lists every task. */
 void bus_task_new(Bus *b, Task *t) {
-        _cleanup_free_ char *path = NULL;
-
-        if (!b)
-                return;
-        path = bus_task_path(t->id);
-        emit_task_signal(b, "TaskNew", t, NULL);
-        (void) sd_bus_emit_object_added(b->bus, path);
+        if (b)
+                emit_task_signal(b, "TaskNew", t, NULL);
 }
 
 void bus_task_changed(Bus *b, Task *t) {
@@ -462,13 +460,8 @@ void bus_task_removed(Bus *b, Task *t) {
 }
 
 void bus_task_forgotten(Bus *b, Task *t) {
-        _cleanup_free_ char *path = NULL;
-
-        if (!b)
-                return;
-        path = bus_task_path(t->id);
-        g_hash_table_remove(b->dirty_tasks, &t->id);
-        (void) sd_bus_emit_object_removed(b->bus, path);
+        if (b)
+                g_hash_table_remove(b->dirty_tasks, &t->id);
 }
 
 /* ------------------------------------------------------------------ connection */

@@ -553,7 +553,7 @@ static void begin_stop(Manager *m) {
                 log_info("Stopping: waiting up to %s for %u running tasks.", t, running);
         }
         (void) sd_event_add_time_relative(m->event, &m->shutdown_timer, CLOCK_MONOTONIC,
-                                          m->config->daemon.shutdown_timeout, 0, on_shutdown_timeout, m);
+                                          m->config->daemon.shutdown_timeout, USEC_PER_MSEC, on_shutdown_timeout, m);
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

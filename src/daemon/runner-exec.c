@@ -490,7 +490,7 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);
         if (t->rule->timeout != USEC_INFINITY && t->rule->timeout > 0)
-                (void) sd_event_add_time_relative(ctx->event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout, 0,
+                (void) sd_event_add_time_relative(ctx->event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout, USEC_PER_MSEC,
                                                   on_timeout, run);
         return 0;
 }

@@ -32,8 +32,8 @@ struct Scheduler {
 
         uint64_t next_id;
         GHashTable *by_id;              /* uint64 id -> Task* (every task, the history too) */
-        GHashTable *scheduled;          /* key -> Task* (scheduled ones, waiting or ready) */
-        GHashTable *running;            /* key -> GPtrArray of running Task* */
+        GHashTable *scheduled;          /* Task* (scheduled ones, waiting or ready), by key */
+        GHashTable *running;            /* a running Task* (its key) -> GPtrArray of running tasks of that key */
         GHashTable *queues;             /* rule name -> RuleQueue* */
         GQueue ready;                   /* due tasks waiting for a slot, in due order */
         GQueue history;                 /* finished tasks, oldest first */
@@ -59,16 +59,29 @@ static void task_free(Task *t) {
         if (!t)
                 return;
         config_rule_unref(t->rule);
-        g_free(t->key);
-        g_free(t->watch);
-        g_free(t->watch_path);
         g_free(t->path);
         g_free(t->src_path);
-        g_free(t->event_name);
         g_free(t->item);
         g_strfreev(t->groups);
         g_free(t);
 }
+
+/* The key of a task, without a string of its own: rule name, ForEach= item, path. */
+static guint task_key_hash(gconstpointer p) {
+        const Task *t = p;
+
+        return g_str_hash(t->path) ^ (g_str_hash(t->rule->name) * 31U) ^ (t->item ? g_str_hash(t->item) * 7U : 0U);
+}
+
+static gboolean task_key_equal(gconstpointer a, gconstpointer b) {
+        const Task *x = a, *y = b;
+
+        return streq(x->path, y->path) && streq(x->rule->name, y->rule->name) &&
+               streq(strempty(x->item), strempty(y->item));
+}
+
+/* A stand-in for looking a key up. */
+#define TASK_PROBE(r, i, p) ((Task) { .rule = (ConfigRule *) (r), .item = (char *) (i), .path = (char *) (p) })
 
 static void running_array_free(gpointer p) {
         g_ptr_array_unref(p);
@@ -87,11 +100,13 @@ int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_
         s->task_history = 100;
         s->next_id = 1;
         s->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
-        s->scheduled = g_hash_table_new(g_str_hash, g_str_equal);
-        s->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, running_array_free);
+        s->scheduled = g_hash_table_new(task_key_hash, task_key_equal);
+        s->running = g_hash_table_new_full(task_key_hash, task_key_equal, NULL, running_array_free);
         s->queues = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
-        r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_timer, s);
+        /* Accuracy 1 µs: sd-event's default (accuracy 0) lets a timer fire up to 250 ms late, which
+         * would be the latency of every DelaySec=0 task. */
+        r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to add scheduler timer: %m");
         (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
@@ -245,26 +260,47 @@ static void arm_timer(Scheduler *s) {
 
 /* ------------------------------------------------------------------ running */
 
-static GPtrArray *running_of(Scheduler *s, const char *key) {
+static GPtrArray *running_of(Scheduler *s, const Task *key) {
         return g_hash_table_lookup(s->running, key);
+}
+
+/* Takes t out of the running tasks of its key. The table's key is one of those tasks: hand it over to
+ * another one while some remain, drop the entry when none does. */
+static void running_remove(Scheduler *s, Task *t) {
+        GPtrArray *a;
+        gpointer old_key;
+
+        if (!g_hash_table_lookup_extended(s->running, t, &old_key, (gpointer *) &a))
+                return;
+        g_ptr_array_remove(a, t);
+        if (a->len == 0)
+                g_hash_table_remove(s->running, t);
+        else if (old_key == t) {
+                g_hash_table_steal(s->running, t);
+                g_hash_table_insert(s->running, a->pdata[0], a);
+        }
+}
+
+static void running_add(Scheduler *s, Task *t) {
+        GPtrArray *a = running_of(s, t);
+
+        if (!a) {
+                a = g_ptr_array_new();
+                g_hash_table_insert(s->running, t, a);
+        }
+        g_ptr_array_add(a, t);
 }
 
 #define IN_SET_RESOURCE(r) ((r) == -EMFILE || (r) == -ENFILE || (r) == -EAGAIN || (r) == -ENOMEM)
 
 static void unstart_task(Scheduler *s, Task *t) {
-        GPtrArray *a = running_of(s, t->key);
-
-        if (a) {
-                g_ptr_array_remove(a, t);
-                if (a->len == 0)
-                        g_hash_table_remove(s->running, t->key);
-        }
+        running_remove(s, t);
         s->n_running--;
         t->state = TASK_SCHEDULED;
         t->started_usec = 0;
         t->pid = 0;
         t->due_usec = now_usec(CLOCK_REALTIME);
-        g_hash_table_insert(s->scheduled, t->key, t);
+        g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         t->ready = true;
         g_queue_push_head(&s->ready, t);
@@ -273,23 +309,17 @@ static void unstart_task(Scheduler *s, Task *t) {
 }
 
 static void start_task(Scheduler *s, Task *t) {
-        GPtrArray *a;
         int r;
 
         g_queue_remove(&s->ready, t);
         t->ready = false;
-        g_hash_table_remove(s->scheduled, t->key);
+        g_hash_table_remove(s->scheduled, t);
         s->n_scheduled--;
 
         t->state = TASK_RUNNING;
         t->started_usec = now_usec(CLOCK_REALTIME);
         t->due_usec = 0;
-        a = running_of(s, t->key);
-        if (!a) {
-                a = g_ptr_array_new();
-                g_hash_table_insert(s->running, g_strdup(t->key), a);
-        }
-        g_ptr_array_add(a, t);
+        running_add(s, t);
         s->n_running++;
         NOTIFY(s, task_started, t);
         counts_changed(s);
@@ -330,7 +360,7 @@ static void start_ready(Scheduler *s) {
                         next = l->next;
                         if (s->starved || (s->max_running > 0 && s->n_running >= s->max_running))
                                 break;
-                        a = running_of(s, t->key);
+                        a = running_of(s, t);
                         if (a && a->len > 0 && t->rule->if_running != IF_RUNNING_PARALLEL) {
                                 if (t->rule->if_running == IF_RUNNING_RESTART)
                                         for (guint i = 0; i < a->len; i++) {
@@ -400,17 +430,12 @@ static void history_add(Scheduler *s, Task *t) {
 }
 
 void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char *result, int exit_status) {
-        GPtrArray *a = running_of(s, t->key);
         char status[32];
         LogField f[2];
 
         if (t->state != TASK_RUNNING)
                 return;
-        if (a) {
-                g_ptr_array_remove(a, t);
-                if (a->len == 0)
-                        g_hash_table_remove(s->running, t->key);
-        }
+        running_remove(s, t);
         s->n_running--;
         s->starved = false;
         t->state = state;
@@ -427,8 +452,9 @@ void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char 
         f[0] = LOG_FIELD("INOTASKD_RESULT", result);
         f[1] = LOG_FIELD("INOTASKD_EXIT_STATUS", status);
         if (state == TASK_DONE)
-                task_log(LOG_INFO, MESSAGE_ID_TASK_FINISHED, t, f, 2, "Task %" PRIu64 " (%s) finished: %s.",
-                         t->id, t->rule->name, result);
+                /* A dry run said what it would have done already: one line per task is enough. */
+                task_log(streq(result, "dry-run") ? LOG_DEBUG : LOG_INFO, MESSAGE_ID_TASK_FINISHED, t, f, 2,
+                         "Task %" PRIu64 " (%s) finished: %s.", t->id, t->rule->name, result);
         else if (state == TASK_CANCELLED)
                 task_log(LOG_INFO, NULL, t, f, 2, "Task %" PRIu64 " (%s) cancelled: stopped while running.",
                          t->id, t->rule->name);
@@ -451,7 +477,7 @@ static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
         else
                 queue_unlink(s, t);
         t->ready = false;
-        g_hash_table_remove(s->scheduled, t->key);
+        g_hash_table_remove(s->scheduled, t);
         s->n_scheduled--;
         t->state = TASK_CANCELLED;
         t->result = "cancelled";
@@ -466,19 +492,12 @@ static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
 
 /* ------------------------------------------------------------------ scheduling */
 
-static char *make_key(const char *rule, const char *item, const char *path) {
-        /* Lengths first, so no byte a path may hold can make two keys equal. */
-        return g_strdup_printf("%zu:%s%zu:%s%s", strlen(rule), rule, strlen(strempty(item)), strempty(item),
-                               path);
-}
-
 static void set_event(Task *t, Event *ev, char **groups) {
         g_free(t->src_path);
         t->src_path = g_strdup(ev->src_pathname);
         t->mask = ev->mask;
         t->kind = ev->kind;
-        g_free(t->event_name);
-        t->event_name = g_strdup(event_display_name(ev));
+        t->event_name = g_intern_string(event_display_name(ev));
         g_strfreev(t->groups);
         t->groups = g_strdupv(groups);
         t->n_groups = groups ? g_strv_length(groups) : 0;
@@ -491,30 +510,29 @@ static void set_due(Task *t, usec_t delay) {
         t->due_usec = now_usec(CLOCK_REALTIME) + (delay == USEC_INFINITY ? 0 : delay);
 }
 
-static Task *task_new(Scheduler *s, ConfigRule *r, const char *key, const char *watch, const char *watch_path,
-                      const char *path, size_t relpath_offset, const char *item) {
+static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path,
+                      size_t relpath_offset, const char *item) {
         Task *t = g_new0(Task, 1);
 
         t->id = s->next_id++;
         t->rule = config_rule_ref(r);
-        t->key = g_strdup(key);
-        t->watch = g_strdup(watch);
-        t->watch_path = g_strdup(watch_path);
+        t->watch = g_intern_string(watch);
+        t->watch_path = g_intern_string(watch_path);
         t->path = g_strdup(path);
         t->relpath_offset = relpath_offset;
         t->item = g_strdup(item);
         t->state = TASK_SCHEDULED;
         t->created_usec = now_usec(CLOCK_REALTIME);
         g_hash_table_insert(s->by_id, &t->id, t);
-        g_hash_table_insert(s->scheduled, t->key, t);
+        g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         return t;
 }
 
 static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, const char *item) {
         const char *path = event_pathname(ev);
-        _cleanup_free_ char *key = make_key(r->name, item, path);
-        Task *t = g_hash_table_lookup(s->scheduled, key);
+        Task probe = TASK_PROBE(r, item, path);
+        Task *t = g_hash_table_lookup(s->scheduled, &probe);
         GPtrArray *a;
 
         if (t) {
@@ -531,13 +549,13 @@ static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, 
                 return;
         }
 
-        a = running_of(s, key);
+        a = running_of(s, &probe);
         if (a && a->len > 0 && r->if_running == IF_RUNNING_SKIP) {
                 log_debug("Rule %s: task for %s is running, skipping the event.", r->name, path);
                 return;
         }
 
-        t = task_new(s, r, key, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item);
+        t = task_new(s, r, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item);
         set_event(t, ev, groups);
         set_due(t, r->delay);
         queue_insert(s, t);
@@ -564,8 +582,8 @@ void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev) {
 
         /* Without ForEach= the one key has no item: loop once with NULL. */
         for (size_t i = 0; i == 0 || items[i]; i++) {
-                _cleanup_free_ char *key = make_key(r->name, items[i], path);
-                Task *t = g_hash_table_lookup(s->scheduled, key);
+                Task probe = TASK_PROBE(r, items[i], path);
+                Task *t = g_hash_table_lookup(s->scheduled, &probe);
 
                 if (t)
                         cancel_scheduled(s, t, event_display_name(ev));
@@ -574,12 +592,12 @@ void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev) {
 
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path,
                          const char *path) {
-        _cleanup_free_ char *key = make_key(r->name, NULL, path);
-        Task *t = g_hash_table_lookup(s->scheduled, key);
+        Task probe = TASK_PROBE(r, NULL, path);
+        Task *t = g_hash_table_lookup(s->scheduled, &probe);
 
         if (!t) {
-                t = task_new(s, r, key, watch, watch_path, path, relpath_offset(path, watch_path), NULL);
-                t->event_name = g_strdup("manual");
+                t = task_new(s, r, watch, watch_path, path, relpath_offset(path, watch_path), NULL);
+                t->event_name = g_intern_static_string("manual");
                 NOTIFY(s, task_new, t);
                 counts_changed(s);
         } else if (t->ready)
@@ -607,14 +625,13 @@ void task_seed_free(TaskSeed *seed) {
 }
 
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
-        _cleanup_free_ char *key = make_key(r->name, seed->item, seed->path);
+        Task probe = TASK_PROBE(r, seed->item, seed->path);
         usec_t now = now_usec(CLOCK_REALTIME), left;
         Task *t;
 
-        if (g_hash_table_contains(s->scheduled, key) || g_hash_table_contains(s->by_id, &seed->id))
+        if (g_hash_table_contains(s->scheduled, &probe) || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
-        t = task_new(s, r, key, seed->watch, watch_path, seed->path, relpath_offset(seed->path, watch_path),
-                     seed->item);
+        t = task_new(s, r, seed->watch, watch_path, seed->path, relpath_offset(seed->path, watch_path), seed->item);
         /* Keep the id the task had, so what a person noted down still names it. */
         g_hash_table_remove(s->by_id, &t->id);
         s->next_id--;
@@ -626,7 +643,7 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         t->src_path = g_strdup(seed->src_path);
         t->mask = seed->mask;
         t->kind = seed->kind;
-        t->event_name = g_strdup(seed->event_name);
+        t->event_name = g_intern_string(seed->event_name);
         t->groups = g_strdupv(seed->groups);
         t->n_groups = t->groups ? g_strv_length(t->groups) : 0;
         t->created_usec = seed->created_usec;

@@ -31,15 +31,15 @@ typedef struct Task Task;
 struct Task {
         uint64_t id;
         ConfigRule *rule;               /* a reference: a reload does not pull it away from a running task */
-        char *key;                      /* rule, item and path, for finding the task of an event */
-        char *watch;                    /* watch name */
-        char *watch_path;
+        /* (rule name, item, path) is the task's key. Strings shared by many tasks are interned. */
+        const char *watch;              /* watch name (interned) */
+        const char *watch_path;         /* (interned) */
         char *path;                     /* exact bytes */
         size_t relpath_offset;          /* path + relpath_offset is the path relative to watch_path */
         char *src_path;                 /* moves: the old path, else NULL */
         uint32_t mask;                  /* the latest event */
         EventKind kind;
-        char *event_name;               /* {event} of the latest event */
+        const char *event_name;         /* {event} of the latest event (interned) */
         char *item;                     /* ForEach= item or NULL */
         char **groups;                  /* MatchRegex= named groups, in the rule's group_names order */
         size_t n_groups;
