@@ -142,11 +142,20 @@ int log_internal(int level, int error, const char *message_id, const LogField *f
         if (log_target == LOG_TARGET_JOURNAL)
                 write_journal(level, error, message_id, fields, n_fields, func, buf);
         else {
-                /* Messages may quote file names: keep the console free of raw control bytes. */
-                g_autofree char *shown = escape_display(buf, strlen(buf));
+                /* Messages may quote file names: keep the console free of raw control bytes. Most lines
+                 * are plain ASCII and need no escaping. */
+                const char *prefix = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
+                bool plain = true;
 
-                fprintf(stderr, "%s%s\n", level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "",
-                        shown);
+                for (const unsigned char *c = (const unsigned char *) buf; *c && plain; c++)
+                        plain = *c >= 0x20 && *c < 0x7f && *c != '\\';
+                if (plain)
+                        fprintf(stderr, "%s%s\n", prefix, buf);
+                else {
+                        g_autofree char *shown = escape_display(buf, strlen(buf));
+
+                        fprintf(stderr, "%s%s\n", prefix, shown);
+                }
         }
 
 finish:
