@@ -654,6 +654,7 @@ Manager *manager_free(Manager *m) {
         m->worker = worker_free(m->worker);
         m->units = unit_runner_free(m->units);
         m->scheduler = scheduler_free(m->scheduler);
+        runner_context_done(&m->runner);
         if (m->plugins)
                 g_hash_table_unref(m->plugins);
         if (m->backend) {

@@ -223,34 +223,46 @@ static int resolve_gid(const char *name, gid_t *ret) {
         return 0;
 }
 
-/* Looked up in the parent: NSS is not safe after fork(). */
-static int credentials_resolve(const ConfigRule *rule, Credentials *c) {
-        struct passwd *pw;
+void runner_context_done(RunnerContext *c) {
+        c->self_user = (g_free(c->self_user), NULL);
+        c->self_home = (g_free(c->self_home), NULL);
+        c->self_shell = (g_free(c->self_shell), NULL);
+}
+
+/* Looked up in the parent: NSS is not safe after fork(). The daemon's own entry once, not per task. */
+static int credentials_resolve(RunnerContext *ctx, const ConfigRule *rule, Credentials *c) {
+        struct passwd *pw = NULL;
         int r;
 
         *c = (Credentials) {};
-        pw = rule->user ? getpwnam(rule->user) : getpwuid(getuid());
-        if (!pw && rule->user) {
-                char *end;
-                unsigned long n = strtoul(rule->user, &end, 10);
-
-                if (!*end)
-                        pw = getpwuid((uid_t) n);
+        if (!rule->user && !ctx->self_user) {
+                pw = getpwuid(getuid());
+                ctx->self_user = pw ? g_strdup(pw->pw_name) : g_strdup_printf("%u", (unsigned) getuid());
+                ctx->self_home = g_strdup(pw ? pw->pw_dir : "/");
+                ctx->self_shell = g_strdup(pw ? pw->pw_shell : "/bin/sh");
         }
-        if (!pw) {
-                if (rule->user)
+        if (rule->user) {
+                pw = getpwnam(rule->user);
+                if (!pw) {
+                        char *end;
+                        unsigned long n = strtoul(rule->user, &end, 10);
+
+                        if (!*end)
+                                pw = getpwuid((uid_t) n);
+                }
+                if (!pw)
                         return -ESRCH;
-                c->home = g_strdup("/");
-                c->shell = g_strdup("/bin/sh");
-                c->user = g_strdup_printf("%u", (unsigned) getuid());
-                c->uid = getuid();
-                c->gid = getgid();
-        } else {
                 c->uid = pw->pw_uid;
                 c->gid = pw->pw_gid;
                 c->home = g_strdup(pw->pw_dir);
                 c->shell = g_strdup(pw->pw_shell);
                 c->user = g_strdup(pw->pw_name);
+        } else {
+                c->uid = getuid();
+                c->gid = getgid();
+                c->home = g_strdup(ctx->self_home);
+                c->shell = g_strdup(ctx->self_shell);
+                c->user = g_strdup(ctx->self_user);
         }
         if (rule->group) {
                 r = resolve_gid(rule->group, &c->gid);
@@ -420,7 +432,7 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
                 return 0;
         }
 
-        r = credentials_resolve(t->rule, &cred);
+        r = credentials_resolve(ctx, t->rule, &cred);
         if (r < 0) {
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot resolve User=%s/Group=%s.",
                          t->id, t->rule->name, strempty(t->rule->user), strempty(t->rule->group));

@@ -11,7 +11,11 @@ typedef struct RunnerContext {
         sd_event *event;
         Scheduler *scheduler;
         bool dry_run;
+        /* The daemon's own user, looked up once: tasks without User= run as it. */
+        char *self_user, *self_home, *self_shell;
 } RunnerContext;
+
+void runner_context_done(RunnerContext *c);
 
 /* Spawns t's command; the result reaches scheduler_task_finished() from a child source. */
 int runner_exec_start(RunnerContext *c, Task *t);
