@@ -1036,16 +1036,17 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 return log_error_errno(errno, "Failed to read inotify events: %m");
         }
-        /* A read that did not fill the buffer emptied the queue: nothing before this was dropped. */
-        if ((size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1)
-                b->last_drained = before;
-
         for (uint8_t *p = b->buffer; p < b->buffer + l;) {
                 const struct inotify_event *e = (const struct inotify_event *) p;
 
                 handle_event(b, e);
                 p += sizeof(struct inotify_event) + e->len;
         }
+
+        /* A read that did not fill the buffer emptied the queue: nothing before it was dropped. Noted
+         * only now: an overflow in this very read must look back to the previous emptying. */
+        if ((size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1)
+                b->last_drained = before;
 
         /* A pair split across two reads: wait a little for the rest, but not while it is armed
          * already, so a stream of events cannot postpone it. */

@@ -71,6 +71,37 @@ class Overflow(DaemonTestCase):
         log('STATUS counts the overflow: %s' % d.latest_status())
         self.assertEqual(d.stop(), 0)
 
+    def test_dropped_close_of_a_known_file_long_before_the_catch_up(self):
+        """A file whose IN_CREATE made it into the queue but whose IN_CLOSE_WRITE was dropped, written
+        well over a second before the daemon reads the overflow: the rescan must still raise it (its
+        cut-off is the last time the queue was empty, not the time of the read holding the overflow)."""
+        d = self.daemon(CONFIG, start=False, args=['--dry-run'])
+        w = self.fresh_dir(d, 'w')
+        bulk = os.path.join(w, 'bulk')
+        os.mkdir(bulk)
+        d.start()
+        x = os.path.join(w, 'X')
+        d.signal(signal.SIGSTOP)
+        try:
+            harness.wait_for(lambda: proc_state(d.pid) == 'T', what='the daemon to stop')
+            fd = os.open(x, os.O_WRONLY | os.O_CREAT, 0o644)        # IN_CREATE: queued
+            with open('/proc/sys/fs/inotify/max_queued_events') as f:
+                n = int(f.read()) + 2000
+            for i in range(n):
+                with open(os.path.join(w, 'g%06d' % i), 'wb') as f:
+                    f.write(b'x')
+            os.write(fd, b'x')
+            os.close(fd)                                            # IN_CLOSE_WRITE: dropped
+            # The scenario itself, not a wait for an effect: the write must lie more than the rescan's
+            # one-second slack before the daemon catches up.
+            time.sleep(1.5)
+        finally:
+            d.signal(signal.SIGCONT)
+        d.wait_for_log(r'^Kernel event queue overflowed')
+        d.wait_for_log(r'^Task \d+ \(ov\) would run: /bin/true %s$' % re.escape(x), timeout=45 * harness.TIMEOUT_SCALE)
+        log('the file whose close was dropped got its task')
+        self.assertEqual(d.stop(), 0)
+
 
 if __name__ == '__main__':
     harness.main()
