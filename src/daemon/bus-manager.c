@@ -388,7 +388,10 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                 uint64_t id = *(uint64_t *) k;
                 _cleanup_free_ char *path = bus_task_path(id);
 
-                if (scheduler_get(manager_get_scheduler(b->manager), id))
+                Task *t = scheduler_get(manager_get_scheduler(b->manager), id);
+
+                /* A task that ended meanwhile was announced by TaskRemoved, with its result. */
+                if (t && (t->state == TASK_SCHEDULED || t->state == TASK_RUNNING))
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Event",
                                                               "State", "Result", "DueUSec", "StartedUSec",
                                                               "FinishedUSec", "MainPID", "ExitStatus", NULL);
@@ -453,10 +456,8 @@ void bus_task_started(Bus *b, Task *t) {
 }
 
 void bus_task_removed(Bus *b, Task *t) {
-        if (!b)
-                return;
-        emit_task_signal(b, "TaskRemoved", t, strempty(t->result));
-        task_dirty(b, t);
+        if (b)
+                emit_task_signal(b, "TaskRemoved", t, strempty(t->result));
 }
 
 void bus_task_forgotten(Bus *b, Task *t) {
