@@ -74,6 +74,27 @@ int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id) {
 
 /* ------------------------------------------------------------------ methods */
 
+/* The reply of a List* method: an array of element_sig, filled by fill(). */
+static int reply_array(sd_bus_message *message, const char *element_sig,
+                       int (*fill)(sd_bus_message *reply, void *userdata), void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', element_sig);
+        if (r < 0)
+                return r;
+        r = fill(reply, userdata);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 typedef struct ListContext {
         sd_bus_message *reply;
         int r;
@@ -92,26 +113,15 @@ static void append_task(Task *t, void *userdata) {
                                      t->state == TASK_SCHEDULED ? t->due_usec : (uint64_t) 0);
 }
 
-static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
-        ListContext c = {};
-        int r;
+static int fill_tasks(sd_bus_message *reply, void *userdata) {
+        ListContext c = { .reply = reply };
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
-        if (r < 0)
-                return r;
-        c.reply = reply;
-        scheduler_foreach(manager_get_scheduler(m), append_task, &c);
-        if (c.r < 0)
-                return c.r;
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        scheduler_foreach(manager_get_scheduler(userdata), append_task, &c);
+        return c.r;
+}
+
+static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_array(message, "(tosssst)", fill_tasks, userdata);
 }
 
 static int method_get_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -202,18 +212,10 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
                                  "Path \"%s\" is not below a watch of rule \"%s\".", path, rule_name);
 }
 
-static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
-        GPtrArray *watches = backend_get_watches(manager_get_backend(m));
+static int fill_watches(sd_bus_message *reply, void *userdata) {
+        GPtrArray *watches = backend_get_watches(manager_get_backend(userdata));
         int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(ssbbu)");
-        if (r < 0)
-                return r;
         for (guint i = 0; i < watches->len; i++) {
                 Watch *w = watches->pdata[i];
                 _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
@@ -223,10 +225,11 @@ static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_e
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 0;
+}
+
+static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_array(message, "(ssbbu)", fill_watches, userdata);
 }
 
 static char *rule_events(const ConfigRule *r) {
@@ -244,17 +247,10 @@ static char *rule_events(const ConfigRule *r) {
         return g_string_free(s, false);
 }
 
-static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int fill_rules(sd_bus_message *reply, void *userdata) {
         const Config *c = manager_get_config(userdata);
         int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(sssst)");
-        if (r < 0)
-                return r;
         for (guint i = 0; c && i < c->rules->len; i++) {
                 ConfigRule *rule = c->rules->pdata[i];
                 _cleanup_free_ char *events = rule_events(rule);
@@ -265,10 +261,11 @@ static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_err
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 0;
+}
+
+static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_array(message, "(sssst)", fill_rules, userdata);
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
