@@ -250,9 +250,12 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
                 return 0;
         running = !isempty(new_owner);
 
-        /* Ids are the daemon's: a new instance starts over. */
+        /* Ids are the daemon's: a new instance starts over, and sends task signals only once asked. */
         if (!running)
                 g_hash_table_remove_all(m->tasks);
+        else
+                (void) sd_bus_call_method_async(m->c->bus, NULL, INOTASKD_BUS_NAME, INOTASKD_PATH,
+                                                INOTASKD_MANAGER_IFACE, "Subscribe", NULL, NULL, NULL);
 
         if (m->c->json) {
                 _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(false);
@@ -334,6 +337,10 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         if (r < 0)
                 goto match_failed;
 
+        /* The daemon sends task signals only while someone is subscribed; leaving the bus unsubscribes. */
+        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Subscribe", &error, NULL, NULL);
+        if (r < 0)
+                return ctl_report_error(c, &error, r, UINT64_MAX, _("monitor"));
         r = ctl_call(c, false, INOTASKD_PATH, "org.freedesktop.DBus.Properties", "Get", &error, &reply,
                      "ss", INOTASKD_MANAGER_IFACE, "Version");
         if (r < 0)

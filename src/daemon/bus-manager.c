@@ -18,6 +18,7 @@ struct Bus {
         sd_event_source *flush;         /* coalesces PropertiesChanged */
         BusManagerProperty dirty;
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
+        sd_bus_track *subscribed;       /* clients that called Subscribe(); per-task signals only for them */
 };
 
 char *bus_task_path(uint64_t id) {
@@ -290,6 +291,51 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* Per-task signals cost a message each on a storm, so, like systemd's Manager, they go out only while
+ * a client is subscribed. A subscriber that leaves the bus is dropped by the track; Subscribe() is
+ * counted per call, so nested users of one connection each Unsubscribe(). */
+static int on_track_empty(sd_bus_track *track, void *userdata) {
+        Bus *b = userdata;
+
+        b->subscribed = sd_bus_track_unref(b->subscribed);
+        log_debug("No client subscribed any more; task signals stop.");
+        return 0;
+}
+
+static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Bus *b = manager_get_bus(userdata);
+        int r;
+
+        if (!b)
+                return -ENOTCONN;
+        if (!b->subscribed) {
+                r = sd_bus_track_new(sd_bus_message_get_bus(message), &b->subscribed, on_track_empty, b);
+                if (r < 0)
+                        return r;
+                (void) sd_bus_track_set_recursive(b->subscribed, true);
+        }
+        r = sd_bus_track_add_sender(b->subscribed, message);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_unsubscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Bus *b = manager_get_bus(userdata);
+        int r;
+
+        r = b && b->subscribed ? sd_bus_track_remove_sender(b->subscribed, message) : 0;
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_SUBSCRIBED, "Client is not subscribed.");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+bool bus_has_subscribers(Bus *b) {
+        return b && sd_bus_track_count(b->subscribed) > 0;
+}
+
 /* ------------------------------------------------------------------ properties */
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -345,6 +391,10 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 method_list_watches, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRules", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssst)", rules),
                                 method_list_rules, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unsubscribe,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("TaskNew", SD_BUS_ARGS("t", id, "o", task), 0),
@@ -434,26 +484,27 @@ static void emit_task_signal(Bus *b, const char *member, Task *t, const char *re
 
 /* Task objects come and go with TaskNew and TaskRemoved. No InterfacesAdded/InterfacesRemoved on top:
  * they would repeat each task's whole property set on every event of a storm, for the same news;
- * GetManagedObjects still lists every task. */
+ * GetManagedObjects still lists every task. All of a task's signals, its PropertiesChanged included,
+ * wait for a subscriber; ListTasks and the task objects show every task either way. */
 void bus_task_new(Bus *b, Task *t) {
-        if (b)
+        if (bus_has_subscribers(b))
                 emit_task_signal(b, "TaskNew", t, NULL);
 }
 
 void bus_task_changed(Bus *b, Task *t) {
-        if (b)
+        if (bus_has_subscribers(b))
                 task_dirty(b, t);
 }
 
 void bus_task_started(Bus *b, Task *t) {
-        if (!b)
+        if (!bus_has_subscribers(b))
                 return;
         emit_task_signal(b, "TaskStarted", t, NULL);
         task_dirty(b, t);
 }
 
 void bus_task_removed(Bus *b, Task *t) {
-        if (b)
+        if (bus_has_subscribers(b))
                 emit_task_signal(b, "TaskRemoved", t, strempty(t->result));
 }
 
@@ -512,6 +563,7 @@ Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
         b->flush = sd_event_source_disable_unref(b->flush);
+        b->subscribed = sd_bus_track_unref(b->subscribed);
         if (b->bus) {
                 (void) sd_bus_flush(b->bus);
                 b->bus = sd_bus_flush_close_unref(b->bus);

@@ -20,6 +20,7 @@
 #define BUS_ERROR_NO_SUCH_RULE "org.inotaskd1.Error.NoSuchRule"
 #define BUS_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
 #define BUS_ERROR_NOT_SCHEDULED "org.inotaskd1.Error.NotScheduled"
+#define BUS_ERROR_NOT_SUBSCRIBED "org.inotaskd1.Error.NotSubscribed"
 
 typedef struct Manager Manager;
 typedef struct Bus Bus;
@@ -35,6 +36,9 @@ void bus_task_changed(Bus *b, Task *t);
 void bus_task_started(Bus *b, Task *t);
 void bus_task_removed(Bus *b, Task *t);
 void bus_task_forgotten(Bus *b, Task *t);
+
+/* Whether any client called Subscribe() and is still on the bus. */
+bool bus_has_subscribers(Bus *b);
 
 /* Manager properties that emit PropertiesChanged; coalesced until the loop is idle. */
 typedef enum BusManagerProperty {

@@ -433,6 +433,10 @@ const Config *manager_get_config(Manager *m) {
         return m->config;
 }
 
+Bus *manager_get_bus(Manager *m) {
+        return m->bus;
+}
+
 ManagerState manager_get_state(Manager *m) {
         return m->state;
 }

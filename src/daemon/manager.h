@@ -42,12 +42,14 @@ typedef struct Backend Backend;
 typedef struct Scheduler Scheduler;
 typedef struct Config Config;
 typedef struct Watch Watch;
+typedef struct Bus Bus;
 
 /* For the bus layer, which reads state and calls verbs. */
 Backend *manager_get_backend(Manager *m);
 Scheduler *manager_get_scheduler(Manager *m);
 const Config *manager_get_config(Manager *m);
 ManagerState manager_get_state(Manager *m);
+Bus *manager_get_bus(Manager *m);
 bool manager_is_user_mode(Manager *m);
 
 /* Re-reads the configuration. On -EINVAL the running configuration stays and errors (char*) has the

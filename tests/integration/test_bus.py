@@ -229,44 +229,102 @@ class Bus(BusTestCase):
                    'org.freedesktop.DBus.ObjectManager.GetManagedObjects')
         self.assertEqual(self.busctl('get-property', *MANAGER, 'NTasksScheduled').stdout.strip(), 'u 1')
 
-    def test_properties_changed_are_coalesced(self):
-        d = self.daemon_with_dir()
+    # A gdbus monitor on the manager object, its lines collected by a thread.
+    def gdbus_monitor(self):
         mon = subprocess.Popen(['gdbus', 'monitor', '--session', '--dest', 'org.inotaskd1', '--object-path',
                                 '/org/inotaskd1'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env=self.bus.env())
         lines = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(mon.stdout.readline, '')), daemon=True)
-        reader.start()
-        try:
-            # gdbus monitor says nothing once it listens: write probe files until a change shows up.
-            probes = [0]
+        threading.Thread(target=lambda: lines.extend(iter(mon.stdout.readline, '')), daemon=True).start()
+        self.addCleanup(lambda: (mon.terminate(), mon.wait()))
+        return lines
 
-            def probe():
-                if any('NTasksScheduled' in l for l in list(lines)):
-                    return True
-                probes[0] += 1
-                write(d.path('w', 'slow-probe-%d' % probes[0]))
-                return False
-            wait_for(probe, interval=0.2, what='gdbus monitor to see a change')
-            # Let the probes' own changes arrive before counting.
-            wait_for(lambda: any("'NTasksScheduled': <uint32 %d>" % probes[0] in l for l in list(lines)),
-                     what='the probes counted')
-            before = sum(1 for l in list(lines) if 'NTasksScheduled' in l)
-            news_before = sum(1 for l in list(lines) if 'TaskNew' in l)
-            n = 300
-            for i in range(n):
-                write(d.path('w', 'slow-%03d' % i))
-            want = "'NTasksScheduled': <uint32 %d>" % (n + probes[0])
+    # gdbus monitor says nothing once it listens: write probe files until a change shows up.
+    def wait_monitor_listening(self, d, lines):
+        probes = [0]
+
+        def probe():
+            if any('NTasksScheduled' in l for l in list(lines)):
+                return True
+            probes[0] += 1
+            write(d.path('w', 'slow-probe-%d' % probes[0]))
+            return False
+        wait_for(probe, interval=0.2, what='gdbus monitor to see a change')
+        # Let the probes' own changes arrive before counting.
+        wait_for(lambda: any("'NTasksScheduled': <uint32 %d>" % probes[0] in l for l in list(lines)),
+                 what='the probes counted')
+        return probes[0]
+
+    # inotaskctl monitor, a real client that calls Subscribe() and stays on the bus.
+    def subscriber(self):
+        ctl = os.environ.get('INOTASKCTL_BINARY')
+        if not ctl:
+            self.skipTest('INOTASKCTL_BINARY is not set')
+        p = subprocess.Popen([ctl, '--user', 'monitor'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, env=self.bus.env())
+        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(), p.stderr.close()))
+        # It prints this on stderr once Subscribe() has returned.
+        line = p.stderr.readline()
+        self.assertIn('Monitoring', line)
+        return p
+
+    def test_properties_changed_are_coalesced(self):
+        d = self.daemon_with_dir()
+        self.subscriber()
+        lines = self.gdbus_monitor()
+        probes = self.wait_monitor_listening(d, lines)
+        before = sum(1 for l in list(lines) if 'NTasksScheduled' in l)
+        news_before = sum(1 for l in list(lines) if 'TaskNew' in l)
+        n = 300
+        for i in range(n):
+            write(d.path('w', 'slow-%03d' % i))
+        want = "'NTasksScheduled': <uint32 %d>" % (n + probes)
+        wait_for(lambda: any(want in l for l in list(lines)), what=want)
+        changes = sum(1 for l in list(lines) if 'NTasksScheduled' in l) - before
+        news = sum(1 for l in list(lines) if 'TaskNew' in l) - news_before
+        log('%d tasks scheduled: %d TaskNew signals, %d PropertiesChanged with NTasksScheduled'
+            % (n, news, changes))
+        self.assertEqual(news, n)
+        self.assertLess(changes, n // 3, 'PropertiesChanged should be coalesced, not one per event')
+
+    def test_task_signals_only_while_subscribed(self):
+        d = self.daemon_with_dir()
+        lines = self.gdbus_monitor()
+
+        def count(what):
+            return sum(1 for l in list(lines) if what in l)
+
+        # Nobody subscribed: the tasks are scheduled (and counted) without a TaskNew each. The count's
+        # PropertiesChanged goes out after any TaskNew would have, so seeing it settles the question.
+        probes = self.wait_monitor_listening(d, lines)
+        self.assertEqual(count('TaskNew'), 0)
+        self.assertEqual(self.call('ListTasks').stdout.count('slow-probe-'), probes)
+
+        # A subscriber gets them.
+        sub = self.subscriber()
+        write(d.path('w', 'slow-subscribed'))
+        wait_for(lambda: any('TaskNew' in l for l in list(lines)), what='TaskNew for a subscriber')
+        self.assertEqual(count('TaskNew'), 1)
+
+        # Once it leaves the bus the daemon forgets it: later tasks get no TaskNew again.
+        sub.terminate()
+        sub.wait()
+        n = [0]
+
+        def quiet():
+            n[0] += 1
+            news = count('TaskNew')
+            write(d.path('w', 'slow-after-%d' % n[0]))
+            want = "'NTasksScheduled': <uint32 %d>" % (probes + 1 + n[0])
             wait_for(lambda: any(want in l for l in list(lines)), what=want)
-            changes = sum(1 for l in list(lines) if 'NTasksScheduled' in l) - before
-            news = sum(1 for l in list(lines) if 'TaskNew' in l) - news_before
-            log('%d tasks scheduled: %d TaskNew signals, %d PropertiesChanged with NTasksScheduled'
-                % (n, news, changes))
-            self.assertEqual(news, n)
-            self.assertLess(changes, n // 3, 'PropertiesChanged should be coalesced, not one per event')
-        finally:
-            mon.terminate()
-            mon.wait()
+            return count('TaskNew') == news
+        wait_for(quiet, interval=0.1, what='task signals to stop after the subscriber left')
+
+        # Unsubscribe() without Subscribe() is a named error.
+        err = self.call('Unsubscribe', check=False)
+        self.assertNotEqual(err.returncode, 0)
+        self.assertIn('Client is not subscribed', err.stderr)
+        self.call('Subscribe')
 
 
 if __name__ == '__main__':
