@@ -557,6 +557,11 @@ int backend_set_mask(Backend *b, uint32_t mask) {
         return 0;
 }
 
+void backend_drain(Backend *b) {
+        if (b && b->enabled && b->fd >= 0)
+                (void) on_inotify(b->io, b->fd, EPOLLIN, b);
+}
+
 int backend_set_enabled(Backend *b, bool enabled) {
         b->enabled = enabled;
         return sd_event_source_set_enabled(b->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);

@@ -72,6 +72,10 @@ void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t si
 /* Stops (or resumes) reading events, e.g. while shutting down. */
 int backend_set_enabled(Backend *b, bool enabled);
 
+/* Handles what the inotify queue holds now, if anything (one non-blocking read), outside the loop's
+ * own dispatch. */
+void backend_drain(Backend *b);
+
 typedef struct BackendStats {
         uint64_t n_events;              /* events handed to the callback */
         uint64_t n_overflows;

@@ -173,6 +173,10 @@ static void state_changed(Manager *m) {
         (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT);
 }
 
+static void on_before_due(void *userdata) {
+        backend_drain(((Manager *) userdata)->backend);
+}
+
 static void on_task_new(Task *t, void *userdata) {
         bus_task_new(((Manager *) userdata)->bus, t);
         state_changed(userdata);
@@ -623,6 +627,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
                 .task_removed = on_task_removed,
                 .task_forgotten = on_task_forgotten,
                 .counts_changed = on_counts_changed,
+                .before_due = on_before_due,
                 .userdata = m,
         });
         m->runner = (RunnerContext) {

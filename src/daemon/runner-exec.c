@@ -339,11 +339,16 @@ static char *argv_display(char **argv) {
 
         for (char **a = argv; *a; a++) {
                 g_autofree char *e = escape_display(*a, strlen(*a));
-                g_autofree char *q = g_shell_quote(e);
 
                 if (a != argv)
                         g_string_append_c(s, ' ');
-                g_string_append(s, strpbrk(e, " \t'\"\\$;&|<>()`*?[]{}~#!") || !*e ? q : e);
+                if (*e && !strpbrk(e, " \t'\"\\$;&|<>()`*?[]{}~#!"))
+                        g_string_append(s, e);
+                else {
+                        g_autofree char *q = g_shell_quote(e);
+
+                        g_string_append(s, q);
+                }
         }
         return g_string_free(s, false);
 }

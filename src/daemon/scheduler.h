@@ -56,6 +56,7 @@ struct Task {
         Task *prev, *next;              /* in the rule's queue, ordered by due time */
         bool ready;                     /* due, in the ready queue */
         bool kill_sent;
+        unsigned key_hash;              /* of (rule name, item, path), computed once */
         void *runner;                   /* the runner's state while running */
 };
 
@@ -66,6 +67,9 @@ typedef struct SchedulerListener {
         void (*task_removed)(Task *t, void *userdata);          /* finished, failed, cancelled */
         void (*task_forgotten)(Task *t, void *userdata);        /* dropped from the history, about to be freed */
         void (*counts_changed)(void *userdata);
+        /* Tasks that are due are about to start: read what the kernel holds already first, so that a
+         * file's own event still debounces into the task a scan made for it. */
+        void (*before_due)(void *userdata);
         void *userdata;
 } SchedulerListener;
 

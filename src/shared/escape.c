@@ -83,6 +83,14 @@ char *escape_display(const char *s, size_t len) {
 
         g_return_val_if_fail(s || len == 0, NULL);
 
+        /* Most names are printable ASCII without a backslash: nothing to escape. */
+        for (size_t i = 0;; i++) {
+                if (i == len)
+                        return g_strndup(s ? s : "", len);
+                if (u[i] < 0x20 || u[i] >= 0x7f || u[i] == '\\')
+                        break;
+        }
+
         out = g_string_sized_new(len + 1);
         for (size_t i = 0; i < len;) {
                 gunichar c;

@@ -3,7 +3,9 @@
 """Recursive trees: the mkdir -p race, and a renamed directory keeping its subtree's watches."""
 
 import os
+import re
 import signal
+import time
 
 import harness
 from harness import DaemonTestCase, write, log, proc_state
@@ -146,6 +148,46 @@ class Tree(DaemonTestCase):
                          [b'created', os.fsencode(os.path.join(w, 'pkg', 'lib', 'y.so'))])
         log('moved in: created for the directory and what it holds (and it is watched); moved out: deleted')
 
+
+    def test_file_open_during_the_scan_runs_once_after_its_close(self):
+        """A file that a new directory's scan finds while it is still being written gets one task, run
+        after its close: the scan's task waits a short settle time (100 ms) for the close to debounce
+        into it, even with DelaySec=0."""
+        settle = 0.1
+        d = self.daemon(RACE, start=False)
+        w = self.fresh_dir(d, 'w')
+        d.start()
+        for attempt in range(10):
+            f = os.path.join(w, 'n%d' % attempt, 'f')
+            # The daemon stopped until the directory exists and the file is open, half written: it
+            # sees the directory's creation and finds the file by scanning.
+            d.signal(signal.SIGSTOP)
+            try:
+                harness.wait_for(lambda: proc_state(d.pid) == 'T', what='the daemon to stop')
+                os.mkdir(os.path.dirname(f))
+                out = open(f, 'wb')
+                out.write(b'half')
+                out.flush()
+            finally:
+                t_cont = time.monotonic()
+                d.signal(signal.SIGCONT)
+            d.wait_for_log(r'^Task \d+ \(f\) scheduled for %s\.$' % re.escape(f))
+            out.write(b' and the rest')
+            out.close()
+            t_close = time.monotonic()
+            d.settle()
+            runs = [r for r in d.records() if r.args == [os.fsencode(f)]]
+            if t_close - t_cont >= settle * 0.8 and len(runs) > 1:
+                log('attempt %d inconclusive: the close came %.0f ms after the scan could start'
+                    % (attempt, (t_close - t_cont) * 1000))
+                continue
+            self.assertEqual(len(runs), 1, 'one task for the file, not one for the scan and one for the '
+                             'close: %r' % runs)
+            self.assertGreater(float(runs[0].meta[b'time']), t_close, 'the task ran after the close')
+            log('a file open during the scan ran once, %.0f ms after the scan could start, after its close'
+                % ((float(runs[0].meta[b'time']) - t_cont) * 1000))
+            return
+        self.skipTest('every attempt took longer than the settle time to close the file')
 
 if __name__ == '__main__':
     harness.main()
