@@ -437,14 +437,12 @@ int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
 
 static unsigned count_watched(const WatchNode *n) {
         unsigned c = n->wd >= 0;
-        GHashTableIter i;
-        gpointer v;
+        WatchChildIter i;
+        WatchNode *v;
 
-        if (n->children) {
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, NULL, &v))
-                        c += count_watched(v);
-        }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                c += count_watched(v);
         return c;
 }
 
@@ -482,8 +480,8 @@ void backend_remove_watch(Backend *b, Watch *w) {
 static void raise_initial_node(Backend *b, Watch *w, WatchNode *n) {
         uint32_t mask = w->initial_mask;
         EventKind kind = w->initial_kinds ? (EventKind) __builtin_ctz(w->initial_kinds) : EVENT_KIND_NONE;
-        GHashTableIter i;
-        gpointer k, v;
+        WatchChildIter i;
+        WatchNode *v;
 
         if (kind == EVENT_KIND_NONE)
                 kind = event_kind_from_mask(mask);
@@ -495,12 +493,10 @@ static void raise_initial_node(Backend *b, Watch *w, WatchNode *n) {
                 while (watch_file_iter_next(&fi, &f))
                         emit(b, w, n, f, mask, kind, 0, true, NULL);
         }
-        if (n->children) {
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, &k, &v)) {
-                        emit(b, w, n, k, mask | IN_ISDIR, kind, 0, true, NULL);
-                        raise_initial_node(b, w, v);
-                }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                emit(b, w, n, v->name, mask | IN_ISDIR, kind, 0, true, NULL);
+                raise_initial_node(b, w, v);
         }
 }
 
@@ -524,7 +520,6 @@ void backend_raise_initial(Backend *b, Watch *w) {
 }
 
 int backend_set_mask(Backend *b, uint32_t mask) {
-        GHashTableIter i;
 
         mask &= IN_ALL_EVENTS;
         if (mask == b->mask)
@@ -539,19 +534,17 @@ int backend_set_mask(Backend *b, uint32_t mask) {
                         continue;
                 g_queue_push_tail(&q, w->root);
                 while (!g_queue_is_empty(&q)) {
-                        WatchNode *n = g_queue_pop_head(&q);
-                        gpointer v;
+                        WatchNode *n = g_queue_pop_head(&q), *v;
+                        WatchChildIter ci;
 
                         if (n->wd >= 0) {
                                 g_autofree char *p = watch_node_path(n);
 
                                 (void) inotify_add_watch(b->fd, p, b->mask | TREE_MASK | ADD_FLAGS);
                         }
-                        if (n->children) {
-                                g_hash_table_iter_init(&i, n->children);
-                                while (g_hash_table_iter_next(&i, NULL, &v))
-                                        g_queue_push_tail(&q, v);
-                        }
+                        watch_child_iter_init(&ci, n);
+                        while ((v = watch_child_iter_next(&ci)))
+                                g_queue_push_tail(&q, v);
                 }
         }
         return 0;
@@ -582,8 +575,8 @@ void backend_get_stats(const Backend *b, BackendStats *ret) {
 
 static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
         size_t base = rel->len;
-        GHashTableIter i;
-        gpointer k, v;
+        WatchChildIter i;
+        WatchNode *v;
 
         if (n->files) {
                 WatchFileIter fi;
@@ -599,18 +592,16 @@ static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
                         g_string_truncate(rel, base);
                 }
         }
-        if (n->children) {
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, &k, &v)) {
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
                         g_autofree char *e = NULL;
 
-                        g_string_append(rel, k);
+                        g_string_append(rel, v->name);
                         e = escape_display(rel->str, rel->len);
                         g_string_append_printf(out, "d\t%s\n", e);
                         g_string_append_c(rel, '/');
                         snapshot_node(v, rel, out);
                         g_string_truncate(rel, base);
-                }
         }
 }
 
@@ -634,8 +625,8 @@ static bool changed_since(const WatchNode *n, const char *name, usec_t since) {
 static void compare_node(Backend *b, Watch *w, WatchNode *n, GString *rel, GHashTable *known, usec_t since) {
         size_t base = rel->len;
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-        GHashTableIter i;
-        gpointer k, v;
+        WatchChildIter i;
+        WatchNode *v;
 
         if (n->files) {
                 WatchFileIter fi;
@@ -659,16 +650,14 @@ static void compare_node(Backend *b, Watch *w, WatchNode *n, GString *rel, GHash
                         g_string_truncate(rel, base);
                 }
         }
-        if (n->children) {
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, &k, &v)) {
-                        g_string_append(rel, k);
-                        if (!g_hash_table_remove(known, rel->str))
-                                emit_mask(b, w, n, k, IN_CREATE | IN_ISDIR, true);
-                        g_string_append_c(rel, '/');
-                        compare_node(b, w, v, rel, known, since);
-                        g_string_truncate(rel, base);
-                }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                g_string_append(rel, v->name);
+                if (!g_hash_table_remove(known, rel->str))
+                        emit_mask(b, w, n, v->name, IN_CREATE | IN_ISDIR, true);
+                g_string_append_c(rel, '/');
+                compare_node(b, w, v, rel, known, since);
+                g_string_truncate(rel, base);
         }
 }
 
@@ -790,8 +779,8 @@ static void rescan_node(Backend *b, Watch *w, WatchNode *n, usec_t since) {
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_autofree char *path = watch_node_path(n);
         g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
-        GHashTableIter i;
-        gpointer k, v;
+        WatchChildIter i;
+        WatchNode *v;
         struct dirent *de;
         DIR *d;
 
@@ -849,18 +838,16 @@ static void rescan_node(Backend *b, Watch *w, WatchNode *n, usec_t since) {
                 }
                 g_ptr_array_set_size(gone, 0);
         }
-        if (n->children) {
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, &k, &v))
-                        if (!g_hash_table_contains(seen, k))
-                                g_ptr_array_add(gone, g_strdup(k));
-                for (guint j = 0; j < gone->len; j++) {
-                        WatchNode *c = watch_node_child(n, gone->pdata[j]);
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                if (!g_hash_table_contains(seen, v->name))
+                        g_ptr_array_add(gone, g_strdup(v->name));
+        for (guint j = 0; j < gone->len; j++) {
+                WatchNode *c = watch_node_child(n, gone->pdata[j]);
 
-                        emit_mask(b, w, n, gone->pdata[j], IN_DELETE | IN_ISDIR, true);
-                        if (c)
-                                remove_subtree(b, c);
-                }
+                emit_mask(b, w, n, gone->pdata[j], IN_DELETE | IN_ISDIR, true);
+                if (c)
+                        remove_subtree(b, c);
         }
 }
 
@@ -899,13 +886,13 @@ static void root_gone(Backend *b, WatchNode *n) {
                     w->name, w->path);
         w->active = false;
         /* Keep the root node (the watch still exists), drop everything below. */
-        if (n->children) {
-                GHashTableIter i;
-                gpointer v;
+        if (watch_node_n_children(n) > 0) {
                 g_autoptr(GPtrArray) kids = g_ptr_array_new();
+                WatchChildIter i;
+                WatchNode *v;
 
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, NULL, &v))
+                watch_child_iter_init(&i, n);
+                while ((v = watch_child_iter_next(&i)))
                         g_ptr_array_add(kids, v);
                 for (guint k = 0; k < kids->len; k++)
                         remove_subtree(b, kids->pdata[k]);
@@ -992,6 +979,7 @@ static bool pairs_with_pending(Backend *b, const struct inotify_event *e) {
 
 static void handle_event(Backend *b, const struct inotify_event *e) {
         WatchNode *nodes[16], *n;
+        WatchWdIter wi;
         size_t k = 0;
 
         /* The kernel queues both halves of a rename back to back: anything else after an IN_MOVED_FROM
@@ -1006,14 +994,16 @@ static void handle_event(Backend *b, const struct inotify_event *e) {
         }
         /* Overlapping watches share a wd: each tree gets the event. Copy the chain first, as handling
          * may remove nodes. */
-        for (n = watch_tree_lookup_wd(b->tree, e->wd); n && k < ELEMENTSOF(nodes); n = n->wd_next)
+        watch_wd_iter_init(&wi, b->tree, e->wd);
+        while (k < ELEMENTSOF(nodes) && (n = watch_wd_iter_next(&wi)))
                 nodes[k++] = n;
         for (size_t i = 0; i < k; i++) {
                 /* A node removed by the handling of an earlier one no longer has this wd. */
                 if (i > 0) {
                         bool still = false;
 
-                        for (n = watch_tree_lookup_wd(b->tree, e->wd); n; n = n->wd_next)
+                        watch_wd_iter_init(&wi, b->tree, e->wd);
+                        while ((n = watch_wd_iter_next(&wi)))
                                 if (n == nodes[i])
                                         still = true;
                         if (!still)

@@ -5,17 +5,234 @@
 
 #include "watch-tree.h"
 
+/* Both indexes are open-addressing tables of node pointers with linear probing: a slot costs 8 bytes,
+ * where a GHashTable entry costs 20 and a table of its own per directory. Removal shifts the following
+ * entries back, so there are no tombstones. Tables grow past 3/4 full. */
+typedef struct NodeTable {
+        WatchNode **slots;
+        size_t cap;             /* a power of two, or 0 */
+        size_t n;
+} NodeTable;
+
 struct WatchTree {
-        GHashTable *by_wd;      /* int wd -> first WatchNode* with it */
+        NodeTable by_wd;        /* every watched node; overlapping watches put several with one wd */
         GPtrArray *roots;
         size_t n_nodes;
         size_t n_watched;
 };
 
+static inline size_t wd_slot(int wd, size_t cap) {
+        return ((uint32_t) wd * 2654435769U) & (cap - 1);
+}
+
+static inline size_t name_slot(const char *name, size_t cap) {
+        return g_str_hash(name) & (cap - 1);
+}
+
+/* ------------------------------------------------------------------ the wd index */
+
+static void wd_insert_slot(WatchNode **slots, size_t cap, WatchNode *n) {
+        size_t i = wd_slot(n->wd, cap);
+
+        while (slots[i])
+                i = (i + 1) & (cap - 1);
+        slots[i] = n;
+}
+
+static void wd_index(WatchTree *t, WatchNode *n) {
+        NodeTable *h = &t->by_wd;
+
+        if ((h->n + 1) * 4 > h->cap * 3) {
+                size_t cap = h->cap ? h->cap * 2 : 64;
+                WatchNode **slots = g_new0(WatchNode *, cap);
+
+                for (size_t i = 0; i < h->cap; i++)
+                        if (h->slots[i])
+                                wd_insert_slot(slots, cap, h->slots[i]);
+                g_free(h->slots);
+                h->slots = slots;
+                h->cap = cap;
+        }
+        wd_insert_slot(h->slots, h->cap, n);
+        h->n++;
+}
+
+/* Backward-shift deletion: the entries after the hole that may move into it do. */
+static void table_delete_at(WatchNode **slots, size_t cap, size_t hole, size_t (*home)(const WatchNode *, size_t)) {
+        for (size_t j = (hole + 1) & (cap - 1); slots[j]; j = (j + 1) & (cap - 1)) {
+                size_t k = home(slots[j], cap);
+
+                /* slots[j] may fill the hole unless its home lies cyclically in (hole, j]. */
+                if (hole <= j ? (hole < k && k <= j) : (hole < k || k <= j))
+                        continue;
+                slots[hole] = slots[j];
+                hole = j;
+        }
+        slots[hole] = NULL;
+}
+
+static size_t wd_home(const WatchNode *n, size_t cap) {
+        return wd_slot(n->wd, cap);
+}
+
+static void wd_unindex(WatchTree *t, WatchNode *n) {
+        NodeTable *h = &t->by_wd;
+
+        for (size_t i = wd_slot(n->wd, h->cap); h->slots[i]; i = (i + 1) & (h->cap - 1))
+                if (h->slots[i] == n) {
+                        table_delete_at(h->slots, h->cap, i, wd_home);
+                        h->n--;
+                        return;
+                }
+}
+
+void watch_wd_iter_init(WatchWdIter *i, const WatchTree *t, int wd) {
+        *i = (WatchWdIter) { .tree = t, .wd = wd, .left = t->by_wd.cap };
+        if (t->by_wd.cap > 0)
+                i->pos = wd_slot(wd, t->by_wd.cap);
+}
+
+WatchNode *watch_wd_iter_next(WatchWdIter *i) {
+        const NodeTable *h = &i->tree->by_wd;
+
+        while (i->left > 0 && h->slots[i->pos]) {
+                WatchNode *n = h->slots[i->pos];
+
+                i->pos = (i->pos + 1) & (h->cap - 1);
+                i->left--;
+                if (n->wd == i->wd)
+                        return n;
+        }
+        i->left = 0;
+        return NULL;
+}
+
+WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd) {
+        WatchWdIter i;
+
+        watch_wd_iter_init(&i, t, wd);
+        return watch_wd_iter_next(&i);
+}
+
+bool watch_tree_wd_shared(const WatchTree *t, const WatchNode *n) {
+        WatchWdIter i;
+        WatchNode *o;
+
+        if (n->wd < 0)
+                return false;
+        watch_wd_iter_init(&i, t, n->wd);
+        while ((o = watch_wd_iter_next(&i)))
+                if (o != n)
+                        return true;
+        return false;
+}
+
+static void unindex(WatchTree *t, WatchNode *n) {
+        if (n->wd < 0)
+                return;
+        wd_unindex(t, n);
+        n->wd = -1;
+        t->n_watched--;
+}
+
+void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd) {
+        if (n->wd == wd)
+                return;
+        unindex(t, n);
+        if (wd < 0)
+                return;
+        n->wd = wd;
+        wd_index(t, n);
+        t->n_watched++;
+}
+
+/* ------------------------------------------------------------------ children */
+
+static size_t kids_cap(const WatchNode *n) {
+        return n->kids ? (size_t) 1 << n->kids_shift : 0;
+}
+
+static size_t name_home(const WatchNode *n, size_t cap) {
+        return name_slot(n->name, cap);
+}
+
+static void kid_insert_slot(WatchNode **slots, size_t cap, WatchNode *c) {
+        size_t i = name_slot(c->name, cap);
+
+        while (slots[i])
+                i = (i + 1) & (cap - 1);
+        slots[i] = c;
+}
+
+static void kids_add(WatchNode *p, WatchNode *c) {
+        size_t cap = kids_cap(p);
+
+        if ((p->n_kids + 1) * 4 > cap * 3) {
+                size_t ncap = cap ? cap * 2 : 4;
+                WatchNode **slots = g_new0(WatchNode *, ncap);
+
+                for (size_t i = 0; i < cap; i++)
+                        if (p->kids[i])
+                                kid_insert_slot(slots, ncap, p->kids[i]);
+                g_free(p->kids);
+                p->kids = slots;
+                p->kids_shift = (uint8_t) g_bit_nth_lsf(ncap, -1);
+                cap = ncap;
+        }
+        kid_insert_slot(p->kids, cap, c);
+        p->n_kids++;
+}
+
+static void kids_remove(WatchNode *p, WatchNode *c) {
+        size_t cap = kids_cap(p);
+
+        if (cap == 0)
+                return;
+        for (size_t i = name_slot(c->name, cap); p->kids[i]; i = (i + 1) & (cap - 1))
+                if (p->kids[i] == c) {
+                        table_delete_at(p->kids, cap, i, name_home);
+                        if (--p->n_kids == 0)
+                                g_clear_pointer(&p->kids, g_free);
+                        return;
+                }
+}
+
+WatchNode *watch_node_child(const WatchNode *n, const char *name) {
+        size_t cap = kids_cap(n);
+
+        if (cap == 0)
+                return NULL;
+        for (size_t i = name_slot(name, cap); n->kids[i]; i = (i + 1) & (cap - 1))
+                if (streq(n->kids[i]->name, name))
+                        return n->kids[i];
+        return NULL;
+}
+
+void watch_child_iter_init(WatchChildIter *i, const WatchNode *n) {
+        *i = (WatchChildIter) { .node = n };
+}
+
+WatchNode *watch_child_iter_next(WatchChildIter *i) {
+        size_t cap = kids_cap(i->node);
+
+        while (i->pos < cap) {
+                WatchNode *c = i->node->kids[i->pos++];
+
+                if (c)
+                        return c;
+        }
+        return NULL;
+}
+
+size_t watch_node_n_children(const WatchNode *n) {
+        return n->n_kids;
+}
+
+/* ------------------------------------------------------------------ nodes */
+
 int watch_tree_new(WatchTree **ret) {
         WatchTree *t = g_new0(WatchTree, 1);
 
-        t->by_wd = g_hash_table_new(g_direct_hash, g_direct_equal);
         t->roots = g_ptr_array_new();
         *ret = t;
         return 0;
@@ -23,46 +240,30 @@ int watch_tree_new(WatchTree **ret) {
 
 static void files_free(void *f);
 
+static void set_name(WatchNode *n, const char *name) {
+        if (n->name != n->name_inline)
+                g_free(n->name);
+        /* The inline block holds at least what it held first; a name that fits reuses it. */
+        if (strlen(name) <= strlen(n->name_inline)) {
+                strcpy(n->name_inline, name);
+                n->name = n->name_inline;
+        } else
+                n->name = g_strdup(name);
+}
+
 static void node_free_one(WatchTree *t, WatchNode *n) {
-        if (n->children)
-                g_hash_table_unref(n->children);
+        g_free(n->kids);
         files_free(n->files);
-        g_free(n->name);
+        if (n->name != n->name_inline)
+                g_free(n->name);
         g_free(n);
         t->n_nodes--;
 }
 
-static void unindex(WatchTree *t, WatchNode *n) {
-        WatchNode *head, **p;
-
-        if (n->wd < 0)
-                return;
-        head = g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(n->wd));
-        for (p = &head; *p; p = &(*p)->wd_next)
-                if (*p == n) {
-                        *p = n->wd_next;
-                        break;
-                }
-        if (head)
-                g_hash_table_insert(t->by_wd, GINT_TO_POINTER(n->wd), head);
-        else
-                g_hash_table_remove(t->by_wd, GINT_TO_POINTER(n->wd));
-        n->wd_next = NULL;
-        n->wd = -1;
-        t->n_watched--;
-}
-
 static void remove_recursive(WatchTree *t, WatchNode *n, WatchNodeFunc on_remove, void *userdata) {
-        if (n->children) {
-                GHashTableIter i;
-                gpointer v;
-
-                g_hash_table_iter_init(&i, n->children);
-                while (g_hash_table_iter_next(&i, NULL, &v)) {
-                        g_hash_table_iter_steal(&i);
-                        remove_recursive(t, v, on_remove, userdata);
-                }
-        }
+        for (size_t i = 0; i < kids_cap(n); i++)
+                if (n->kids[i])
+                        remove_recursive(t, n->kids[i], on_remove, userdata);
         if (on_remove)
                 on_remove(t, n, userdata);
         unindex(t, n);
@@ -75,17 +276,19 @@ WatchTree *watch_tree_free(WatchTree *t) {
         while (t->roots->len > 0)
                 watch_tree_remove(t, g_ptr_array_index(t->roots, t->roots->len - 1), NULL, NULL);
         g_ptr_array_unref(t->roots);
-        g_hash_table_unref(t->by_wd);
+        g_free(t->by_wd.slots);
         g_free(t);
         return NULL;
 }
 
 static WatchNode *node_new(WatchTree *t, WatchNode *parent, void *owner, const char *name) {
-        WatchNode *n = g_new0(WatchNode, 1);
+        size_t l = strlen(name) + 1;
+        WatchNode *n = g_malloc0(sizeof(WatchNode) + l);
 
         n->parent = parent;
         n->owner = owner;
-        n->name = g_strdup(name);
+        memcpy(n->name_inline, name, l);
+        n->name = n->name_inline;
         n->wd = -1;
         t->n_nodes++;
         return n;
@@ -98,54 +301,19 @@ WatchNode *watch_tree_add_root(WatchTree *t, void *owner, const char *path) {
         return n;
 }
 
-WatchNode *watch_node_child(const WatchNode *n, const char *name) {
-        return n->children ? g_hash_table_lookup(n->children, name) : NULL;
-}
-
 WatchNode *watch_tree_add_child(WatchTree *t, WatchNode *parent, const char *name) {
         WatchNode *n = watch_node_child(parent, name);
 
         if (n)
                 return n;
         n = node_new(t, parent, parent->owner, name);
-        if (!parent->children)
-                parent->children = g_hash_table_new(g_str_hash, g_str_equal);
-        /* The key is the node's own name, so a rename must re-insert. */
-        g_hash_table_insert(parent->children, n->name, n);
+        kids_add(parent, n);
         return n;
-}
-
-void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd) {
-        WatchNode *head;
-
-        if (n->wd == wd)
-                return;
-        unindex(t, n);
-        if (wd < 0)
-                return;
-        n->wd = wd;
-        head = g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(wd));
-        n->wd_next = head;
-        g_hash_table_insert(t->by_wd, GINT_TO_POINTER(wd), n);
-        t->n_watched++;
-}
-
-WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd) {
-        return g_hash_table_lookup(t->by_wd, GINT_TO_POINTER(wd));
-}
-
-bool watch_tree_wd_shared(const WatchTree *t, const WatchNode *n) {
-        WatchNode *head;
-
-        if (n->wd < 0)
-                return false;
-        head = watch_tree_lookup_wd(t, n->wd);
-        return head && (head != n || n->wd_next);
 }
 
 static void detach(WatchTree *t, WatchNode *n) {
         if (n->parent)
-                g_hash_table_steal(n->parent->children, n->name);
+                kids_remove(n->parent, n);
         else
                 g_ptr_array_remove(t->roots, n);
 }
@@ -158,13 +326,11 @@ void watch_tree_move(WatchTree *t, WatchNode *n, WatchNode *new_parent, const ch
                 return;
         if (old)
                 watch_tree_remove(t, old, on_remove, userdata);
+        /* The name is the key in the parent's table: out under the old one, in under the new. */
         detach(t, n);
-        g_free(n->name);
-        n->name = g_strdup(new_name);
+        set_name(n, new_name);
         n->parent = new_parent;
-        if (!new_parent->children)
-                new_parent->children = g_hash_table_new(g_str_hash, g_str_equal);
-        g_hash_table_insert(new_parent->children, n->name, n);
+        kids_add(new_parent, n);
 }
 
 void watch_tree_remove(WatchTree *t, WatchNode *n, WatchNodeFunc on_remove, void *userdata) {
@@ -229,11 +395,13 @@ char *watch_node_path(const WatchNode *n) {
 #define FILES_PACKED_MAX 48U
 
 typedef struct PackedFiles {
-        uint32_t n;             /* names */
-        uint32_t len;           /* bytes used in data */
-        uint32_t cap;           /* bytes allocated for data */
-        char data[];
+        uint16_t n;             /* names (at most FILES_PACKED_MAX) */
+        uint16_t len;           /* bytes used in data (at most FILES_PACKED_MAX * 256) */
+        char data[];            /* allocated: PACKED_CAP(len) bytes */
 } PackedFiles;
+
+/* The block is sized by what it holds, in steps of 16: no capacity to store. */
+#define PACKED_CAP(len) (((size_t) (len) + 15U) & ~(size_t) 15U)
 
 #define FILES_IS_HASH(p) (((uintptr_t) (p)) & 1U)
 #define FILES_HASH(p) ((GHashTable *) (((uintptr_t) (p)) & ~(uintptr_t) 1U))
@@ -290,19 +458,16 @@ bool watch_node_add_file(WatchNode *n, const char *name) {
                 n->files = FILES_TAG_HASH(h);
                 return true;
         }
-        if (!p || p->len + l > p->cap) {
-                uint32_t cap = p ? p->cap : 0;
+        if (!p || PACKED_CAP(p->len) < p->len + l) {
+                size_t len = p ? p->len : 0;
 
-                while (cap < (p ? p->len : 0) + l)
-                        cap = cap ? cap * 2 : (uint32_t) MAX(l, 32U);
-                p = g_realloc(p, sizeof(PackedFiles) + cap);
+                p = g_realloc(p, sizeof(PackedFiles) + PACKED_CAP(len + l));
                 if (!n->files)
                         p->n = p->len = 0;
-                p->cap = cap;
                 n->files = p;
         }
         memcpy(p->data + p->len, name, l);
-        p->len += (uint32_t) l;
+        p->len += (uint16_t) l;
         p->n++;
         return true;
 }
@@ -321,7 +486,7 @@ bool watch_node_remove_file(WatchNode *n, const char *name) {
                 return false;
         l = strlen(name) + 1;
         memmove(p->data + off, p->data + off + l, p->len - (size_t) off - l);
-        p->len -= (uint32_t) l;
+        p->len -= (uint16_t) l;
         if (--p->n == 0) {
                 g_free(p);
                 n->files = NULL;

@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -12,15 +13,20 @@ typedef struct WatchTree WatchTree;
 typedef struct WatchNode WatchNode;
 
 /* Read-only for everyone but watch-tree.c. A full path is built only when asked for, so renaming a
- * directory is one update of its node, whatever lies below it. */
+ * directory is one update of its node, whatever lies below it. A node is one allocation with its name
+ * at the end (a longer name after a rename gets a block of its own); children and watch descriptors
+ * are found through open-addressing tables of node pointers: about 140 bytes per directory with ten
+ * short file names. */
 struct WatchNode {
         WatchNode *parent;      /* NULL for a root */
-        char *name;             /* a root's name is its full path */
-        int wd;                 /* -1 while not watched */
-        WatchNode *wd_next;     /* the next node with the same wd (overlapping watches share the inode) */
+        char *name;             /* a root's name is its full path; points to name_inline unless renamed */
         void *owner;            /* the watch this node belongs to (same for a whole tree) */
-        GHashTable *children;   /* name -> WatchNode*, NULL when there are none */
         void *files;            /* names of the non-directory entries last seen (see below), NULL when none */
+        WatchNode **kids;       /* children by name hash, 1 << kids_shift slots; NULL when none */
+        int wd;                 /* -1 while not watched */
+        uint32_t n_kids;
+        uint8_t kids_shift;
+        char name_inline[];
 };
 
 int watch_tree_new(WatchTree **ret);
@@ -35,11 +41,29 @@ WatchNode *watch_tree_add_child(WatchTree *t, WatchNode *parent, const char *nam
 
 WatchNode *watch_node_child(const WatchNode *n, const char *name);
 
+/* Iterating the children; the set must not change during the iteration. */
+typedef struct WatchChildIter {
+        const WatchNode *node;
+        size_t pos;
+} WatchChildIter;
+void watch_child_iter_init(WatchChildIter *i, const WatchNode *n);
+WatchNode *watch_child_iter_next(WatchChildIter *i);
+size_t watch_node_n_children(const WatchNode *n);
+
 /* Sets the node's wd and indexes it (wd -1 unindexes). */
 void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd);
 
-/* The first node watched with wd (follow wd_next for the others), or NULL. */
+/* A node watched with wd, or NULL. Overlapping watches share a wd: use the iterator for all of them. */
 WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd);
+
+/* Iterating the nodes watched with wd; the tree must not change during the iteration. */
+typedef struct WatchWdIter {
+        const WatchTree *tree;
+        int wd;
+        size_t pos, left;
+} WatchWdIter;
+void watch_wd_iter_init(WatchWdIter *i, const WatchTree *t, int wd);
+WatchNode *watch_wd_iter_next(WatchWdIter *i);
 
 /* Whether any node other than n is watched with n's wd. */
 bool watch_tree_wd_shared(const WatchTree *t, const WatchNode *n);

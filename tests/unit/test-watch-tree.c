@@ -58,10 +58,12 @@ static void test_wd_index(void) {
         g_assert_true(watch_tree_wd_shared(t, c));
         g_assert_true(watch_tree_wd_shared(t, r2));
         {
-                WatchNode *n = watch_tree_lookup_wd(t, 2);
+                WatchWdIter i;
+                WatchNode *n;
                 bool saw_c = false, saw_r2 = false;
 
-                for (; n; n = n->wd_next) {
+                watch_wd_iter_init(&i, t, 2);
+                while ((n = watch_wd_iter_next(&i))) {
                         saw_c |= n == c;
                         saw_r2 |= n == r2;
                 }
@@ -145,6 +147,112 @@ static void test_remove(void) {
         g_assert_nonnull(watch_node_child(root, "keep"));
         g_assert_cmpuint(watch_tree_n_nodes(t), ==, 2);
         g_assert_cmpuint(watch_tree_n_watched(t), ==, 0);
+}
+
+/* The open-addressing indexes against a GHashTable model, through thousands of random adds, renames,
+ * removals and wd changes: every lookup, iteration and count must agree after each step (removal
+ * shifts entries back, which is where such tables go wrong). */
+static void check_against_model(WatchTree *t, WatchNode *root, GHashTable *kids, GHashTable *wds) {
+        GHashTableIter i;
+        gpointer k, v;
+        WatchChildIter ci;
+        WatchNode *c;
+        size_t n = 0;
+
+        g_assert_cmpuint(watch_node_n_children(root), ==, g_hash_table_size(kids));
+        g_hash_table_iter_init(&i, kids);
+        while (g_hash_table_iter_next(&i, &k, &v)) {
+                g_assert_true(watch_node_child(root, k) == v);
+                g_assert_cmpstr(((WatchNode *) v)->name, ==, k);
+        }
+        watch_child_iter_init(&ci, root);
+        while ((c = watch_child_iter_next(&ci))) {
+                g_assert_true(g_hash_table_lookup(kids, c->name) == c);
+                n++;
+        }
+        g_assert_cmpuint(n, ==, g_hash_table_size(kids));
+
+        /* wds: node -> wd; each wd's iteration yields exactly the nodes that have it. */
+        g_hash_table_iter_init(&i, wds);
+        while (g_hash_table_iter_next(&i, &k, &v)) {
+                WatchWdIter wi;
+                WatchNode *o;
+                bool found = false;
+
+                g_assert_cmpint(((WatchNode *) k)->wd, ==, GPOINTER_TO_INT(v));
+                watch_wd_iter_init(&wi, t, GPOINTER_TO_INT(v));
+                while ((o = watch_wd_iter_next(&wi))) {
+                        g_assert_cmpint(o->wd, ==, GPOINTER_TO_INT(v));
+                        g_assert_true(g_hash_table_contains(wds, o));
+                        found |= o == k;
+                }
+                g_assert_true(found);
+        }
+        g_assert_cmpuint(watch_tree_n_watched(t), ==, g_hash_table_size(wds));
+}
+
+static void drop_from_model(WatchTree *t, WatchNode *n, void *userdata) {
+        g_hash_table_remove(userdata, n);
+}
+
+static void test_indexes_random(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        g_autoptr(GHashTable) kids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GHashTable) wds = g_hash_table_new(g_direct_hash, g_direct_equal);
+        g_autoptr(GRand) rnd = g_rand_new_with_seed(42);
+        WatchNode *root;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/r");
+        for (int step = 0; step < 20000; step++) {
+                /* Few names and few wds, so that collisions, shared wds and renames onto existing names
+                 * happen all the time. */
+                g_autofree char *name = g_strdup_printf("%s%u", g_rand_boolean(rnd) ? "d" : "a-much-longer-name-",
+                                                        g_rand_int_range(rnd, 0, 300));
+                WatchNode *c = g_hash_table_lookup(kids, name);
+
+                switch (g_rand_int_range(rnd, 0, 4)) {
+                case 0:
+                        if (!c) {
+                                c = watch_tree_add_child(t, root, name);
+                                g_hash_table_insert(kids, g_strdup(name), c);
+                        }
+                        break;
+                case 1:
+                        if (c) {
+                                g_hash_table_remove(kids, name);
+                                watch_tree_remove(t, c, drop_from_model, wds);
+                        }
+                        break;
+                case 2:
+                        if (c) {
+                                g_autofree char *to = g_strdup_printf("d%u", g_rand_int_range(rnd, 0, 300));
+                                WatchNode *old = g_hash_table_lookup(kids, to);
+
+                                if (old && old != c)
+                                        g_hash_table_remove(wds, old);
+                                g_hash_table_remove(kids, name);
+                                watch_tree_move(t, c, root, to, NULL, NULL);
+                                g_hash_table_insert(kids, g_strdup(to), c);
+                        }
+                        break;
+                case 3:
+                        if (c) {
+                                int wd = g_rand_int_range(rnd, -1, 200);
+
+                                watch_tree_set_wd(t, c, wd);
+                                if (wd < 0)
+                                        g_hash_table_remove(wds, c);
+                                else
+                                        g_hash_table_insert(wds, c, GINT_TO_POINTER(wd));
+                        }
+                        break;
+                }
+                if (step % 97 == 0)
+                        check_against_model(t, root, kids, wds);
+        }
+        check_against_model(t, root, kids, wds);
+        g_assert_cmpuint(watch_tree_n_nodes(t), ==, g_hash_table_size(kids) + 1);
 }
 
 static void test_files(void) {
@@ -231,6 +339,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/watch-tree/wd-index", test_wd_index);
         g_test_add_func("/watch-tree/rename", test_rename);
         g_test_add_func("/watch-tree/remove", test_remove);
+        g_test_add_func("/watch-tree/indexes-random", test_indexes_random);
         g_test_add_func("/watch-tree/files", test_files);
         g_test_add_func("/watch-tree/many-files", test_many_files);
         g_test_add_func("/watch-tree/packed-remove", test_packed_remove);
