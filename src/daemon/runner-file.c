@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Action=move|copy|delete (pyinotifyd's FileManager) with GIO, in a worker thread: the destination
- * comes from Source=/Destination= regex references, parents may be created, existing destinations are
- * refused unless Overwrite=yes, and modes and owners are applied to what results. */
-#include <gio/gio.h>
+/* Action=move|copy|delete (pyinotifyd's FileManager) with plain system calls, in a worker thread: the
+ * destination comes from Source=/Destination= regex references, parents may be created, existing
+ * destinations are refused unless Overwrite=yes, and modes and owners are applied to what results. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <glib.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "escape.h"
 #include "log.h"
 #include "runner-file.h"
+
+/* Bytes per copy_file_range() call: below the kernel's MAX_RW_COUNT on every version. */
+#define COPY_CHUNK ((size_t) 1 << 30)
+#define READ_BUFFER_SIZE ((size_t) 64 * 1024)
 
 typedef struct FileJob {
         RunnerContext *ctx;
@@ -41,8 +50,9 @@ static void fail(FileJob *j, const char *what, const char *path, const char *why
                 j->error = g_strdup_printf("%s %s: %s", what, shown, why);
 }
 
-static void fail_gerror(FileJob *j, const char *what, const char *path, GError *e) {
-        fail(j, what, path, e->message);
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
 }
 
 /* Mode and owner for one created or resulting entry. */
@@ -62,6 +72,12 @@ static void apply_recursive(FileJob *j, const char *path) {
 
         if (lstat(path, &st) < 0)
                 return fail(j, "Failed to look at", path, g_strerror(errno));
+        if (S_ISLNK(st.st_mode)) {
+                /* chmod() would follow the link and change its target, wherever that is: owner only. */
+                if ((j->uid != (uid_t) -1 || j->gid != (gid_t) -1) && lchown(path, j->uid, j->gid) < 0)
+                        fail(j, "Failed to set the owner of", path, g_strerror(errno));
+                return;
+        }
         apply_attributes(j, path, S_ISDIR(st.st_mode));
         if (!S_ISDIR(st.st_mode))
                 return;
@@ -99,127 +115,427 @@ static bool make_parents(FileJob *j, const char *dest) {
         return true;
 }
 
-static bool delete_recursive(FileJob *j, GFile *f) {
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GFileEnumerator) en = NULL;
-        g_autofree char *path = g_file_get_path(f);
+/* Removes name below dir_fd: a file or symlink (never followed), or a directory, which when not empty
+ * only with Recursive=yes, depth-first. path is name's whole path, for messages. */
+static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int fd;
 
-        if (g_file_delete(f, NULL, &e))
+        if (unlinkat(dir_fd, name, 0) >= 0)
                 return true;
-        if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY) || !j->recursive) {
-                fail_gerror(j, "Failed to delete", path, e);
+        if (errno == EISDIR && unlinkat(dir_fd, name, AT_REMOVEDIR) >= 0)
+                return true;
+        if (!(errno == ENOTEMPTY || errno == EEXIST) || !j->recursive) {
+                fail(j, "Failed to delete", path, g_strerror(errno));
                 return false;
         }
-        g_clear_error(&e);
-        en = g_file_enumerate_children(f, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL,
-                                       &e);
-        if (!en) {
-                fail_gerror(j, "Failed to list", path, e);
+
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                fail(j, "Failed to list", path, g_strerror(errno));
+                (void) safe_close(fd);
                 return false;
         }
         for (;;) {
-                GFileInfo *info = NULL;
-                GFile *child = NULL;
+                g_autofree char *child = NULL;
+                struct dirent *de;
 
-                if (!g_file_enumerator_iterate(en, &info, &child, NULL, &e)) {
-                        fail_gerror(j, "Failed to list", path, e);
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno == 0)
+                                break;
+                        fail(j, "Failed to list", path, g_strerror(errno));
                         return false;
                 }
-                if (!info)
-                        break;
-                if (!delete_recursive(j, child))
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                child = g_build_filename(path, de->d_name, NULL);
+                if (!delete_at(j, dirfd(d), de->d_name, child))
                         return false;
         }
-        if (!g_file_delete(f, NULL, &e)) {
-                fail_gerror(j, "Failed to delete", path, e);
+        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0) {
+                fail(j, "Failed to delete", path, g_strerror(errno));
                 return false;
         }
         return true;
 }
 
-static bool copy_recursive(FileJob *j, GFile *src, GFile *dst, GFileCopyFlags flags) {
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GFileEnumerator) en = NULL;
-        g_autoptr(GFileInfo) info = NULL;
-        g_autofree char *spath = g_file_get_path(src), *dpath = g_file_get_path(dst);
+/* ".#<name>.XXXXXX" next to name, the name part cut so that the whole stays within NAME_MAX. */
+static char *temp_name(const char *name) {
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        GString *s = g_string_new(".#");
 
-        info = g_file_query_info(src, G_FILE_ATTRIBUTE_STANDARD_TYPE, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, &e);
-        if (!info) {
-                fail_gerror(j, "Failed to look at", spath, e);
+        g_string_append_len(s, name, (gssize) MIN(strlen(name), (size_t) NAME_MAX - strlen(".#.XXXXXX")));
+        g_string_append_c(s, '.');
+        for (int i = 0; i < 6; i++)
+                g_string_append_c(s, chars[g_random_int_range(0, (gint32) sizeof(chars) - 1)]);
+        return g_string_free(s, false);
+}
+
+/* mkostemp() relative to a directory fd: a new file "<.#name.XXXXXX>" in dir_fd, open for writing. */
+static int open_temp_at(int dir_fd, const char *name, char **ret_name) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+                g_autofree char *t = temp_name(name);
+                int fd = openat(dir_fd, t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+
+                if (fd >= 0) {
+                        *ret_name = TAKE_PTR(t);
+                        return fd;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+/* renameat() that, unless replace, refuses an existing target, atomically where the file system can. */
+static int rename_at(int old_dir, const char *old_name, int new_dir, const char *new_name, bool replace) {
+        if (replace)
+                return renameat(old_dir, old_name, new_dir, new_name) < 0 ? -errno : 0;
+        if (renameat2(old_dir, old_name, new_dir, new_name, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return -errno;
+        /* No RENAME_NOREPLACE on this file system: look, then rename. */
+        if (faccessat(new_dir, new_name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                return -EEXIST;
+        return renameat(old_dir, old_name, new_dir, new_name) < 0 ? -errno : 0;
+}
+
+static int copy_data_read_write(int in, int out) {
+        g_autofree char *buf = g_malloc(READ_BUFFER_SIZE);
+
+        for (;;) {
+                ssize_t n = read(in, buf, READ_BUFFER_SIZE);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(out, buf + done, (size_t) (n - done));
+
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        done += w;
+                }
+        }
+}
+
+/* In the kernel where it can (reflinks, server-side copies), else through a buffer; both advance the
+ * file offsets, so the fallback may take over at any point. */
+static int copy_data(int in, int out) {
+        for (bool copied = false;; copied = true) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0);
+
+                /* Some file systems report an end at once rather than an error: read to be sure. */
+                if (n == 0)
+                        return copied ? 0 : copy_data_read_write(in, out);
+                if (n > 0)
+                        continue;
+                if (errno == EINTR)
+                        continue;
+                if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+                        return copy_data_read_write(in, out);
+                return -errno;
+        }
+}
+
+/* File systems without (user) extended attributes, or attributes only privileged processes may set. */
+static bool xattr_ignorable(int e) {
+        return e == ENOTSUP || e == EOPNOTSUPP || e == EPERM;
+}
+
+/* A list or value of an extended attribute: the size first, again while it grows in between. */
+static ssize_t get_xattr(int fd, const char *name, char **ret) {
+        for (;;) {
+                g_autofree char *buf = NULL;
+                ssize_t n = name ? fgetxattr(fd, name, NULL, 0) : flistxattr(fd, NULL, 0);
+
+                if (n < 0)
+                        return -errno;
+                buf = g_malloc((size_t) n + 1);
+                n = name ? fgetxattr(fd, name, buf, (size_t) n) : flistxattr(fd, buf, (size_t) n);
+                if (n >= 0) {
+                        *ret = TAKE_PTR(buf);
+                        return n;
+                }
+                if (errno != ERANGE)
+                        return -errno;
+        }
+}
+
+static int copy_xattrs(int in, int out) {
+        g_autofree char *names = NULL;
+        ssize_t n = get_xattr(in, NULL, &names);
+
+        if (n < 0)
+                return xattr_ignorable((int) -n) ? 0 : (int) n;
+        for (const char *p = names; p < names + n; p += strlen(p) + 1) {
+                g_autofree char *value = NULL;
+                ssize_t m = get_xattr(in, p, &value);
+
+                if (m == -ENODATA)              /* removed since the listing */
+                        continue;
+                if (m < 0)
+                        return xattr_ignorable((int) -m) ? 0 : (int) m;
+                if (fsetxattr(out, p, value, (size_t) m, 0) < 0 && !xattr_ignorable(errno))
+                        return -errno;
+        }
+        return 0;
+}
+
+/* Owner, extended attributes, mode and timestamps of in (its stat st) onto out, in this order: chown()
+ * clears set-id bits, and only the owner's own file takes user.* attributes whatever its mode. On
+ * failure *ret_what says what failed. */
+static int copy_metadata(int in, int out, const struct stat *st, const char **ret_what) {
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        int r;
+
+        if (fchown(out, st->st_uid, st->st_gid) < 0 && !(errno == EPERM && geteuid() != 0)) {
+                *ret_what = "Failed to set the owner of";
+                return -errno;
+        }
+        r = copy_xattrs(in, out);
+        if (r < 0) {
+                *ret_what = "Failed to copy the extended attributes to";
+                return r;
+        }
+        if (fchmod(out, st->st_mode & 07777) < 0) {
+                *ret_what = "Failed to set the mode of";
+                return -errno;
+        }
+        if (futimens(out, ts) < 0) {
+                *ret_what = "Failed to set the timestamps of";
+                return -errno;
+        }
+        return 0;
+}
+
+/* A regular file: into a temporary file beside the destination, then renamed over it, so that nobody
+ * sees half a copy and a failure leaves nothing behind. */
+static bool copy_regular(FileJob *j, int src_dir, const char *src_name, const char *src_path, int dst_dir,
+                         const char *dst_name, const char *dst_path, bool replace) {
+        _cleanup_close_ int in = -1, out = -1;
+        g_autofree char *tmp = NULL;
+        const char *what = "Failed to copy to";
+        struct stat st;
+        int r;
+
+        /* O_NONBLOCK: should it have become a FIFO since it was looked at, the open must not wait. */
+        in = openat(src_dir, src_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        if (in < 0 || fstat(in, &st) < 0) {
+                fail(j, "Failed to open", src_path, g_strerror(errno));
                 return false;
         }
-        if (g_file_info_get_file_type(info) != G_FILE_TYPE_DIRECTORY) {
-                if (!g_file_copy(src, dst, flags, NULL, NULL, NULL, &e)) {
-                        fail_gerror(j, "Failed to copy to", dpath, e);
+        if (!S_ISREG(st.st_mode)) {
+                fail(j, what, dst_path, "Can't copy special file");
+                return false;
+        }
+        out = open_temp_at(dst_dir, dst_name, &tmp);
+        if (out < 0) {
+                fail(j, what, dst_path, g_strerror(-out));
+                return false;
+        }
+        r = copy_data(in, out);
+        if (r >= 0)
+                r = copy_metadata(in, out, &st, &what);
+        if (r >= 0 && close(TAKE_FD(out)) < 0)
+                r = -errno;
+        if (r >= 0) {
+                what = "Failed to copy to";
+                r = rename_at(dst_dir, tmp, dst_dir, dst_name, replace);
+        }
+        if (r < 0) {
+                (void) unlinkat(dst_dir, tmp, 0);
+                fail(j, what, dst_path, g_strerror(-r));
+                return false;
+        }
+        return true;
+}
+
+/* A symlink as a symlink (the same target, never followed), made beside the destination and renamed
+ * over it like a file. */
+static bool copy_symlink(FileJob *j, int src_dir, const char *src_name, const char *src_path,
+                         const struct stat *st, int dst_dir, const char *dst_name, const char *dst_path,
+                         bool replace) {
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        g_autofree char *target = NULL, *tmp = NULL;
+        size_t size = (size_t) MAX(st->st_size, 0) + 1;
+        int r = -EEXIST;
+
+        for (;;) {
+                ssize_t n;
+
+                target = g_realloc(target, size);
+                n = readlinkat(src_dir, src_name, target, size);
+                if (n < 0) {
+                        fail(j, "Failed to read the link", src_path, g_strerror(errno));
                         return false;
                 }
-                return true;
+                if ((size_t) n < size) {
+                        target[n] = 0;
+                        break;
+                }
+                size *= 2;
         }
+        for (int attempt = 0; attempt < 100 && r == -EEXIST; attempt++) {
+                g_free(tmp);
+                tmp = temp_name(dst_name);
+                r = symlinkat(target, dst_dir, tmp) < 0 ? -errno : 0;
+        }
+        if (r >= 0) {
+                /* Owner and times as for a file; a link has no mode of its own. */
+                if (fchownat(dst_dir, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+                    !(errno == EPERM && geteuid() != 0))
+                        r = -errno;
+                else if (utimensat(dst_dir, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                else
+                        r = rename_at(dst_dir, tmp, dst_dir, dst_name, replace);
+                if (r < 0)
+                        (void) unlinkat(dst_dir, tmp, 0);
+        }
+        if (r < 0) {
+                fail(j, "Failed to copy to", dst_path, g_strerror(-r));
+                return false;
+        }
+        return true;
+}
+
+static bool copy_at(FileJob *j, int src_dir, const char *src_name, const char *src_path, int dst_dir,
+                    const char *dst_name, const char *dst_path, bool replace);
+
+/* A directory with Recursive=yes: made (or merged into an existing one), filled, and given the
+ * source's owner, attributes, mode and timestamps last, after its contents changed it. */
+static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const char *src_path, int dst_dir,
+                           const char *dst_name, const char *dst_path, bool replace) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_close_ int out = -1;
+        const char *what = NULL;
+        struct stat st;
+        bool created;
+        int fd, r;
+
         if (!j->recursive) {
-                fail(j, "Not copying directory", spath, "Recursive=yes is needed for directories");
+                fail(j, "Not copying directory", src_path, "Recursive=yes is needed for directories");
                 return false;
         }
-        if (!g_file_make_directory(dst, NULL, &e) && !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
-                fail_gerror(j, "Failed to create", dpath, e);
+        fd = openat(src_dir, src_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
+                fail(j, "Failed to list", src_path, g_strerror(errno));
+                (void) safe_close(fd);
                 return false;
         }
-        g_clear_error(&e);
-        en = g_file_enumerate_children(src, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL,
-                                       &e);
-        if (!en) {
-                fail_gerror(j, "Failed to list", spath, e);
+        /* Private until its own mode is set at the end. */
+        created = mkdirat(dst_dir, dst_name, 0700) >= 0;
+        if (!created && errno != EEXIST) {
+                fail(j, "Failed to create", dst_path, g_strerror(errno));
+                return false;
+        }
+        out = openat(dst_dir, dst_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (out < 0) {
+                fail(j, "Failed to create", dst_path, g_strerror(errno));
                 return false;
         }
         for (;;) {
-                GFileInfo *ci = NULL;
-                GFile *child = NULL;
-                g_autoptr(GFile) target = NULL;
+                g_autofree char *src_child = NULL, *dst_child = NULL;
+                struct dirent *de;
 
-                if (!g_file_enumerator_iterate(en, &ci, &child, NULL, &e)) {
-                        fail_gerror(j, "Failed to list", spath, e);
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno == 0)
+                                break;
+                        fail(j, "Failed to list", src_path, g_strerror(errno));
                         return false;
                 }
-                if (!ci)
-                        break;
-                target = g_file_get_child(dst, g_file_info_get_name(ci));
-                if (!copy_recursive(j, child, target, flags))
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                src_child = g_build_filename(src_path, de->d_name, NULL);
+                dst_child = g_build_filename(dst_path, de->d_name, NULL);
+                if (!copy_at(j, dirfd(d), de->d_name, src_child, out, de->d_name, dst_child, replace))
                         return false;
         }
-        /* The directory's own timestamps last, after its contents changed it. */
-        (void) g_file_copy_attributes(src, dst, G_FILE_COPY_ALL_METADATA | G_FILE_COPY_NOFOLLOW_SYMLINKS, NULL, NULL);
+        /* One that was there already keeps what it cannot take: best effort, as merging always was. */
+        r = copy_metadata(dirfd(d), out, &st, &what);
+        if (r < 0 && created) {
+                fail(j, what, dst_path, g_strerror(-r));
+                return false;
+        }
         return true;
+}
+
+/* Copies src_name below src_dir to dst_name below dst_dir, whatever it is; the paths are for messages.
+ * replace: an existing destination may be replaced (Overwrite=yes and it existed). */
+static bool copy_at(FileJob *j, int src_dir, const char *src_name, const char *src_path, int dst_dir,
+                    const char *dst_name, const char *dst_path, bool replace) {
+        struct stat st;
+
+        if (fstatat(src_dir, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                fail(j, "Failed to look at", src_path, g_strerror(errno));
+                return false;
+        }
+        if (S_ISDIR(st.st_mode))
+                return copy_directory(j, src_dir, src_name, src_path, dst_dir, dst_name, dst_path, replace);
+        if (S_ISLNK(st.st_mode))
+                return copy_symlink(j, src_dir, src_name, src_path, &st, dst_dir, dst_name, dst_path, replace);
+        if (S_ISREG(st.st_mode))
+                return copy_regular(j, src_dir, src_name, src_path, dst_dir, dst_name, dst_path, replace);
+        fail(j, "Failed to copy to", dst_path, "Can't copy special file");
+        return false;
+}
+
+/* The copy of the whole source path to the destination path, relative to the destination's parent. */
+static bool copy_path(FileJob *j, const char *src, const char *dst, bool replace) {
+        g_autofree char *parent = g_path_get_dirname(dst), *name = g_path_get_basename(dst);
+        _cleanup_close_ int dir = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dir < 0) {
+                fail(j, "Failed to copy to", dst, g_strerror(errno));
+                return false;
+        }
+        return copy_at(j, AT_FDCWD, src, src, dir, name, dst, replace);
 }
 
 static void run_job(void *data) {
         FileJob *j = data;
-        g_autoptr(GFile) src = g_file_new_for_path(j->source);
-        g_autoptr(GFile) dst = j->destination ? g_file_new_for_path(j->destination) : NULL;
-        g_autoptr(GError) e = NULL;
-        GFileCopyFlags flags = G_FILE_COPY_ALL_METADATA | G_FILE_COPY_NOFOLLOW_SYMLINKS;
+        /* Without trailing slashes, "." or "..": the parent and name of the destination come from it. */
+        g_autofree char *src = g_canonicalize_filename(j->source, NULL);
+        g_autofree char *dst = j->destination ? g_canonicalize_filename(j->destination, NULL) : NULL;
+        bool replace = false;
         struct stat st;
+        int r;
 
         if (j->action == ACTION_DELETE) {
-                (void) delete_recursive(j, src);
+                (void) delete_at(j, AT_FDCWD, src, src);
                 return;
         }
 
         if (lstat(j->destination, &st) >= 0) {
                 if (!j->overwrite)
                         return fail(j, "Refusing to replace", j->destination, "it exists and Overwrite=no");
-                flags |= G_FILE_COPY_OVERWRITE;
+                replace = true;
         }
         if (j->auto_create && !make_parents(j, j->destination))
                 return;
 
         if (j->action == ACTION_COPY) {
-                if (!copy_recursive(j, src, dst, flags))
+                if (!copy_path(j, src, dst, replace))
                         return;
-        } else if (!g_file_move(src, dst, flags, NULL, NULL, NULL, &e)) {
-                /* A directory across file systems: copy it whole, then delete the source. */
-                if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_WOULD_RECURSE))
-                        return fail_gerror(j, "Failed to move to", j->destination, e);
+        } else if ((r = rename_at(AT_FDCWD, src, AT_FDCWD, dst, replace)) < 0) {
+                /* Across file systems: copy it whole (a directory too), then delete the source. */
+                if (r != -EXDEV)
+                        return fail(j, "Failed to move to", dst, g_strerror(-r));
                 j->recursive = true;
-                if (!copy_recursive(j, src, dst, flags) || !delete_recursive(j, src))
+                if (!copy_path(j, src, dst, replace) || !delete_at(j, AT_FDCWD, src, src))
                         return;
         }
         if (j->file_mode >= 0 || j->directory_mode >= 0 || j->uid != (uid_t) -1 || j->gid != (gid_t) -1)

@@ -6,6 +6,7 @@ replacement, makes the seed's scenario happen and checks the effects with deadli
 behaviour was a defect (touchmon losing the file after a save-by-rename, inorun's unquoted shell
 string, pyinotifyd dropping events during a run) the test shows inotaskd doing it right."""
 
+import errno
 import glob
 import os
 import pwd
@@ -425,6 +426,128 @@ class PyinotifydFileManager(DaemonTestCase):
         self.assertEqual(mode(os.path.join(dst, 'tree', 'a')), 0o755)
         self.assertEqual(len(d.task_ids('finished: success', 'move')), 2, d.log_text()[-3000:])
         log('file manager: a file and a directory moved from /dev/shm to another file system')
+
+    def temp_files(self, top):
+        """The copies' temporary files (".#<name>.XXXXXX") anywhere below top."""
+        found = []
+        for root, dirs, files in os.walk(top):
+            found += [os.path.join(root, n) for n in dirs + files if n.startswith('.#')]
+        return found
+
+    def test_copy_keeps_an_extended_attribute(self):
+        d = self.start(self.config())
+        staged = os.path.join(self.staging, 'x.to_copy')
+        write(staged, 'with an attribute')
+        try:
+            os.setxattr(staged, 'user.inotaskd.test', b'kept \x00 as bytes')
+        except OSError as e:
+            if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+                self.skipTest('the file system of %s refuses user xattrs: %s' % (self.staging, e))
+            raise
+        os.rename(staged, os.path.join(self.src, 'x.to_copy'))
+        d.settle()
+
+        copied = os.path.join(self.dst, 'x')
+        with open(copied) as f:
+            self.assertEqual(f.read(), 'with an attribute')
+        self.assertEqual(os.getxattr(copied, 'user.inotaskd.test'), b'kept \x00 as bytes')
+        self.assertEqual(self.temp_files(self.dst), [])
+        self.assertEqual(len(d.task_ids('finished: success', 'copy')), 1, d.log_text()[-3000:])
+        log('file manager: a copy kept its user.* extended attribute')
+
+    def test_symlink_is_copied_as_a_symlink(self):
+        d = self.start(self.config())
+        target = os.path.join(self.staging, 'target')
+        write(target, 'the target')
+        os.chmod(target, 0o600)
+        os.symlink(target, os.path.join(self.staging, 'l.to_copy'))
+        os.symlink('no/such/file', os.path.join(self.staging, 'dangling.to_copy'))
+        os.rename(os.path.join(self.staging, 'l.to_copy'), os.path.join(self.src, 'l.to_copy'))
+        os.rename(os.path.join(self.staging, 'dangling.to_copy'), os.path.join(self.src, 'dangling.to_copy'))
+        d.settle()
+
+        for name, to in (('l', target), ('dangling', 'no/such/file')):
+            copied = os.path.join(self.dst, name)
+            self.assertTrue(os.path.islink(copied), '%s is a symlink, not a copy of its target' % copied)
+            self.assertEqual(os.readlink(copied), to)
+            self.assertTrue(os.path.islink(os.path.join(self.src, name + '.to_copy')), 'a copy leaves the source')
+        self.assertEqual(mode(target), 0o600, 'FileMode= is not applied through the link to its target')
+        self.assertEqual(self.temp_files(self.dst), [])
+        self.assertEqual(len(d.task_ids('finished: success', 'copy')), 2, d.log_text()[-3000:])
+        log('file manager: symlinks copied as symlinks (one dangling), their target untouched')
+
+    def test_recursive_directory_copy_keeps_the_directory_mtime(self):
+        text = in_group(self.config(), 'Rule copy', 'Directories=no', 'Directories=yes')
+        text = in_group(text, 'Rule copy', 'Action=copy', 'Action=copy\nRecursive=yes')
+        d = self.start(text)
+        tree = os.path.join(self.staging, 'tree.to_copy')
+        os.makedirs(os.path.join(tree, 'sub'))
+        write(os.path.join(tree, 'sub', 'f'), 'deep')
+        os.symlink('sub/f', os.path.join(tree, 'link'))
+        os.chmod(os.path.join(tree, 'sub'), 0o500)      # the copy fills it before it gets this mode
+        # Set last, deepest first: creating entries changes their directory's mtime. With nanoseconds.
+        times = [(('sub', 'f'), 1000000000123456789), (('sub',), 1100000000987654321),
+                 ((), 1200000000555555555)]
+        for rel, ns in times:
+            os.utime(os.path.join(tree, *rel), ns=(ns, ns))
+        os.rename(tree, os.path.join(self.src, 'tree.to_copy'))       # IN_MOVED_TO|IN_ISDIR
+        d.settle()
+        os.chmod(os.path.join(self.src, 'tree.to_copy', 'sub'), 0o700)      # for its removal by non-root
+
+        copied = os.path.join(self.dst, 'tree')
+        with open(os.path.join(copied, 'sub', 'f')) as f:
+            self.assertEqual(f.read(), 'deep')
+        self.assertEqual(os.readlink(os.path.join(copied, 'link')), 'sub/f')
+        for rel, ns in times:
+            self.assertEqual(os.lstat(os.path.join(copied, *rel)).st_mtime_ns, ns,
+                             'the copy of %s keeps its mtime' % os.path.join('tree', *rel))
+        self.assertEqual(mode(copied), 0o755, 'DirectoryMode=0755')
+        self.assertEqual(mode(os.path.join(copied, 'sub')), 0o755)
+        self.assertEqual(mode(os.path.join(copied, 'sub', 'f')), 0o644, 'FileMode=0644')
+        self.assertTrue(os.path.isdir(os.path.join(self.src, 'tree.to_copy')), 'a copy leaves the source')
+        self.assertEqual(self.temp_files(self.dst), [])
+        self.assertEqual(len(d.task_ids('finished: success', 'copy')), 1, d.log_text()[-3000:])
+        log('file manager: a directory copied with Recursive=yes, every mtime kept to the nanosecond')
+
+    def test_failed_copy_leaves_no_temporary_file(self):
+        # Delay 3: the vanishing source below must be gone before its copy starts.
+        text = in_group(self.config(delay='3'), 'Rule copy', 'Action=copy', 'Action=copy\nOverwrite=yes')
+        d = self.start(text)
+        # With Overwrite=yes a file's copy may replace a file, not a directory: the data is copied into
+        # the temporary file, then the rename over the directory fails.
+        os.makedirs(os.path.join(self.dst, 'b', 'keep'))
+        expect = {os.path.join(self.dst, 'b'): r'Failed to copy to (.*): Is a directory'}
+        staged = os.path.join(self.staging, 'b.to_copy')
+        write(staged, 'x' * 200000)
+        os.rename(staged, os.path.join(self.src, 'b.to_copy'))
+        # A destination directory this process may not write to (root may write anywhere).
+        if os.geteuid() != 0:
+            os.makedirs(os.path.join(self.src, 'ro'))
+            os.makedirs(os.path.join(self.dst, 'ro'))
+            os.chmod(os.path.join(self.dst, 'ro'), 0o555)
+            write(os.path.join(self.src, 'ro', 'c.to_copy'), 'not writable')
+            expect[os.path.join(self.dst, 'ro', 'c')] = r'Failed to copy to (.*): Permission denied'
+        else:
+            log('file manager: running as root, the unwritable destination directory is not tried')
+        # A source gone before its copy starts: moved out of the tree (IN_MOVED_FROM cancels nothing).
+        vanishing = os.path.join(self.src, 'v.to_copy')
+        write(vanishing, 'gone')
+        d.sync()
+        os.rename(vanishing, os.path.join(self.staging, 'v'))
+        expect[vanishing] = r'Failed to look at (.*): No such file or directory'
+        d.settle()
+        if os.geteuid() != 0:
+            os.chmod(os.path.join(self.dst, 'ro'), 0o755)      # for the directory's removal
+
+        failed = d.task_ids('failed: file-error', 'copy')
+        self.assertEqual(len(failed), len(expect), d.log_text()[-3000:])
+        for path, why in expect.items():
+            m = d.log_matches(r'^Task \d+ \(copy\): %s$' % why)
+            self.assertIn(path, [x.group(1) for x in m], d.log_text()[-3000:])
+        self.assertEqual(self.temp_files(self.dst), [], 'no temporary file is left behind')
+        self.assertEqual(os.listdir(os.path.join(self.dst, 'b')), ['keep'], 'the directory is untouched')
+        self.assertEqual(d.task_ids('finished: success', 'copy'), [])
+        log('file manager: %d failed copies, no ".#" temporary file left' % len(expect))
 
 
 # ================================================================== inorun
