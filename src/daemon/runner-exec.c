@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -224,6 +225,9 @@ static int resolve_gid(const char *name, gid_t *ret) {
 }
 
 void runner_context_done(RunnerContext *c) {
+        if (c->spawn_ready)
+                c->null_fd = safe_close(c->null_fd);
+        c->spawn_ready = false;
         c->self_user = (g_free(c->self_user), NULL);
         c->self_home = (g_free(c->self_home), NULL);
         c->self_shell = (g_free(c->self_shell), NULL);
@@ -376,10 +380,69 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
         _exit(errno == ENOENT ? 127 : 126);
 }
 
-static int spawn(char **argv, char **envp, const Credentials *c, const char *wd, int out_fd, pid_t *ret) {
+/* Looks once at what a child would inherit: ignored signals (reset in the child), and handlers, which a
+ * child sharing our memory must never run (with one, every spawn goes through posix_spawn(), which
+ * resets all 64 dispositions in the child). */
+static void spawn_setup(RunnerContext *ctx) {
+        ctx->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        ctx->n_ignored = 0;
+        ctx->spawn_posix = ctx->null_fd < 0;
+        for (int sig = 1; sig < SIGRTMIN && !ctx->spawn_posix; sig++) {
+                struct sigaction sa;
+
+                if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+                        continue;
+                if (sa.sa_handler == SIG_IGN)
+                        ctx->ignored[ctx->n_ignored++] = sig;
+                else if (sa.sa_handler != SIG_DFL)
+                        ctx->spawn_posix = true;
+        }
+        for (int sig = SIGRTMIN; sig <= SIGRTMAX && !ctx->spawn_posix; sig++) {
+                struct sigaction sa;
+
+                if (sigaction(sig, NULL, &sa) >= 0 && sa.sa_handler != SIG_DFL)
+                        ctx->spawn_posix = true;
+        }
+        ctx->spawn_ready = true;
+}
+
+typedef struct SpawnArgs {
+        const RunnerContext *ctx;
+        char **argv, **envp;
+        const char *wd;
+        int out_fd;
+        int error;              /* set by the child if it fails before execve() succeeds */
+} SpawnArgs;
+
+/* The child of clone(CLONE_VM | CLONE_VFORK): it shares our memory and we wait until it has exec'd,
+ * so it only makes system calls, and reports a failure through the shared SpawnArgs. */
+static int spawn_child(void *userdata) {
+        SpawnArgs *a = userdata;
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t none;
+
+        for (int i = 0; i < a->ctx->n_ignored; i++)
+                (void) sigaction(a->ctx->ignored[i], &dfl, NULL);
+        if (setsid() < 0 || dup2(a->ctx->null_fd, STDIN_FILENO) < 0 || dup2(a->out_fd, STDOUT_FILENO) < 0 ||
+            dup2(a->out_fd, STDERR_FILENO) < 0 || (a->wd && chdir(a->wd) < 0))
+                goto fail;
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(a->argv[0], a->argv, a->envp);
+fail:
+        a->error = errno ?: EIO;
+        _exit(127);
+}
+
+/* One stack for every such child: we are suspended until it is done with it. */
+#define SPAWN_STACK_SIZE (64 * 1024)
+static uint8_t spawn_stack[SPAWN_STACK_SIZE] __attribute__((aligned(64)));
+
+static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials *c, const char *wd, int out_fd,
+                 pid_t *ret) {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        sigset_t none, all;
+        sigset_t none, all, old;
         pid_t pid;
         int r;
 
@@ -393,7 +456,30 @@ static int spawn(char **argv, char **envp, const Credentials *c, const char *wd,
                 return 0;
         }
 
-        /* The usual case needs no identity change: posix_spawn (vfork-like) is much cheaper. */
+        if (!ctx->spawn_ready)
+                spawn_setup(ctx);
+
+        /* The usual case needs no identity change. A vfork-like clone on our own stack costs less than
+         * posix_spawn(), which maps a stack and resets every signal disposition in the child, each time. */
+        if (!ctx->spawn_posix) {
+                SpawnArgs a = { .ctx = ctx, .argv = argv, .envp = envp, .wd = wd, .out_fd = out_fd };
+
+                /* Blocked across the clone, so no signal reaches the child before its mask is reset. */
+                sigfillset(&all);
+                (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+                pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+                r = pid < 0 ? -errno : 0;
+                (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (r < 0)
+                        return r;
+                if (a.error != 0) {
+                        (void) waitpid(pid, NULL, 0);
+                        return -a.error;
+                }
+                *ret = pid;
+                return 0;
+        }
+
         sigemptyset(&none);
         sigfillset(&all);
         posix_spawnattr_init(&attr);
@@ -401,7 +487,10 @@ static int spawn(char **argv, char **envp, const Credentials *c, const char *wd,
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (ctx->null_fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, ctx->null_fd, STDIN_FILENO);
+        else
+                posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
         if (wd)
@@ -467,7 +556,7 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         out_read = fds[0];
         out_write = fds[1];
 
-        r = spawn(argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
+        r = spawn(ctx, argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
         if (r == -EAGAIN || r == -EMFILE || r == -ENFILE || r == -ENOMEM)
                 return r;
         if (r < 0) {

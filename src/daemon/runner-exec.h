@@ -13,6 +13,11 @@ typedef struct RunnerContext {
         bool dry_run;
         /* The daemon's own user, looked up once: tasks without User= run as it. */
         char *self_user, *self_home, *self_shell;
+        /* For spawning, set up at the first spawn: /dev/null for stdin, the signals the daemon ignores
+         * (a child must not inherit SIG_IGN), and whether a handler anywhere forces posix_spawn(). */
+        bool spawn_ready, spawn_posix;
+        int null_fd;
+        int n_ignored, ignored[64];
 } RunnerContext;
 
 void runner_context_done(RunnerContext *c);

@@ -249,9 +249,10 @@ class Daemon:
     """
 
     def __init__(self, config, *, args=(), dropins=None, marker=True, world_accessible=False, env=None,
-                 nofile=None):
+                 nofile=None, ignored_signals=()):
         self.extra_env = dict(env or {})
         self.nofile = nofile            # soft RLIMIT_NOFILE for the daemon, None: inherited
+        self.ignored_signals = ignored_signals  # signals the daemon starts with set to SIG_IGN
         self.tmp = tempfile.mkdtemp(prefix='inotaskd-test.', dir='/tmp')
         _LIVE.add(self)
         self.args = list(args)
@@ -353,14 +354,18 @@ class Daemon:
         with open(self.log_path, 'wb') as err, open(self.stdout_path, 'wb') as out:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          cwd=self.path('cwd'), env=self.env(),
-                                         preexec_fn=self._preexec if self.nofile is not None else None)
+                                         preexec_fn=self._preexec if self.nofile is not None or
+                                         self.ignored_signals else None)
         if wait_ready:
             self.wait_notify(r'^READY=1$', timeout=timeout)
         return self
 
     def _preexec(self):
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
+        if self.nofile is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
+        for sig in self.ignored_signals:
+            signal.signal(sig, signal.SIG_IGN)
 
     @property
     def pid(self):

@@ -5,6 +5,7 @@ with the task, exit status and signal recorded, TimeoutSec= stopping a task."""
 
 import os
 import re
+import signal
 
 import harness
 from harness import DaemonTestCase, write, log
@@ -136,6 +137,36 @@ class Exec(DaemonTestCase):
         self.d.settle()
         self.assertEqual(len(self.d.records()), 1, 'the daemon goes on after a command that cannot start')
 
+
+
+SIGNALS = '''
+[Watch w]
+Path=@TMP@/w
+
+[Rule status]
+Watch=w
+On=IN_CLOSE_WRITE
+Exec=/bin/cat /proc/self/status
+'''
+
+
+class SignalState(DaemonTestCase):
+    def test_command_starts_with_default_signals(self):
+        """Whatever the daemon inherited or blocks (sd-event blocks the signals it handles), a command
+        starts with an empty signal mask and no ignored signal: SIG_IGN would survive execve()."""
+        d = self.daemon(SIGNALS, start=False, ignored_signals=(signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2))
+        w = self.fresh_dir(d, 'w')
+        d.start()
+        write(os.path.join(w, 'f'))
+        d.settle()
+        tid = d.task_ids('started', 'status')[0]
+        fields = {}
+        # The tab after the colon comes escaped in the log ("\\t", its backslash escaped once more).
+        for m in d.log_matches(r'^Task %d \(status\): (Sig\w+):(?:\\+t|\s)+([0-9a-f]+)$' % tid):
+            fields[m.group(1)] = int(m.group(2), 16)
+        self.assertEqual(fields.get('SigBlk'), 0, 'blocked signals in the command: %r' % fields)
+        self.assertEqual(fields.get('SigIgn'), 0, 'ignored signals in the command: %r' % fields)
+        log('the command starts with no blocked and no ignored signal (the daemon ignored PIPE, USR1, USR2)')
 
 if __name__ == '__main__':
     harness.main()
