@@ -28,7 +28,7 @@ extern char **environ;
 typedef struct Run {
         RunnerContext *ctx;
         Task *task;
-        sd_event_source *child;
+        pid_t pid;                      /* while in ctx->children */
         sd_event_source *timer;
         sd_event_source *output;
         int output_fd;
@@ -40,7 +40,8 @@ typedef struct Run {
 static void run_free(Run *r) {
         if (!r)
                 return;
-        r->child = sd_event_source_disable_unref(r->child);
+        if (r->pid > 0)
+                g_hash_table_remove(r->ctx->children, GINT_TO_POINTER(r->pid));
         r->timer = sd_event_source_disable_unref(r->timer);
         r->output = sd_event_source_disable_unref(r->output);
         r->output_fd = safe_close(r->output_fd);
@@ -135,8 +136,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 /* ------------------------------------------------------------------ exit and timeout */
 
-static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Run *r = userdata;
+static void child_exited(Run *r, const siginfo_t *si) {
         Task *t = r->task;
         Scheduler *sched = r->ctx->scheduler;
         TaskState state;
@@ -167,6 +167,38 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         run_free(r);
         t->runner = NULL;
         scheduler_task_finished(sched, t, state, result, status);
+}
+
+/* Our children that have exited, one by one. A zombie that is not ours (a library's) stays for its
+ * owner: then each of ours is asked by pid instead. */
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
+        RunnerContext *ctx = userdata;
+
+        for (;;) {
+                siginfo_t si = {};
+                Run *r;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+                        return 0;
+                r = g_hash_table_lookup(ctx->children, GINT_TO_POINTER(si.si_pid));
+                if (!r)
+                        break;
+                if (waitid(P_PID, (id_t) si.si_pid, &si, WEXITED) < 0)
+                        return 0;
+                child_exited(r, &si);
+        }
+
+        g_autofree gpointer *pids = (gpointer *) g_hash_table_get_keys_as_array(ctx->children, NULL);
+        for (gpointer *p = pids; *p; p++) {
+                siginfo_t si = {};
+                Run *r;
+
+                if (waitid(P_PID, (id_t) GPOINTER_TO_INT(*p), &si, WEXITED | WNOHANG) < 0 || si.si_pid <= 0)
+                        continue;
+                r = g_hash_table_lookup(ctx->children, *p);
+                if (r)
+                        child_exited(r, &si);
+        }
         return 0;
 }
 
@@ -225,8 +257,11 @@ static int resolve_gid(const char *name, gid_t *ret) {
 }
 
 void runner_context_done(RunnerContext *c) {
-        if (c->spawn_ready)
+        if (c->spawn_ready) {
                 c->null_fd = safe_close(c->null_fd);
+                c->sigchld = sd_event_source_disable_unref(c->sigchld);
+                g_clear_pointer(&c->children, g_hash_table_unref);
+        }
         c->spawn_ready = false;
         c->self_user = (g_free(c->self_user), NULL);
         c->self_home = (g_free(c->self_home), NULL);
@@ -383,7 +418,16 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
 /* Looks once at what a child would inherit: ignored signals (reset in the child), and handlers, which a
  * child sharing our memory must never run (with one, every spawn goes through posix_spawn(), which
  * resets all 64 dispositions in the child). */
-static void spawn_setup(RunnerContext *ctx) {
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata);
+
+static int spawn_setup(RunnerContext *ctx) {
+        int r;
+
+        /* SIGCHLD is blocked since the start (the manager blocks it with the signals it handles). */
+        r = sd_event_add_signal(ctx->event, &ctx->sigchld, SIGCHLD, on_sigchld, ctx);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for exited tasks: %m");
+        ctx->children = g_hash_table_new(g_direct_hash, g_direct_equal);
         ctx->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         ctx->n_ignored = 0;
         ctx->spawn_posix = ctx->null_fd < 0;
@@ -404,6 +448,7 @@ static void spawn_setup(RunnerContext *ctx) {
                         ctx->spawn_posix = true;
         }
         ctx->spawn_ready = true;
+        return 0;
 }
 
 typedef struct SpawnArgs {
@@ -455,9 +500,6 @@ static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials
                 *ret = pid;
                 return 0;
         }
-
-        if (!ctx->spawn_ready)
-                spawn_setup(ctx);
 
         /* The usual case needs no identity change. A vfork-like clone on our own stack costs less than
          * posix_spawn(), which maps a stack and resets every signal disposition in the child, each time. */
@@ -526,6 +568,12 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
                 return 0;
         }
 
+        if (!ctx->spawn_ready) {
+                r = spawn_setup(ctx);
+                if (r < 0)
+                        return r;
+        }
+
         r = credentials_resolve(ctx, t->rule, &cred);
         if (r < 0) {
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot resolve User=%s/Group=%s.",
@@ -579,19 +627,9 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, &f, 1, "Task %" PRIu64 " (%s) started: %s (pid %d)", t->id,
                  t->rule->name, shown, (int) t->pid);
 
-        r = sd_event_add_child(ctx->event, &run->child, t->pid, WEXITED, on_child, run);
-        if (r < 0) {
-                /* Cannot reap it through the loop (no fd for its pidfd?): stop it; the scheduler retries
-                 * on EMFILE once another task ends. */
-                (void) kill(-t->pid, SIGKILL);
-                (void) waitpid(t->pid, NULL, 0);
-                run_free(run);
-                t->runner = NULL;
-                t->pid = 0;
-                return log_debug_errno(r, "Failed to watch child: %m");
-        }
-        /* Reap it even while the loop is exiting, so a stop waits for it. */
-        (void) sd_event_source_set_child_process_own(run->child, false);
+        /* Reaped by on_sigchld(), even while the loop is exiting, so a stop waits for it. */
+        run->pid = t->pid;
+        g_hash_table_insert(ctx->children, GINT_TO_POINTER(run->pid), run);
         r = sd_event_add_io(ctx->event, &run->output, run->output_fd, EPOLLIN, on_output, run);
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);

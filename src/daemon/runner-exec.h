@@ -18,6 +18,10 @@ typedef struct RunnerContext {
         bool spawn_ready, spawn_posix;
         int null_fd;
         int n_ignored, ignored[64];
+        /* Children are reaped from one SIGCHLD source, found by pid: no pidfd, epoll entry and close
+         * per child. */
+        sd_event_source *sigchld;
+        GHashTable *children;           /* pid -> Run* */
 } RunnerContext;
 
 void runner_context_done(RunnerContext *c);
