@@ -165,7 +165,9 @@ class SignalState(DaemonTestCase):
         for m in d.log_matches(r'^Task %d \(status\): (Sig\w+):(?:\\+t|\s)+([0-9a-f]+)$' % tid):
             fields[m.group(1)] = int(m.group(2), 16)
         self.assertEqual(fields.get('SigBlk'), 0, 'blocked signals in the command: %r' % fields)
-        self.assertEqual(fields.get('SigIgn'), 0, 'ignored signals in the command: %r' % fields)
+        # Signals 1-31. glibc's posix_spawn() (the path taken when a handler is installed, as under
+        # ASan) leaves its two internal real-time signals (32, 33) ignored in every child it makes.
+        self.assertEqual(fields.get('SigIgn', -1) & 0x7fffffff, 0, 'ignored signals in the command: %r' % fields)
         log('the command starts with no blocked and no ignored signal (the daemon ignored PIPE, USR1, USR2)')
 
 if __name__ == '__main__':
