@@ -225,7 +225,10 @@ class PyinotifydAllEvents(DaemonTestCase):
         d.start()
         job = os.path.join(w, 'job')
         write(job, '1')
-        d.wait_records(1, phase='start')             # the first run is running, held at the gate
+        # The first run for job is running, held at the gate. (Not just any first run: listing the
+        # watched directory at start raises IN_OPEN on it, and Directories=yes gives it a task too.)
+        harness.wait_for(lambda: any(r.args[2] == job.encode() for r in d.records(phase='start')),
+                         what='the first run for job to start')
         os.utime(job, (1000000000, 1000000000))    # IN_ATTRIB while it runs
         d.sync()
         write(d.path('gate'))
