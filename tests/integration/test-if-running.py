@@ -127,7 +127,8 @@ Path=@TMP@/w
 [Rule many]
 Watch=w
 On=IN_CLOSE_WRITE
-Exec=/bin/sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done; echo "$1" >> @TMP@/done' @TMP@/gate {pathname}
+# Held until the gate exists, for at most 120 s (2,400 polls), so a failed test leaves nothing running.
+Exec=/bin/sh -c 'n=0; while [ ! -e "$0" ] && [ $n -lt 2400 ]; do sleep 0.05; n=$((n+1)); done; [ -e "$0" ] && echo "$1" >> @TMP@/done' @TMP@/gate {pathname}
 '''
 
 
