@@ -294,14 +294,6 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
 /* Per-task signals cost a message each on a storm, so, like systemd's Manager, they go out only while
  * a client is subscribed. A subscriber that leaves the bus is dropped by the track; Subscribe() is
  * counted per call, so nested users of one connection each Unsubscribe(). */
-static int on_track_empty(sd_bus_track *track, void *userdata) {
-        Bus *b = userdata;
-
-        b->subscribed = sd_bus_track_unref(b->subscribed);
-        log_debug("No client subscribed any more; task signals stop.");
-        return 0;
-}
-
 static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Bus *b = manager_get_bus(userdata);
         int r;
@@ -309,7 +301,7 @@ static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_erro
         if (!b)
                 return -ENOTCONN;
         if (!b->subscribed) {
-                r = sd_bus_track_new(sd_bus_message_get_bus(message), &b->subscribed, on_track_empty, b);
+                r = sd_bus_track_new(sd_bus_message_get_bus(message), &b->subscribed, NULL, NULL);
                 if (r < 0)
                         return r;
                 (void) sd_bus_track_set_recursive(b->subscribed, true);

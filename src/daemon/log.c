@@ -145,11 +145,8 @@ int log_internal(int level, int error, const char *message_id, const LogField *f
                 /* Messages may quote file names: keep the console free of raw control bytes. Most lines
                  * are plain ASCII and need no escaping. */
                 const char *prefix = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
-                bool plain = true;
 
-                for (const unsigned char *c = (const unsigned char *) buf; *c && plain; c++)
-                        plain = *c >= 0x20 && *c < 0x7f && *c != '\\';
-                if (plain)
+                if (display_is_plain(buf, strlen(buf)))
                         fprintf(stderr, "%s%s\n", prefix, buf);
                 else {
                         g_autofree char *shown = escape_display(buf, strlen(buf));

@@ -28,7 +28,6 @@ extern char **environ;
 typedef struct Run {
         RunnerContext *ctx;
         Task *task;
-        pid_t pid;                      /* while in ctx->children */
         sd_event_source *timer;
         sd_event_source *output;
         int output_fd;
@@ -40,8 +39,9 @@ typedef struct Run {
 static void run_free(Run *r) {
         if (!r)
                 return;
-        if (r->pid > 0)
-                g_hash_table_remove(r->ctx->children, GINT_TO_POINTER(r->pid));
+        /* Its entry in ctx->children, by the task's pid. */
+        if (r->task->pid > 0)
+                g_hash_table_remove(r->ctx->children, GINT_TO_POINTER(r->task->pid));
         r->timer = sd_event_source_disable_unref(r->timer);
         r->output = sd_event_source_disable_unref(r->output);
         r->output_fd = safe_close(r->output_fd);
@@ -628,8 +628,7 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
                  t->rule->name, shown, (int) t->pid);
 
         /* Reaped by on_sigchld(), even while the loop is exiting, so a stop waits for it. */
-        run->pid = t->pid;
-        g_hash_table_insert(ctx->children, GINT_TO_POINTER(run->pid), run);
+        g_hash_table_insert(ctx->children, GINT_TO_POINTER(t->pid), run);
         r = sd_event_add_io(ctx->event, &run->output, run->output_fd, EPOLLIN, on_output, run);
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);

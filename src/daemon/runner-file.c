@@ -115,6 +115,20 @@ static bool make_parents(FileJob *j, const char *dest) {
         return true;
 }
 
+/* The next entry of d other than "." and "..": 1 with *ret set, 0 at the end, -errno on a read error. */
+static int next_entry(DIR *d, struct dirent **ret) {
+        struct dirent *de;
+
+        do {
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        return errno == 0 ? 0 : -errno;
+        } while (streq(de->d_name, ".") || streq(de->d_name, ".."));
+        *ret = de;
+        return 1;
+}
+
 /* Removes name below dir_fd: a file or symlink (never followed), or a directory, which when not empty
  * only with Recursive=yes, depth-first. path is name's whole path, for messages. */
 static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path) {
@@ -139,17 +153,14 @@ static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path
         for (;;) {
                 g_autofree char *child = NULL;
                 struct dirent *de;
+                int r = next_entry(d, &de);
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno == 0)
-                                break;
-                        fail(j, "Failed to list", path, g_strerror(errno));
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        fail(j, "Failed to list", path, g_strerror(-r));
                         return false;
                 }
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
                 child = g_build_filename(path, de->d_name, NULL);
                 if (!delete_at(j, dirfd(d), de->d_name, child))
                         return false;
@@ -448,17 +459,14 @@ static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const 
         for (;;) {
                 g_autofree char *src_child = NULL, *dst_child = NULL;
                 struct dirent *de;
+                int n = next_entry(d, &de);
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno == 0)
-                                break;
-                        fail(j, "Failed to list", src_path, g_strerror(errno));
+                if (n == 0)
+                        break;
+                if (n < 0) {
+                        fail(j, "Failed to list", src_path, g_strerror(-n));
                         return false;
                 }
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
                 src_child = g_build_filename(src_path, de->d_name, NULL);
                 dst_child = g_build_filename(dst_path, de->d_name, NULL);
                 if (!copy_at(j, dirfd(d), de->d_name, src_child, out, de->d_name, dst_child, replace))

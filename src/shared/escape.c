@@ -77,6 +77,16 @@ static void append_hex_byte(GString *out, unsigned char b) {
         g_string_append_printf(out, "\\x%02x", b);
 }
 
+bool display_is_plain(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) s[i];
+
+                if (c < 0x20 || c >= 0x7f || c == '\\')
+                        return false;
+        }
+        return true;
+}
+
 char *escape_display(const char *s, size_t len) {
         const unsigned char *u = (const unsigned char *) s;
         GString *out;
@@ -84,12 +94,8 @@ char *escape_display(const char *s, size_t len) {
         g_return_val_if_fail(s || len == 0, NULL);
 
         /* Most names are printable ASCII without a backslash: nothing to escape. */
-        for (size_t i = 0;; i++) {
-                if (i == len)
-                        return g_strndup(s ? s : "", len);
-                if (u[i] < 0x20 || u[i] >= 0x7f || u[i] == '\\')
-                        break;
-        }
+        if (display_is_plain(s, len))
+                return g_strndup(s ? s : "", len);
 
         out = g_string_sized_new(len + 1);
         for (size_t i = 0; i < len;) {

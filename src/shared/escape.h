@@ -10,6 +10,9 @@
  * "\xNN", and a backslash becomes "\\". The result is always valid UTF-8. Newly allocated. */
 char *escape_display(const char *s, size_t len);
 
+/* Whether escape_display() would return the same bytes: printable ASCII without a backslash. */
+bool display_is_plain(const char *s, size_t len);
+
 /* The inverse of escape_display(): returns a newly allocated NUL-terminated buffer and its length in
  * *ret_len, or NULL on a malformed escape. */
 char *unescape_display(const char *s, size_t *ret_len);
