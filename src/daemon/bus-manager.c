@@ -6,6 +6,7 @@
 
 #include "backend-inotify.h"
 #include "bus.h"
+#include "bus-polkit.h"
 #include "config.h"
 #include "escape.h"
 #include "event-names.h"
@@ -19,6 +20,7 @@ struct Bus {
         BusManagerProperty dirty;
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
         sd_bus_track *subscribed;       /* clients that called Subscribe(); per-task signals only for them */
+        BusPolkit *polkit;              /* calls waiting for their authorization; made at the first */
 };
 
 char *bus_task_path(uint64_t id) {
@@ -27,42 +29,27 @@ char *bus_task_path(uint64_t id) {
 
 /* ------------------------------------------------------------------ authorization */
 
-/* Mutating calls: root, our own uid, or a member of AdminGroup=. Decided here from the caller's
- * credentials, whatever the bus policy let through. */
-int bus_check_admin(sd_bus_message *message, Manager *m, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+/* Root, our own uid and members of AdminGroup= (by the groups the bus driver recorded at connect time)
+ * are let through at once; anyone else is asked about in polkit (bus-polkit.c). Returns 1 when allowed, 0
+ * when the answer is pending (the handler returns 1 and is called again with the same message), or a
+ * negative error with error set. */
+int bus_check_admin(sd_bus_message *message, Manager *m, const char *action, sd_bus_error *error) {
+        Bus *b = manager_get_bus(m);
         const Config *c = manager_get_config(m);
-        uid_t uid;
-        gid_t gid, admin;
-        const gid_t *gids = NULL;
+        gid_t admin = (gid_t) -1;
         struct group *gr;
-        int r, n;
+        int r;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_EGID |
-                                      SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                r = sd_bus_creds_get_uid(creds, &uid);
-        if (r < 0)
-                return r;
-        if (uid == 0 || uid == geteuid())
-                return 0;
-
-        if (c && c->daemon.admin_group && (gr = getgrnam(c->daemon.admin_group))) {
-                admin = gr->gr_gid;
-                if (sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == admin)
-                        return 0;
-                n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-                for (int i = 0; i < n; i++)
-                        if (gids[i] == admin)
-                                return 0;
+        if (!b)
+                return -ENOTCONN;
+        if (!b->polkit) {
+                r = bus_polkit_new(&b->polkit);
+                if (r < 0)
+                        return r;
         }
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Only root, uid %u%s%s may change tasks or reload.", (unsigned) geteuid(),
-                                 c && c->daemon.admin_group ? " or members of " : "",
-                                 c && c->daemon.admin_group ? c->daemon.admin_group : "");
+        if (c && c->daemon.admin_group && (gr = getgrnam(c->daemon.admin_group)))
+                admin = gr->gr_gid;
+        return bus_polkit_verify(b->polkit, message, action, admin, error);
 }
 
 int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id) {
@@ -121,7 +108,17 @@ static int fill_tasks(sd_bus_message *reply, void *userdata) {
         return c.r;
 }
 
+/* The read methods: org.inotaskd1.list-tasks, which the policy grants everyone unless a site says
+ * otherwise (properties are not checked: a site hiding paths also denies Properties in the bus policy). */
+static int check_list(sd_bus_message *message, Manager *m, sd_bus_error *error) {
+        return bus_check_admin(message, m, POLKIT_ACTION_LIST_TASKS, error);
+}
+
 static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = check_list(message, userdata, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
         return reply_array(message, "(tosssst)", fill_tasks, userdata);
 }
 
@@ -134,6 +131,9 @@ static int method_get_task(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_read(message, "t", &id);
         if (r < 0)
                 return r;
+        r = check_list(message, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (!scheduler_get(manager_get_scheduler(m), id))
                 return bus_reply_task_error(error, -ENOENT, id);
         path = bus_task_path(id);
@@ -149,9 +149,9 @@ static int task_verb(sd_bus_message *message, Manager *m, bool trigger, sd_bus_e
         r = sd_bus_message_read(message, "t", &id);
         if (r < 0)
                 return r;
-        r = bus_check_admin(message, m, error);
-        if (r < 0)
-                return r;
+        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asked polkit; this message comes back with the answer */
         t = scheduler_get(s, id);
         if (!t)
                 return bus_reply_task_error(error, -ENOENT, id);
@@ -189,9 +189,9 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_read(message, "ss", &rule_name, &path);
         if (r < 0)
                 return r;
-        r = bus_check_admin(message, m, error);
-        if (r < 0)
-                return r;
+        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         rule = c ? (ConfigRule *) config_find_rule(c, rule_name) : NULL;
         if (!rule)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_RULE, "No rule \"%s\".", rule_name);
@@ -230,6 +230,10 @@ static int fill_watches(sd_bus_message *reply, void *userdata) {
 }
 
 static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = check_list(message, userdata, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
         return reply_array(message, "(ssbbu)", fill_watches, userdata);
 }
 
@@ -266,6 +270,10 @@ static int fill_rules(sd_bus_message *reply, void *userdata) {
 }
 
 static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = check_list(message, userdata, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
         return reply_array(message, "(sssst)", fill_rules, userdata);
 }
 
@@ -274,9 +282,9 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         Manager *m = userdata;
         int r;
 
-        r = bus_check_admin(message, m, error);
-        if (r < 0)
-                return r;
+        r = bus_check_admin(message, m, POLKIT_ACTION_RELOAD, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = manager_reload(m, errors);
         if (r == -EINVAL) {
                 g_autofree char *text = NULL;
@@ -556,6 +564,7 @@ Bus *bus_free(Bus *b) {
                 return NULL;
         b->flush = sd_event_source_disable_unref(b->flush);
         b->subscribed = sd_bus_track_unref(b->subscribed);
+        b->polkit = bus_polkit_free(b->polkit);
         if (b->bus) {
                 (void) sd_bus_flush(b->bus);
                 b->bus = sd_bus_flush_close_unref(b->bus);

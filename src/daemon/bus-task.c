@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "bus-polkit.h"
 #include "escape.h"
 #include "manager.h"
 
@@ -109,9 +110,9 @@ static int task_method(sd_bus_message *message, Task *t, bool trigger, sd_bus_er
         Scheduler *s = manager_get_scheduler(m);
         int r;
 
-        r = bus_check_admin(message, m, error);
-        if (r < 0)
-                return r;
+        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asked polkit; this message comes back with the answer */
         r = trigger ? scheduler_trigger(s, t) : scheduler_cancel(s, t);
         if (r < 0)
                 return bus_reply_task_error(error, r, t->id);

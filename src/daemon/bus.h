@@ -55,5 +55,5 @@ extern const sd_bus_vtable bus_task_vtable[];
 int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                   sd_bus_error *error);
 int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error);
-int bus_check_admin(sd_bus_message *message, Manager *m, sd_bus_error *error);
+int bus_check_admin(sd_bus_message *message, Manager *m, const char *action, sd_bus_error *error);
 int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id);
