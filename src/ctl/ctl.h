@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
@@ -40,6 +41,9 @@ typedef struct Ctl {
         bool colors;
         bool value_only;                /* show --value */
         char **properties;              /* show -p, NULL for all */
+        bool ask_password;              /* false with --no-ask-password: no agent, no interactive polkit */
+
+        pid_t agent_pid;                /* pkttyagent, if started */
 
         sd_bus *bus;
 } Ctl;
@@ -61,6 +65,11 @@ int ctl_call(Ctl *c, bool auto_start, const char *path, const char *interface, c
 /* Prints one line for a failed call and returns the exit code for it. task_id is named in NoSuchTask
  * messages if not UINT64_MAX; what says what failed ("cancel task 5"). */
 int ctl_report_error(const Ctl *c, const sd_bus_error *error, int r, uint64_t task_id, const char *what);
+
+/* Before a call that polkit may have to ask about: a pkttyagent on our terminal (polkit-agent.c), if
+ * stdin is one and --no-ask-password was not given; once. Stopped by ctl_polkit_agent_close(). */
+void ctl_polkit_agent_open(Ctl *c);
+void ctl_polkit_agent_close(Ctl *c);
 
 /* The verbs that live in their own files. */
 int verb_monitor(Ctl *c, int argc, char **argv);

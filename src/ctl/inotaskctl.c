@@ -58,10 +58,13 @@ static void help(void) {
                  "  -p, --property=NAME    show: only this property (may be repeated)\n"
                  "      --value            show: values only, without NAME=\n"
                  "      --no-pager         accepted for systemctl habits; nothing is paged\n"
+                 "      --no-ask-password  cancel, trigger, run, reload: do not start a polkit\n"
+                 "                         agent, nor let polkit ask for a password\n"
                  "  -h, --help             show this help\n"
                  "      --version          show the version\n\n"
                  "Exit status: 0 success, 1 the daemon refused or the call failed,\n"
-                 "3 inotaskd is not running or the bus cannot be reached, 4 permission denied,\n"
+                 "3 inotaskd is not running or the bus cannot be reached, 4 permission denied\n"
+                 "(the message names the polkit action that was refused),\n"
                  "64 bad command line.\n"),
                program_invocation_short_name);
 }
@@ -568,6 +571,7 @@ static int task_verb(Ctl *c, int argc, char **argv, bool cancel) {
                         return -r;
         }
 
+        ctl_polkit_agent_open(c);
         for (int i = 1; i < argc; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 uint64_t id;
@@ -618,6 +622,7 @@ static int verb_run(Ctl *c, int argc, char **argv) {
                 return CTL_EXIT_USAGE;
         }
 
+        ctl_polkit_agent_open(c);
         r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "RunRule", &error, &reply, "ss",
                      argv[1], path);
         if (r < 0) {
@@ -645,6 +650,7 @@ static int verb_reload(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
+        ctl_polkit_agent_open(c);
         r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Reload", &error, NULL, NULL);
         if (r >= 0)
                 return CTL_EXIT_SUCCESS;
@@ -686,6 +692,7 @@ enum {
         ARG_JSON,
         ARG_NO_LEGEND,
         ARG_NO_PAGER,
+        ARG_NO_ASK_PASSWORD,
         ARG_VALUE,
         ARG_VERSION,
 };
@@ -700,6 +707,7 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                 { "json", optional_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                 { "property", required_argument, NULL, 'p' },
                 { "value", no_argument, NULL, ARG_VALUE },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -743,6 +751,9 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                         break;
                 case ARG_NO_PAGER:
                         break;
+                case ARG_NO_ASK_PASSWORD:
+                        c->ask_password = false;
+                        break;
                 case 'p': {
                         /* Like systemctl: -p A,B and -p A -p B. */
                         g_auto(GStrv) names = g_strsplit(optarg, ",", -1);
@@ -780,6 +791,7 @@ int main(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         Ctl c = {
                 .legend = true,
+                .ask_password = true,
         };
         const Verb *verb = NULL;
         char *default_argv[] = { (char *) "status", NULL };
@@ -828,6 +840,10 @@ int main(int argc, char *argv[]) {
         if (r != 0)
                 return r;
         bus = c.bus;
+        /* Like systemctl: polkit may ask through an agent (ours on the terminal, or the session's). */
+        (void) sd_bus_set_allow_interactive_authorization(bus, c.ask_password);
 
-        return verb->run(&c, vargc, vargv);
+        r = verb->run(&c, vargc, vargv);
+        ctl_polkit_agent_close(&c);
+        return r;
 }

@@ -37,6 +37,7 @@ typedef struct Query {
         char *action;
         char *sender;
         gid_t admin_gid;
+        bool interactive;               /* the caller allowed polkit to ask for a password */
         sd_bus_slot *slot;              /* the call to the bus driver, then to polkit */
         sd_event_source *defer;         /* frees the query once the request went through again */
         Verdict verdict;
@@ -189,9 +190,12 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
         if (authorized)
                 r = query_done(q, VERDICT_ALLOWED);
-        else if (challenge)
+        else if (challenge && !q->interactive)
                 r = query_refuse(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                                  "Interactive authentication required for %s.", q->action);
+        else if (challenge)
+                r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s: authentication is "
+                                 "required, and no polkit agent could ask for it.", q->action);
         else
                 r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s (polkit).", q->action);
 
@@ -204,20 +208,20 @@ finish:
 static int ask_polkit(Query *q) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus = sd_bus_message_get_bus(q->request);
-        bool interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
         int r;
 
+        q->interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
         r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
                                            "CheckAuthorization");
         if (r < 0)
                 return r;
         /* The subject is the caller's unique name: polkit asks the bus who that is, race-free. */
         r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", q->sender,
-                                  q->action, 0, (uint32_t) (interactive ? 1 : 0), "");
+                                  q->action, 0, (uint32_t) (q->interactive ? 1 : 0), "");
         if (r < 0)
                 return r;
         return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q,
-                                 interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
+                                 q->interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
 }
 
 /* ------------------------------------------------------------------ the bus driver's credentials */
