@@ -15,7 +15,7 @@
 #define POLKIT_ACTION_LIST_TASKS "org.inotaskd1.list-tasks"
 
 /* Calls of one sender waiting for an answer at once; more are refused with LimitsExceeded. */
-#define POLKIT_PENDING_PER_SENDER_MAX 128U
+#define POLKIT_PENDING_PER_SENDER_MAX 512U
 
 typedef struct BusPolkit BusPolkit;
 
