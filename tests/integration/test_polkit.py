@@ -9,6 +9,8 @@ the setgid race: pipelined RunRule calls followed by an exec of a setgid program
 
 import json
 import os
+import pty
+import select
 import re
 import shutil
 import subprocess
@@ -137,7 +139,7 @@ class Polkitd:
         script = ('mount --bind {a} /usr/share/polkit-1/actions && '
                   'mount --bind {r} /etc/polkit-1/rules.d && '
                   'mount --bind {r} /usr/share/polkit-1/rules.d && '
-                  'exec {p} --no-debug').format(a=self.actions, r=self.rules, p=POLKITD)
+                  'exec {p}').format(a=self.actions, r=self.rules, p=POLKITD)
         env = dict(os.environ)
         env['DBUS_SYSTEM_BUS_ADDRESS'] = self.bus.address
         self.log = open(os.path.join(self.tmp, 'polkitd.log'), 'wb')
@@ -396,6 +398,57 @@ polkit.addRule(function(action, subject) {
         # list-tasks is allow_any=yes in the policy: polkit says yes.
         self.assert_can_read(tid)
         self.assertEqual(self.d.log_matches(r'polkit is not available'), [])
+
+    def ctl_on_terminal(self, *args):
+        """inotaskctl as nobody with a pseudo-terminal as its controlling terminal and stdin, on this bus
+        as its system bus (pkttyagent finds polkit there too). Returns (pid, exit status, output)."""
+        ctl = os.environ.get('INOTASKCTL_BINARY')
+        if not ctl:
+            self.skipTest('INOTASKCTL_BINARY is not set')
+        env = self.bus.env()
+        env['DBUS_SYSTEM_BUS_ADDRESS'] = self.bus.address
+        env['LC_ALL'] = 'C'
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execvpe('setpriv', NOBODY + [ctl, '--system'] + list(args), env)
+            finally:
+                os._exit(127)
+        out = b''
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if ready:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:         # EIO: the other side is closed
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+        finally:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        return pid, os.waitstatus_to_exitcode(status), out.decode(errors='replace')
+
+    def test_inotaskctl_starts_a_polkit_agent_on_a_terminal(self):
+        self.d = self.start()
+        tid = self.schedule(self.d, 'slow-1')
+        pid, code, out = self.ctl_on_terminal('cancel', str(tid))
+        log('inotaskctl cancel on a terminal: %d %r' % (code, out))
+        # Without logind the test's caller has no session, so polkit cannot route the question to the
+        # agent (it would with a login session, as for systemctl): the agent registered, polkit said no.
+        self.assertRegex(self.polkitd.log_text(),
+                         r'Registered Authentication Agent for unix-process:%d:.*pkttyagent --notify-fd' % pid)
+        self.assertEqual(code, EXIT_PERMISSION, out)
+        self.assertIn(MANAGE, out)
+        pid, code, out = self.ctl_on_terminal('--no-ask-password', 'cancel', str(tid))
+        log('inotaskctl --no-ask-password cancel on a terminal: %d %r' % (code, out))
+        self.assertNotIn('unix-process:%d:' % pid, self.polkitd.log_text())
+        self.assertEqual(code, EXIT_PERMISSION, out)
+        self.assertIn('Interactive authentication required for %s' % MANAGE, out)
+        self.assertEqual(self.task_state(tid), 'scheduled')
 
     def test_polkit_is_asked_without_blocking_the_loop(self):
         self.d = self.start()
