@@ -148,7 +148,8 @@ static bool polkit_unreachable(sd_bus_message *reply) {
             g_str_has_prefix(e->name, "org.freedesktop.DBus.Error.Spawn."))
                 return true;
         /* Refused by the bus itself, not by polkit. */
-        return sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED) && (!from || streq(from, "org.freedesktop.DBus"));
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED) &&
+               (!from || streq(from, "org.freedesktop.DBus"));
 }
 
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -197,7 +198,8 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s: authentication is "
                                  "required, and no polkit agent could ask for it.", q->action);
         else
-                r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s (polkit).", q->action);
+                r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s (polkit).",
+                                 q->action);
 
 finish:
         if (r < 0)
@@ -294,8 +296,8 @@ static int on_credentials(sd_bus_message *reply, void *userdata, sd_bus_error *r
 
         r = read_credentials(reply, &uid, gids);
         if (r < 0) {
-                r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s: the bus gave no user "
-                                 "of the caller.", q->action);
+                r = query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Not authorized for %s: the bus gave no user of the caller.", q->action);
                 goto finish;
         }
 
@@ -353,8 +355,8 @@ int bus_polkit_verify(BusPolkit *p, sd_bus_message *message, const char *action,
         q->admin_gid = admin_gid;
 
         r = sd_bus_call_method_async(sd_bus_message_get_bus(message), &q->slot, "org.freedesktop.DBus",
-                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionCredentials",
-                                     on_credentials, q, "s", sender);
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "GetConnectionCredentials", on_credentials, q, "s", sender);
         if (r < 0)
                 return r;
 
