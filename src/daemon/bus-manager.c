@@ -29,7 +29,7 @@ struct Bus {
         sd_event_source *flush;         /* coalesces PropertiesChanged */
         BusManagerProperty dirty;
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
-        sd_bus_track *subscribed;       /* clients that called Subscribe(); per-task signals only for them */
+        GHashTable *subscribers;        /* unique name -> Subscriber: per-task signals only for them */
 };
 
 char *bus_task_path(uint64_t id) {
@@ -407,21 +407,88 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
 }
 
 /* Per-task signals cost a message each on a storm, so, like systemd's Manager, they go out only while
- * a client is subscribed. A subscriber that leaves the bus is dropped by the track; Subscribe() is
- * counted per call, so nested users of one connection each Unsubscribe(). */
-static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Bus *b = manager_get_bus(userdata);
+ * a client is subscribed. Subscribe() is counted per call, so nested users of one connection each
+ * Unsubscribe(). A subscriber that leaves the bus is dropped when its NameOwnerChanged arrives. This is
+ * sd_bus_track without its synchronous GetNameOwner call: a call that waits makes sd-bus read ahead and
+ * queue whatever a flood of callers has sent meanwhile. */
+typedef struct Subscriber {
+        Bus *bus;
+        char *name;
+        unsigned n_ref;
+        sd_bus_slot *match, *check;
+} Subscriber;
+
+static void subscriber_free(gpointer p) {
+        Subscriber *s = p;
+
+        sd_bus_slot_unref(s->match);
+        sd_bus_slot_unref(s->check);
+        g_free(s->name);
+        g_free(s);
+}
+
+static int on_subscriber_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Subscriber *s = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, s->name) ||
+            !isempty(new_owner))
+                return 0;
+        g_hash_table_remove(s->bus->subscribers, name);
+        return 0;
+}
+
+/* Sent after the AddMatch and so answered after it took effect: a client that left before is gone by
+ * now, one that leaves later is reported by the match. */
+static int on_subscriber_checked(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Subscriber *s = userdata;
+
+        s->check = sd_bus_slot_unref(s->check);
+        if (sd_bus_message_is_method_error(m, NULL))
+                g_hash_table_remove(s->bus->subscribers, s->name);
+        return 0;
+}
+
+static int subscriber_add(Bus *b, const char *name) {
+        g_autofree char *match = NULL;
+        Subscriber *s;
         int r;
 
-        if (!b)
-                return -ENOTCONN;
-        if (!b->subscribed) {
-                r = sd_bus_track_new(sd_bus_message_get_bus(message), &b->subscribed, NULL, NULL);
-                if (r < 0)
-                        return r;
-                (void) sd_bus_track_set_recursive(b->subscribed, true);
+        s = g_hash_table_lookup(b->subscribers, name);
+        if (s) {
+                if (s->n_ref == UINT_MAX)
+                        return -EOVERFLOW;
+                s->n_ref++;
+                return 0;
         }
-        r = sd_bus_track_add_sender(b->subscribed, message);
+        s = g_new0(Subscriber, 1);
+        s->bus = b;
+        s->name = g_strdup(name);
+        s->n_ref = 1;
+        g_hash_table_insert(b->subscribers, s->name, s);
+
+        match = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", name);
+        r = sd_bus_add_match_async(b->bus, &s->match, match, on_subscriber_owner_changed, NULL, s);
+        if (r >= 0)
+                r = sd_bus_call_method_async(b->bus, &s->check, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "GetNameOwner", on_subscriber_checked, s,
+                                             "s", name);
+        if (r < 0)
+                g_hash_table_remove(b->subscribers, name);
+        return r;
+}
+
+static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Bus *b = manager_get_bus(userdata);
+        const char *sender = sd_bus_message_get_sender(message);
+        int r;
+
+        if (!b || !b->bus)
+                return -ENOTCONN;
+        if (!sender)
+                return -EINVAL;
+        r = subscriber_add(b, sender);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, NULL);
@@ -429,18 +496,18 @@ static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_erro
 
 static int method_unsubscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Bus *b = manager_get_bus(userdata);
-        int r;
+        const char *sender = sd_bus_message_get_sender(message);
+        Subscriber *s = b && sender ? g_hash_table_lookup(b->subscribers, sender) : NULL;
 
-        r = b && b->subscribed ? sd_bus_track_remove_sender(b->subscribed, message) : 0;
-        if (r < 0)
-                return r;
-        if (r == 0)
+        if (!s)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUBSCRIBED, "Client is not subscribed.");
+        if (--s->n_ref == 0)
+                g_hash_table_remove(b->subscribers, sender);
         return sd_bus_reply_method_return(message, NULL);
 }
 
 bool bus_has_subscribers(Bus *b) {
-        return b && sd_bus_track_count(b->subscribed) > 0;
+        return b && b->bus && g_hash_table_size(b->subscribers) > 0;
 }
 
 /* ------------------------------------------------------------------ properties */
@@ -689,7 +756,8 @@ static const char *bus_kind(const Bus *b) {
 static void schedule_reconnect(Bus *b);
 
 static void drop_connection(Bus *b) {
-        b->subscribed = sd_bus_track_unref(b->subscribed);
+        /* The subscribers were clients of that bus; their slots go before it. */
+        g_hash_table_remove_all(b->subscribers);
         if (b->bus) {
                 (void) sd_bus_detach_event(b->bus);
                 b->bus = sd_bus_flush_close_unref(b->bus);
@@ -819,6 +887,7 @@ int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
         b->event = sd_event_ref(e);
         b->user_mode = user_mode;
         b->dirty_tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+        b->subscribers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, subscriber_free);
 
         r = sd_event_add_time_relative(e, &b->flush, CLOCK_MONOTONIC, FLUSH_USEC, 10 * USEC_PER_MSEC, on_flush, b);
         if (r < 0)
@@ -851,7 +920,8 @@ Bus *bus_free(Bus *b) {
                 return NULL;
         b->flush = sd_event_source_disable_unref(b->flush);
         b->reconnect = sd_event_source_disable_unref(b->reconnect);
-        b->subscribed = sd_bus_track_unref(b->subscribed);
+        if (b->subscribers)
+                g_hash_table_unref(b->subscribers);
         if (b->bus) {
                 (void) sd_bus_flush(b->bus);
                 b->bus = sd_bus_flush_close_unref(b->bus);

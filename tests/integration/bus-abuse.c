@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A hostile client of inotaskd for the bus-robustness test (user bus, $DBUS_SESSION_BUS_ADDRESS):
- *   bus-abuse flood SECONDS   every method, property and standard interface in a loop, up to 32 calls in
+ *   bus-abuse flood SECONDS [N,N...]
+ *                             every method, property and standard interface in a loop, up to 32 calls in
  *                             flight (pipelined, as a client that does not wait), until SECONDS pass;
- *                             prints "calls N replies N errors N"; exits 2 if the connection is lost
+ *                             prints "calls N replies N errors N"; exits 2 if the connection is lost;
+ *                             without the calls numbered N of the cycle (to find what costs)
  *   bus-abuse long-path N BYTES RULE
  *                             N RunRule(RULE, PATH) calls, PATH "/" and BYTES - 1 times "a", one at a
  *                             time; prints the error name (or "ok") of each
  * Bounded in time and count; it stops by itself. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,7 @@ static uint64_t now_ms(void) {
 }
 
 static unsigned in_flight;
+static bool skip[24];                   /* flood: calls of the cycle left out, to find what costs */
 static uint64_t n_calls, n_replies, n_errors;
 static char *long_arg;
 
@@ -114,6 +118,8 @@ static int flood(sd_bus *bus, unsigned seconds) {
 
         while (now_ms() < end) {
                 while (in_flight < IN_FLIGHT_MAX) {
+                        while (skip[i % 24])
+                                i++;
                         r = send_call(bus, i++);
                         if (r < 0) {
                                 fprintf(stderr, "bus-abuse: sending: %s\n", strerror(-r));
@@ -174,6 +180,9 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bus-abuse: cannot connect: %s\n", strerror(-r));
                 return 1;
         }
+        if (strcmp(argv[1], "flood") == 0 && argc > 3)
+                for (char *p = argv[3]; *p; p += strspn(p, ","))
+                        skip[strtoul(p, &p, 10) % 24] = true;
         if (strcmp(argv[1], "flood") == 0)
                 ret = flood(bus, (unsigned) strtoul(argv[2], NULL, 10));
         else
