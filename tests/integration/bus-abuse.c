@@ -5,8 +5,8 @@
  *                             flight (pipelined, as a client that does not wait), until SECONDS pass;
  *                             prints "calls N replies N errors N"; exits 2 if the connection is lost;
  *                             without the calls numbered N of the cycle (to find what costs)
- *   bus-abuse long-path N BYTES RULE
- *                             N RunRule(RULE, PATH) calls, PATH "/" and BYTES - 1 times "a", one at a
+ *   bus-abuse long-path N BYTES RULE DIR
+ *                             N RunRule(RULE, PATH) calls, PATH BYTES long: DIR, "/" and "a"s, one at a
  *                             time; prints the error name (or "ok") of each
  * Bounded in time and count; it stops by itself. */
 #include <errno.h>
@@ -144,13 +144,15 @@ static int flood(sd_bus *bus, unsigned seconds) {
         return 0;
 }
 
-static int long_path(sd_bus *bus, unsigned n, size_t bytes, const char *rule) {
+static int long_path(sd_bus *bus, unsigned n, size_t bytes, const char *rule, const char *dir) {
+        size_t l = strlen(dir);
         char *path = malloc(bytes + 1);
 
-        if (!path || bytes < 2)
+        if (!path || bytes < l + 2)
                 return 1;
         memset(path, 'a', bytes);
-        path[0] = '/';
+        memcpy(path, dir, l);
+        path[l] = '/';
         path[bytes] = 0;
         for (unsigned i = 0; i < n; i++) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -171,8 +173,8 @@ int main(int argc, char *argv[]) {
         int r, ret;
 
         if (argc < 3 || (strcmp(argv[1], "flood") != 0 && strcmp(argv[1], "long-path") != 0) ||
-            (strcmp(argv[1], "long-path") == 0 && argc != 5)) {
-                fprintf(stderr, "usage: bus-abuse flood SECONDS | long-path N BYTES RULE\n");
+            (strcmp(argv[1], "long-path") == 0 && argc != 6)) {
+                fprintf(stderr, "usage: bus-abuse flood SECONDS [N,N...] | long-path N BYTES RULE DIR\n");
                 return 64;
         }
         r = sd_bus_open_user(&bus);
@@ -186,7 +188,8 @@ int main(int argc, char *argv[]) {
         if (strcmp(argv[1], "flood") == 0)
                 ret = flood(bus, (unsigned) strtoul(argv[2], NULL, 10));
         else
-                ret = long_path(bus, (unsigned) strtoul(argv[2], NULL, 10), strtoull(argv[3], NULL, 10), argv[4]);
+                ret = long_path(bus, (unsigned) strtoul(argv[2], NULL, 10), strtoull(argv[3], NULL, 10), argv[4],
+                                argv[5]);
         sd_bus_flush_close_unref(bus);
         return ret;
 }

@@ -145,7 +145,9 @@ class Common(BusTestCase):
         return p.returncode == 0 and p.stdout.strip() == 'b true'
 
     def answers(self, timeout=5):
-        p = self.busctl('call', *MANAGER, 'ListTasksPaged', 'tu', '0', '1', check=False, timeout=timeout)
+        """Whether the daemon answers a small call (one that an older daemon has too)."""
+        p = self.busctl('call', *MANAGER[:2], 'org.freedesktop.DBus.Properties', 'GetAll', 's', MANAGER[2],
+                        check=False, timeout=timeout)
         return p.returncode == 0
 
     def inotaskctl(self, *args, timeout=DEFAULT_TIMEOUT):
@@ -214,15 +216,15 @@ class BusRobust(Common):
     def test_ten_megabyte_paths_are_refused_without_copies(self):
         d = self.start()
         idle = self.idle_rss(d)
-        p = subprocess.run([self.abuse, 'long-path', '20', str(10 * 1024 * 1024), 'slow'], capture_output=True,
-                           text=True, env=self.bus.env(), timeout=DEFAULT_TIMEOUT * 3)
+        # Beneath the rule's watch, as the attack had it: once, each such path became a task.
+        p = subprocess.run([self.abuse, 'long-path', '20', str(10 * 1024 * 1024), 'slow', d.path('w')],
+                           capture_output=True, text=True, env=self.bus.env(), timeout=DEFAULT_TIMEOUT * 3)
         self.assertEqual(p.returncode, 0, p.stderr)
-        answers = p.stdout.split()
-        self.assertEqual(answers, ['org.inotaskd1.Error.InvalidPath'] * 20, p.stdout[:2000])
+        self.assertTrue(self.name_owned(), 'the daemon lost its bus name')
         self.assertTrue(self.answers())
-        self.assertTrue(self.name_owned())
         after = self.idle_rss(d)
         log('RSS around 20 RunRule calls with 10 MB paths: idle %d kB, after %d kB' % (idle, after))
+        self.assertEqual(p.stdout.split(), ['org.inotaskd1.Error.InvalidPath'] * 20, p.stdout[:2000])
         # No task, no copy: the path is gone with the message that carried it.
         self.assertEqual(d.task_ids('scheduled for ', 'slow'), [])
         if not SANITIZED:
