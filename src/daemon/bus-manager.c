@@ -23,7 +23,7 @@ struct Bus {
         sd_event *event;
         bool user_mode;
         sd_event_source *reconnect;     /* armed while disconnected */
-        usec_t reconnect_delay;
+        usec_t reconnect_delay;         /* the next one; 0 while connected with our name */
         usec_t lost_usec;               /* CLOCK_MONOTONIC, 0 if never lost */
         unsigned n_attempts;
         sd_event_source *flush;         /* coalesces PropertiesChanged */
@@ -774,9 +774,13 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 return 0;
         log_warning("Lost the connection to the %s bus; watching and running tasks go on, reconnecting.",
                     bus_kind(b));
-        b->lost_usec = now_usec(CLOCK_MONOTONIC);
-        b->n_attempts = 0;
-        b->reconnect_delay = RECONNECT_FIRST_USEC;
+        /* The delay starts over only after a connection that got its name: one that is dropped again
+         * at once (refused by the bus) keeps backing off. */
+        if (b->reconnect_delay == 0) {
+                b->lost_usec = now_usec(CLOCK_MONOTONIC);
+                b->n_attempts = 0;
+                b->reconnect_delay = RECONNECT_FIRST_USEC;
+        }
         schedule_reconnect(b);
         return 0;
 }
@@ -791,6 +795,7 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *err
                 log_error("Failed to take bus name %s again: %s", BUS_NAME, e->message ?: e->name);
                 return 0;
         }
+        b->reconnect_delay = 0;
         took = format_timespan(now_usec(CLOCK_MONOTONIC) - b->lost_usec);
         log_info("Back on the %s bus as %s, %s after the connection was lost (%u attempts).", bus_kind(b),
                  BUS_NAME, took, b->n_attempts);
