@@ -282,8 +282,8 @@ static int run_rule_find_watch(Manager *m, const ConfigRule *rule, const char *p
 
         if (!path_is_normalized(path))
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH,
-                                         "Path \"%s\" is not absolute and normalized (no \".\", \"..\" or empty "
-                                         "components, no trailing \"/\").", path);
+                                         "Path \"%s\" is not absolute and normalized (no \".\", \"..\" or "
+                                         "empty components, no trailing \"/\").", path);
 
         /* The task needs a watch: the first of the rule's watches the path lies under. */
         for (guint i = 0; i < watches->len; i++) {
@@ -296,8 +296,8 @@ static int run_rule_find_watch(Manager *m, const ConfigRule *rule, const char *p
                 *ret = w;
                 return 0;
         }
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH, "Path \"%s\" is not below a watch of rule \"%s\".",
-                                 path, rule->name);
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH,
+                                 "Path \"%s\" is not below a watch of rule \"%s\".", path, rule->name);
 }
 
 static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -866,8 +866,8 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
         r = bus_connect(b, false);
         if (r < 0) {
                 next = format_timespan(b->reconnect_delay);
-                log_debug_errno(r, "Reconnecting to the %s bus failed (attempt %u), next in %s: %m", bus_kind(b),
-                                b->n_attempts, next);
+                log_debug_errno(r, "Reconnecting to the %s bus failed (attempt %u), next in %s: %m",
+                                bus_kind(b), b->n_attempts, next);
                 schedule_reconnect(b);
                 return 0;
         }
@@ -898,8 +898,8 @@ int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add bus flush source: %m");
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
-        r = sd_event_add_time_relative(e, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC, 10 * USEC_PER_MSEC,
-                                       on_reconnect, b);
+        r = sd_event_add_time_relative(e, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC,
+                                       10 * USEC_PER_MSEC, on_reconnect, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to add bus reconnect source: %m");
         (void) sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);

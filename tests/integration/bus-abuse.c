@@ -188,8 +188,8 @@ int main(int argc, char *argv[]) {
         if (strcmp(argv[1], "flood") == 0)
                 ret = flood(bus, (unsigned) strtoul(argv[2], NULL, 10));
         else
-                ret = long_path(bus, (unsigned) strtoul(argv[2], NULL, 10), strtoull(argv[3], NULL, 10), argv[4],
-                                argv[5]);
+                ret = long_path(bus, (unsigned) strtoul(argv[2], NULL, 10), strtoull(argv[3], NULL, 10),
+                                argv[4], argv[5]);
         sd_bus_flush_close_unref(bus);
         return ret;
 }

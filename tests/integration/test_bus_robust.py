@@ -11,10 +11,7 @@ every task). Figures are printed to the log."""
 import os
 import re
 import shutil
-import signal
 import subprocess
-import tempfile
-import threading
 import time
 import unittest
 
@@ -249,8 +246,8 @@ class BusRobust(Common):
                   'deep, n, l = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n'
                   'os.makedirs(deep, exist_ok=True)\n'
                   'for i in range(n):\n'
-                  '    fd = os.open(os.path.join(deep, "f%0*d" % (l - 1, i)), os.O_WRONLY | os.O_CREAT, 0o644)\n'
-                  '    os.close(fd)\n')
+                  '    name = os.path.join(deep, "f%0*d" % (l - 1, i))\n'
+                  '    os.close(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644))\n')
         cmd = [harness.recorder_python(), '-c', script, deep, str(n), str(fname_len)]
         t0 = time.monotonic()
         subprocess.run((NOBODY if as_nobody else []) + cmd, check=True, timeout=DEFAULT_TIMEOUT * 10)
@@ -312,8 +309,8 @@ class BusRobust(Common):
         idle = self.idle_rss(d)
 
         cmd = NOBODY + [self.abuse, 'flood', str(seconds)] + ([FLOOD_SKIP] if FLOOD_SKIP else [])
-        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.bus.env())
-                 for _ in range(n_clients)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=self.bus.env()) for _ in range(n_clients)]
         peak, slowest, checks = idle, 0.0, 0
         try:
             end = time.monotonic() + seconds
@@ -342,8 +339,8 @@ class BusRobust(Common):
         after = self.idle_rss(d)
         log('%d clients x %d s (calls %s left out): %d calls (%d replies, %d errors); daemon RSS idle %d kB, '
             'peak %d kB, after %d kB; %d probes, slowest answer %.2f s'
-            % (n_clients, seconds, FLOOD_SKIP or 'none', totals[0], totals[1], totals[2], idle, peak, after, checks,
-               slowest))
+            % (n_clients, seconds, FLOOD_SKIP or 'none', totals[0], totals[1], totals[2], idle, peak, after,
+               checks, slowest))
         self.assertGreater(totals[0], n_clients * 10)
         # The scheduled tasks are still there, none cancelled or triggered by nobody.
         self.assertEqual(self.n_scheduled(), 3)
@@ -373,7 +370,8 @@ class BusReconnect(Common):
             harness.write(d.path('moving-%d' % round_))
             os.rename(d.path('moving-%d' % round_), d.path('w', 'moved-%d' % round_))
             d.wait_records(round_ + 1)
-            d.wait_for_log(r'^Task \d+ \(slow\) scheduled for %s\.$' % re.escape(d.path('w', 'offline-%d' % round_)))
+            offline = d.path('w', 'offline-%d' % round_)
+            d.wait_for_log(r'^Task \d+ \(slow\) scheduled for %s\.$' % re.escape(offline))
 
             self.bus.start()
             t0 = time.monotonic()
