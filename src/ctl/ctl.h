@@ -57,8 +57,8 @@ const char *ctl_bus_name(const Ctl *c);
 /* Opens c->bus as the options say. Prints the error and returns an exit code on failure, 0 on success. */
 int ctl_connect(Ctl *c);
 
-/* A method call on the daemon. auto_start false: do not bus-activate inotaskd for it (status, monitor:
- * looking must not start it). */
+/* A method call on the daemon. auto_start false: do not bus-activate inotaskd for it (every read-only
+ * verb: status, list-*, show, monitor; looking must not start it). */
 int ctl_call(Ctl *c, bool auto_start, const char *path, const char *interface, const char *member,
              sd_bus_error *error, sd_bus_message **reply, const char *types, ...);
 

@@ -231,37 +231,82 @@ static bool task_state_is_active(const char *state) {
         return streq(state, "scheduled") || streq(state, "running");
 }
 
-static int verb_list_tasks(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        g_autoptr(GArray) rows = g_array_new(false, false, sizeof(TaskRow));
-        size_t n_hidden = 0;
-        int r;
+static void message_unref(gpointer m) {
+        sd_bus_message_unref(m);
+}
 
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasks", &error, &reply, NULL);
-        if (r < 0)
-                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
+/* Rows of one reply (ListTasks, or a page of ListTasksPaged): its array of tasks is read. */
+static int read_task_rows(const Ctl *c, sd_bus_message *reply, GArray *rows, size_t *n_hidden) {
+        int r;
 
         r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tosssst)");
         if (r < 0)
-                return bad_reply(r);
+                return r;
         for (;;) {
                 TaskRow t;
 
                 r = sd_bus_message_read(reply, "(tosssst)", &t.id, &t.object, &t.rule, &t.path, &t.event,
                                         &t.state, &t.due);
                 if (r < 0)
-                        return bad_reply(r);
+                        return r;
                 if (r == 0)
                         break;
                 if (!c->all && !task_state_is_active(t.state)) {
-                        n_hidden++;
+                        (*n_hidden)++;
                         continue;
                 }
                 g_array_append_val(rows, t);
         }
+        return sd_bus_message_exit_container(reply);
+}
 
-        /* The strings point into reply, which lives until the end of this function. */
+/* Every task, a page at a time: one reply for all of them could be larger than the bus takes. A daemon
+ * without ListTasksPaged() (an older one) is asked ListTasks() instead. Looking does not start the
+ * daemon. The replies are kept in replies: the rows point into them. */
+static int fetch_tasks(Ctl *c, GPtrArray *replies, GArray *rows, size_t *n_hidden) {
+        uint64_t after = 0;
+
+        for (;;) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                int r;
+
+                r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasksPaged", &error, &reply,
+                             "tu", after, (uint32_t) 0);
+                if (r < 0 && after == 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                        sd_bus_error_free(&error);
+                        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasks", &error,
+                                     &reply, NULL);
+                        if (r < 0)
+                                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
+                        g_ptr_array_add(replies, reply);
+                        r = read_task_rows(c, reply, rows, n_hidden);
+                        return r < 0 ? bad_reply(r) : CTL_EXIT_SUCCESS;
+                }
+                if (r < 0)
+                        return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
+                g_ptr_array_add(replies, reply);
+                r = read_task_rows(c, reply, rows, n_hidden);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "t", &after);
+                if (r < 0)
+                        return bad_reply(r);
+                if (after == 0)
+                        return CTL_EXIT_SUCCESS;
+        }
+}
+
+static int verb_list_tasks(Ctl *c, int argc, char **argv) {
+        g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func(message_unref);
+        g_autoptr(GArray) rows = g_array_new(false, false, sizeof(TaskRow));
+        size_t n_hidden = 0;
+        int r;
+
+        r = fetch_tasks(c, replies, rows, &n_hidden);
+        if (r != CTL_EXIT_SUCCESS)
+                return r;
+
+        /* The strings point into the replies, which live until the end of this function. */
         if (rows->len > 0)      /* data is NULL then, which qsort() must not get */
                 qsort(rows->data, rows->len, sizeof(TaskRow), task_row_compare);
 
@@ -331,7 +376,7 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         unsigned n = 0;
         int r;
 
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListWatches", &error, &reply, NULL);
+        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListWatches", &error, &reply, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
 
@@ -399,7 +444,7 @@ static int verb_list_rules(Ctl *c, int argc, char **argv) {
         unsigned n = 0;
         int r;
 
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListRules", &error, &reply, NULL);
+        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListRules", &error, &reply, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing rules"));
 
@@ -502,14 +547,14 @@ static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
         const char *object;
         int r;
 
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "GetTask", &error, &reply, "t", id);
+        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "GetTask", &error, &reply, "t", id);
         if (r < 0)
                 return ctl_report_error(c, &error, r, id, _("looking up the task"));
         r = sd_bus_message_read(reply, "o", &object);
         if (r < 0)
                 return bad_reply(r);
 
-        r = get_all(c, true, object, INOTASKD_TASK_IFACE, id, &props);
+        r = get_all(c, false, object, INOTASKD_TASK_IFACE, id, &props);
         if (r < 0)
                 return -r;
 
@@ -523,7 +568,7 @@ static int verb_show(Ctl *c, int argc, char **argv) {
 
         if (argc <= 1) {
                 g_autoptr(GPtrArray) props = NULL;
-                int r = get_all(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+                int r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
 
                 if (r < 0)
                         return -r;

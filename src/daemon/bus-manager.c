@@ -12,14 +12,25 @@
 #include "event-names.h"
 #include "log.h"
 #include "manager.h"
+#include "path-check.h"
+
+/* After a lost connection: the first attempt this soon, then twice as long each time, up to the max. */
+#define RECONNECT_FIRST_USEC (100 * USEC_PER_MSEC)
+#define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
 
 struct Bus {
-        sd_bus *bus;
+        sd_bus *bus;                    /* NULL while disconnected */
         Manager *manager;
+        sd_event *event;
+        bool user_mode;
+        sd_event_source *reconnect;     /* armed while disconnected */
+        usec_t reconnect_delay;         /* the next one; 0 while connected with our name */
+        usec_t lost_usec;               /* CLOCK_MONOTONIC, 0 if never lost */
+        unsigned n_attempts;
         sd_event_source *flush;         /* coalesces PropertiesChanged */
         BusManagerProperty dirty;
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
-        sd_bus_track *subscribed;       /* clients that called Subscribe(); per-task signals only for them */
+        GHashTable *subscribers;        /* unique name -> Subscriber: per-task signals only for them */
         BusPolkit *polkit;              /* calls waiting for their authorization; made at the first */
 };
 
@@ -83,29 +94,51 @@ static int reply_array(sd_bus_message *message, const char *element_sig,
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* A listing stops before it grows past its budget: sd-bus offers no size of a message being built, so
+ * each element is counted as the bytes of its strings plus a fixed overhead (alignment, lengths, the
+ * fixed-size fields), which is never less than what it takes. */
+#define ELEMENT_OVERHEAD 64U
+
 typedef struct ListContext {
         sd_bus_message *reply;
+        size_t size, budget;
+        unsigned n, max;
+        uint64_t last_id;
+        bool full;                      /* stopped at the budget or max, with tasks left */
         int r;
 } ListContext;
 
-static void append_task(Task *t, void *userdata) {
+static bool append_task(Task *t, void *userdata) {
         ListContext *c = userdata;
         _cleanup_free_ char *path = NULL, *shown = NULL;
+        const char *event = strempty(t->event_name), *state = task_state_to_string(t->state);
+        size_t size;
 
         if (c->r < 0)
-                return;
+                return false;
+        if (c->n >= c->max) {
+                c->full = true;
+                return false;
+        }
         path = bus_task_path(t->id);
         shown = escape_display(t->path, strlen(t->path));
-        c->r = sd_bus_message_append(c->reply, "(tosssst)", t->id, path, t->rule->name, shown,
-                                     strempty(t->event_name), task_state_to_string(t->state),
+        size = ELEMENT_OVERHEAD + strlen(path) + strlen(t->rule->name) + strlen(shown) + strlen(event) +
+               strlen(state);
+        /* A page always takes one task, however long: a task's size is bounded (its path by PATH_MAX). */
+        if (c->n > 0 && c->size + size > c->budget) {
+                c->full = true;
+                return false;
+        }
+        c->r = sd_bus_message_append(c->reply, "(tosssst)", t->id, path, t->rule->name, shown, event, state,
                                      t->state == TASK_SCHEDULED ? t->due_usec : (uint64_t) 0);
+        c->size += size;
+        c->n++;
+        c->last_id = t->id;
+        return c->r >= 0;
 }
 
-static int fill_tasks(sd_bus_message *reply, void *userdata) {
-        ListContext c = { .reply = reply };
-
-        scheduler_foreach(manager_get_scheduler(userdata), append_task, &c);
-        return c.r;
+static void append_task_all(Task *t, void *userdata) {
+        (void) append_task(t, userdata);
 }
 
 /* The read methods: org.inotaskd1.list-tasks, which the policy grants everyone unless a site says
@@ -115,11 +148,69 @@ static int check_list(sd_bus_message *message, Manager *m, sd_bus_error *error) 
 }
 
 static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        int r = check_list(message, userdata, error);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        ListContext c = { .budget = BUS_REPLY_SIZE_MAX, .max = UINT_MAX };
+        int r;
 
+        r = check_list(message, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        return reply_array(message, "(tosssst)", fill_tasks, userdata);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
+        if (r < 0)
+                return r;
+        c.reply = reply;
+        scheduler_foreach(manager_get_scheduler(userdata), append_task_all, &c);
+        if (c.r < 0)
+                return c.r;
+        if (c.full)
+                return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
+                                         "The list of tasks is larger than %u bytes, use ListTasksPaged().",
+                                         BUS_REPLY_SIZE_MAX);
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* A page: the tasks after after_id in id order, at most max of them and BUS_PAGE_SIZE_MAX bytes; next is
+ * the after_id of the next page, 0 once there are no more. Tasks made or ended between two calls are
+ * listed or not, as they were at the call; a task that exists throughout is listed exactly once. */
+static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        ListContext c = { .budget = BUS_PAGE_SIZE_MAX };
+        uint64_t after;
+        uint32_t max;
+        int r;
+
+        r = sd_bus_message_read(message, "tu", &after, &max);
+        if (r < 0)
+                return r;
+        r = check_list(message, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        c.max = max == 0 ? BUS_PAGE_ENTRIES_MAX : MIN(max, BUS_PAGE_ENTRIES_MAX);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
+        if (r < 0)
+                return r;
+        c.reply = reply;
+        scheduler_foreach_after(manager_get_scheduler(userdata), after, append_task, &c);
+        if (c.r < 0)
+                return c.r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "t", c.full ? c.last_id : (uint64_t) 0);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_get_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -169,24 +260,62 @@ static int method_trigger_task(sd_bus_message *message, void *userdata, sd_bus_e
         return task_verb(message, userdata, true, error);
 }
 
-static bool path_under(const char *path, const char *dir) {
-        size_t l = strlen(dir);
+/* Before anything else is done with them: the lengths only, so that a huge argument costs nothing more
+ * than sd-bus reading it, and is not echoed back. */
+static int run_rule_check_lengths(const char *rule_name, const char *path, sd_bus_error *error) {
+        size_t l;
 
-        if (streq(dir, "/"))
-                return path[0] == '/';
-        return strncmp(path, dir, l) == 0 && (path[l] == '/' || path[l] == 0);
+        l = strlen(rule_name);
+        if (l > BUS_NAME_ARG_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Rule name is %zu bytes long, the limit is %u.", l, BUS_NAME_ARG_MAX);
+        l = strlen(path);
+        if (l > BUS_PATH_ARG_MAX)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH,
+                                         "Path is %zu bytes long, the limit is %u.", l, BUS_PATH_ARG_MAX);
+        return 0;
+}
+
+/* The watch of rule that path lies beneath, or an InvalidPath error. The path must be in normal form: a
+ * prefix compare alone would take "w/../outside" for a path in w. (A NUL cannot reach here: D-Bus
+ * strings have none.) */
+static int run_rule_find_watch(Manager *m, const ConfigRule *rule, const char *path, Watch **ret,
+                               sd_bus_error *error) {
+        GPtrArray *watches = backend_get_watches(manager_get_backend(m));
+
+        if (!path_is_normalized(path))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH,
+                                         "Path \"%s\" is not absolute and normalized (no \".\", \"..\" or "
+                                         "empty components, no trailing \"/\").", path);
+
+        /* The task needs a watch: the first of the rule's watches the path lies under. */
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+
+                if (rule->watches[0] && !g_strv_contains((const char *const *) rule->watches, w->name))
+                        continue;
+                if (!path_is_beneath(path, w->path))
+                        continue;
+                *ret = w;
+                return 0;
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_PATH,
+                                 "Path \"%s\" is not below a watch of rule \"%s\".", path, rule->name);
 }
 
 static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const Config *c = manager_get_config(m);
         const char *rule_name, *path;
-        GPtrArray *watches = backend_get_watches(manager_get_backend(m));
         ConfigRule *rule;
+        Watch *w = NULL;
         Task *t;
         int r;
 
         r = sd_bus_message_read(message, "ss", &rule_name, &path);
+        if (r < 0)
+                return r;
+        r = run_rule_check_lengths(rule_name, path, error);
         if (r < 0)
                 return r;
         r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
@@ -195,22 +324,11 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
         rule = c ? (ConfigRule *) config_find_rule(c, rule_name) : NULL;
         if (!rule)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_RULE, "No rule \"%s\".", rule_name);
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Path \"%s\" is not absolute.", path);
-
-        /* The task needs a watch: the first of the rule's watches the path lies under. */
-        for (guint i = 0; i < watches->len; i++) {
-                Watch *w = watches->pdata[i];
-
-                if (rule->watches[0] && !g_strv_contains((const char *const *) rule->watches, w->name))
-                        continue;
-                if (!path_under(path, w->path))
-                        continue;
-                t = scheduler_run_rule(manager_get_scheduler(m), rule, w->name, w->path, path);
-                return sd_bus_reply_method_return(message, "t", t->id);
-        }
-        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                 "Path \"%s\" is not below a watch of rule \"%s\".", path, rule_name);
+        r = run_rule_find_watch(m, rule, path, &w, error);
+        if (r < 0)
+                return r;
+        t = scheduler_run_rule(manager_get_scheduler(m), rule, w->name, w->path, path);
+        return sd_bus_reply_method_return(message, "t", t->id);
 }
 
 static int fill_watches(sd_bus_message *reply, void *userdata) {
@@ -300,21 +418,88 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
 }
 
 /* Per-task signals cost a message each on a storm, so, like systemd's Manager, they go out only while
- * a client is subscribed. A subscriber that leaves the bus is dropped by the track; Subscribe() is
- * counted per call, so nested users of one connection each Unsubscribe(). */
-static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Bus *b = manager_get_bus(userdata);
+ * a client is subscribed. Subscribe() is counted per call, so nested users of one connection each
+ * Unsubscribe(). A subscriber that leaves the bus is dropped when its NameOwnerChanged arrives. This is
+ * sd_bus_track without its synchronous GetNameOwner call: a call that waits makes sd-bus read ahead and
+ * queue whatever a flood of callers has sent meanwhile. */
+typedef struct Subscriber {
+        Bus *bus;
+        char *name;
+        unsigned n_ref;
+        sd_bus_slot *match, *check;
+} Subscriber;
+
+static void subscriber_free(gpointer p) {
+        Subscriber *s = p;
+
+        sd_bus_slot_unref(s->match);
+        sd_bus_slot_unref(s->check);
+        g_free(s->name);
+        g_free(s);
+}
+
+static int on_subscriber_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Subscriber *s = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, s->name) ||
+            !isempty(new_owner))
+                return 0;
+        g_hash_table_remove(s->bus->subscribers, name);
+        return 0;
+}
+
+/* Sent after the AddMatch and so answered after it took effect: a client that left before is gone by
+ * now, one that leaves later is reported by the match. */
+static int on_subscriber_checked(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Subscriber *s = userdata;
+
+        s->check = sd_bus_slot_unref(s->check);
+        if (sd_bus_message_is_method_error(m, NULL))
+                g_hash_table_remove(s->bus->subscribers, s->name);
+        return 0;
+}
+
+static int subscriber_add(Bus *b, const char *name) {
+        g_autofree char *match = NULL;
+        Subscriber *s;
         int r;
 
-        if (!b)
-                return -ENOTCONN;
-        if (!b->subscribed) {
-                r = sd_bus_track_new(sd_bus_message_get_bus(message), &b->subscribed, NULL, NULL);
-                if (r < 0)
-                        return r;
-                (void) sd_bus_track_set_recursive(b->subscribed, true);
+        s = g_hash_table_lookup(b->subscribers, name);
+        if (s) {
+                if (s->n_ref == UINT_MAX)
+                        return -EOVERFLOW;
+                s->n_ref++;
+                return 0;
         }
-        r = sd_bus_track_add_sender(b->subscribed, message);
+        s = g_new0(Subscriber, 1);
+        s->bus = b;
+        s->name = g_strdup(name);
+        s->n_ref = 1;
+        g_hash_table_insert(b->subscribers, s->name, s);
+
+        match = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", name);
+        r = sd_bus_add_match_async(b->bus, &s->match, match, on_subscriber_owner_changed, NULL, s);
+        if (r >= 0)
+                r = sd_bus_call_method_async(b->bus, &s->check, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "GetNameOwner", on_subscriber_checked, s,
+                                             "s", name);
+        if (r < 0)
+                g_hash_table_remove(b->subscribers, name);
+        return r;
+}
+
+static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Bus *b = manager_get_bus(userdata);
+        const char *sender = sd_bus_message_get_sender(message);
+        int r;
+
+        if (!b || !b->bus)
+                return -ENOTCONN;
+        if (!sender)
+                return -EINVAL;
+        r = subscriber_add(b, sender);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, NULL);
@@ -322,18 +507,18 @@ static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_erro
 
 static int method_unsubscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Bus *b = manager_get_bus(userdata);
-        int r;
+        const char *sender = sd_bus_message_get_sender(message);
+        Subscriber *s = b && sender ? g_hash_table_lookup(b->subscribers, sender) : NULL;
 
-        r = b && b->subscribed ? sd_bus_track_remove_sender(b->subscribed, message) : 0;
-        if (r < 0)
-                return r;
-        if (r == 0)
+        if (!s)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUBSCRIBED, "Client is not subscribed.");
+        if (--s->n_ref == 0)
+                g_hash_table_remove(b->subscribers, sender);
         return sd_bus_reply_method_return(message, NULL);
 }
 
 bool bus_has_subscribers(Bus *b) {
-        return b && sd_bus_track_count(b->subscribed) > 0;
+        return b && b->bus && g_hash_table_size(b->subscribers) > 0;
 }
 
 /* ------------------------------------------------------------------ properties */
@@ -379,6 +564,9 @@ const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ListTasks", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tosssst)", tasks),
                                 method_list_tasks, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListTasksPaged", SD_BUS_ARGS("t", after_id, "u", max),
+                                SD_BUS_RESULT("a(tosssst)", tasks, "t", next_id), method_list_tasks_paged,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetTask", SD_BUS_ARGS("t", id), SD_BUS_RESULT("o", task), method_get_task,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CancelTask", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_cancel_task,
@@ -423,6 +611,11 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         GHashTableIter i;
         gpointer k;
 
+        if (!b->bus) {                  /* nobody to tell: a client that comes back reads afresh */
+                b->dirty = 0;
+                g_hash_table_remove_all(b->dirty_tasks);
+                return 0;
+        }
         if (b->dirty & BUS_PROP_STATE)
                 (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, "State", NULL);
         if (b->dirty & BUS_PROP_COUNTS)
@@ -513,47 +706,228 @@ void bus_task_forgotten(Bus *b, Task *t) {
                 g_hash_table_remove(b->dirty_tasks, &t->id);
 }
 
+/* ------------------------------------------------------------------ filter: reply size guard, disconnection */
+
+typedef struct SizeContext {
+        size_t size;
+        size_t per_task;
+        bool managed;                   /* GetManagedObjects: every property of every task */
+} SizeContext;
+
+static void add_task_size(Task *t, void *userdata) {
+        SizeContext *c = userdata;
+
+        c->size += c->per_task;
+        /* Path is escaped (at most 4 bytes per byte), PathBytes exact. */
+        if (c->managed)
+                c->size += 5 * strlen(t->path) + strlen(t->rule->name) + strlen(t->watch) +
+                           strlen(strempty(t->event_name)) + strlen(strempty(t->result));
+}
+
+/* The replies sd-bus builds itself grow with the number of tasks: GetManagedObjects (all properties of
+ * every task) and Introspect (a node per task). Refused before they are built when they would be larger
+ * than what the bus takes; ListTasksPaged() and the task objects' GetAll answer instead. */
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const char *path = sd_bus_message_get_path(m);
+        SizeContext c = {};
+
+        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected"))
+                return on_disconnected(m, userdata, error);
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !path ||
+            !(streq(path, BUS_PATH) || g_str_has_prefix(path, BUS_PATH "/")))
+                return 0;
+        if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")) {
+                c.managed = true;
+                c.per_task = 1024;
+        } else if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Introspectable", "Introspect") &&
+                   (streq(path, BUS_PATH) || streq(path, BUS_TASK_PREFIX)))
+                c.per_task = 48;
+        else
+                return 0;
+
+        scheduler_foreach(manager_get_scheduler(b->manager), add_task_size, &c);
+        if (c.size <= BUS_REPLY_SIZE_MAX)
+                return 0;
+        log_debug("%s() on %s from %s would be about %zu bytes, refusing.", sd_bus_message_get_member(m), path,
+                  sd_bus_message_get_sender(m) ?: "?", c.size);
+        return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
+                                 "The reply would be larger than %u bytes, use ListTasksPaged().",
+                                 BUS_REPLY_SIZE_MAX);
+}
+
 /* ------------------------------------------------------------------ connection */
+
+static const char *bus_kind(const Bus *b) {
+        return b->user_mode ? "user" : "system";
+}
+
+static void schedule_reconnect(Bus *b);
+
+static void drop_connection(Bus *b) {
+        /* The subscribers were clients of that bus; their slots go before it. */
+        g_hash_table_remove_all(b->subscribers);
+        /* So were the calls waiting for their authorization. */
+        b->polkit = bus_polkit_free(b->polkit);
+        if (b->bus) {
+                (void) sd_bus_detach_event(b->bus);
+                b->bus = sd_bus_flush_close_unref(b->bus);
+        }
+}
+
+/* sd-bus sends itself this when the connection ends: dbus-daemon went away or dropped us (a message too
+ * large for it, say). The tasks go on; the bus is made again from a timer, not from within its own
+ * callback. */
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+
+        if (b->reconnect && sd_event_source_get_enabled(b->reconnect, NULL) > 0)
+                return 0;
+        log_warning("Lost the connection to the %s bus; watching and running tasks go on, reconnecting.",
+                    bus_kind(b));
+        /* The delay starts over only after a connection that got its name: one that is dropped again
+         * at once (refused by the bus) keeps backing off. */
+        if (b->reconnect_delay == 0) {
+                b->lost_usec = now_usec(CLOCK_MONOTONIC);
+                b->n_attempts = 0;
+                b->reconnect_delay = RECONNECT_FIRST_USEC;
+        }
+        schedule_reconnect(b);
+        return 0;
+}
+
+static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        g_autofree char *took = NULL;
+
+        if (e) {
+                /* Someone else has it: we stay connected and serve our objects by unique name. */
+                log_error("Failed to take bus name %s again: %s", BUS_NAME, e->message ?: e->name);
+                return 0;
+        }
+        b->reconnect_delay = 0;
+        took = format_timespan(now_usec(CLOCK_MONOTONIC) - b->lost_usec);
+        log_info("Back on the %s bus as %s, %s after the connection was lost (%u attempts).", bus_kind(b),
+                 BUS_NAME, took, b->n_attempts);
+        bus_manager_changed(b, BUS_PROP_STATE | BUS_PROP_COUNTS);
+        return 0;
+}
+
+/* Opens the connection and serves everything on it; the name is taken synchronously at start (so that a
+ * started unit can be called at once) and asynchronously on a reconnect (never blocking the loop). */
+static int bus_connect(Bus *b, bool sync_name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        Manager *m = b->manager;
+        int r;
+
+        r = b->user_mode ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        (void) sd_bus_set_description(bus, "inotaskd");
+        /* The default already, but this is what the reconnecting relies on. */
+        r = sd_bus_set_exit_on_disconnect(bus, false);
+        if (r < 0)
+                return r;
+
+        /* The filter sees the local Disconnected signal too, without a match on the bus (an AddMatch
+         * call that would wait for dbus-daemon). */
+        r = sd_bus_add_filter(bus, NULL, on_filter, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add bus filter: %m");
+        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_MANAGER_INTERFACE, bus_manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add manager object: %m");
+        r = sd_bus_add_fallback_vtable(bus, NULL, BUS_TASK_PREFIX, BUS_TASK_INTERFACE, bus_task_vtable,
+                                       bus_task_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add task objects: %m");
+        r = sd_bus_add_node_enumerator(bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add task enumerator: %m");
+        r = sd_bus_add_object_manager(bus, NULL, BUS_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add object manager: %m");
+
+        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+
+        if (sync_name) {
+                r = sd_bus_request_name(bus, BUS_NAME, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to acquire bus name %s: %m", BUS_NAME);
+        } else {
+                r = sd_bus_request_name_async(bus, NULL, BUS_NAME, 0, on_name_acquired, b);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to request bus name %s: %m", BUS_NAME);
+        }
+
+        b->bus = TAKE_PTR(bus);
+        return 0;
+}
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+        g_autofree char *next = NULL;
+        int r;
+
+        drop_connection(b);
+        b->n_attempts++;
+        r = bus_connect(b, false);
+        if (r < 0) {
+                next = format_timespan(b->reconnect_delay);
+                log_debug_errno(r, "Reconnecting to the %s bus failed (attempt %u), next in %s: %m",
+                                bus_kind(b), b->n_attempts, next);
+                schedule_reconnect(b);
+                return 0;
+        }
+        log_info("Reconnected to the %s bus, taking %s again.", bus_kind(b), BUS_NAME);
+        return 0;
+}
+
+static void schedule_reconnect(Bus *b) {
+        usec_t delay = b->reconnect_delay;
+
+        b->reconnect_delay = MIN(b->reconnect_delay * 2, RECONNECT_MAX_USEC);
+        if (sd_event_source_set_time_relative(b->reconnect, delay) < 0 ||
+            sd_event_source_set_enabled(b->reconnect, SD_EVENT_ONESHOT) < 0)
+                log_error("Failed to arm the bus reconnect timer, staying off the bus.");
+}
 
 int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
         _cleanup_(bus_freep) Bus *b = g_new0(Bus, 1);
         int r;
 
         b->manager = m;
+        b->event = sd_event_ref(e);
+        b->user_mode = user_mode;
         b->dirty_tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-
-        r = user_mode ? sd_bus_open_user(&b->bus) : sd_bus_open_system(&b->bus);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to connect to the %s bus: %m", user_mode ? "user" : "system");
-        (void) sd_bus_set_description(b->bus, "inotaskd");
-
-        r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_MANAGER_INTERFACE, bus_manager_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add manager object: %m");
-        r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_TASK_PREFIX, BUS_TASK_INTERFACE, bus_task_vtable,
-                                       bus_task_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add task objects: %m");
-        r = sd_bus_add_node_enumerator(b->bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add task enumerator: %m");
-        r = sd_bus_add_object_manager(b->bus, NULL, BUS_PATH);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add object manager: %m");
+        b->subscribers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, subscriber_free);
 
         r = sd_event_add_time_relative(e, &b->flush, CLOCK_MONOTONIC, FLUSH_USEC, 10 * USEC_PER_MSEC, on_flush, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to add bus flush source: %m");
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
-
-        r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        r = sd_event_add_time_relative(e, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC,
+                                       10 * USEC_PER_MSEC, on_reconnect, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+                return log_error_errno(r, "Failed to add bus reconnect source: %m");
+        (void) sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->reconnect, "bus-reconnect");
 
-        /* Taken before READY=1, so a started unit can be called at once. */
-        r = sd_bus_request_name(b->bus, BUS_NAME, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to acquire bus name %s: %m", BUS_NAME);
+        r = bus_connect(b, true);
+        if (r < 0) {
+                /* Without a bus the daemon still does its work: D-Bus is for watching and steering it. */
+                log_warning_errno(r, "Failed to connect to the %s bus, trying again in the background: %m",
+                                  bus_kind(b));
+                drop_connection(b);
+                b->lost_usec = now_usec(CLOCK_MONOTONIC);
+                b->reconnect_delay = RECONNECT_FIRST_USEC;
+                schedule_reconnect(b);
+        }
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -563,7 +937,9 @@ Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
         b->flush = sd_event_source_disable_unref(b->flush);
-        b->subscribed = sd_bus_track_unref(b->subscribed);
+        b->reconnect = sd_event_source_disable_unref(b->reconnect);
+        if (b->subscribers)
+                g_hash_table_unref(b->subscribers);
         b->polkit = bus_polkit_free(b->polkit);
         if (b->bus) {
                 (void) sd_bus_flush(b->bus);
@@ -571,6 +947,7 @@ Bus *bus_free(Bus *b) {
         }
         if (b->dirty_tasks)
                 g_hash_table_unref(b->dirty_tasks);
+        sd_event_unref(b->event);
         g_free(b);
         return NULL;
 }

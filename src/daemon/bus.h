@@ -21,11 +21,29 @@
 #define BUS_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
 #define BUS_ERROR_NOT_SCHEDULED "org.inotaskd1.Error.NotScheduled"
 #define BUS_ERROR_NOT_SUBSCRIBED "org.inotaskd1.Error.NotSubscribed"
+#define BUS_ERROR_INVALID_PATH "org.inotaskd1.Error.InvalidPath"
+#define BUS_ERROR_REPLY_TOO_LARGE "org.inotaskd1.Error.ReplyTooLarge"
+
+/* What the bus accepts: dbus-daemon's system bus takes messages of up to 32 MiB by default (its session
+ * bus and sd-bus 128 MiB); a larger one makes dbus-daemon drop the sender's connection. Whole replies
+ * (ListTasks, GetManagedObjects, the task nodes' Introspect) stay below a quarter of that, or fail with
+ * ReplyTooLarge; a page of ListTasksPaged is smaller still, so a burst of them queued for slow readers
+ * costs little memory. */
+#define BUS_REPLY_SIZE_MAX (8U * 1024U * 1024U)
+#define BUS_PAGE_SIZE_MAX (512U * 1024U)
+#define BUS_PAGE_ENTRIES_MAX 4096U
+
+/* String arguments: longer ones are refused before anything is done with them. A path is at most
+ * PATH_MAX - 1 bytes (what the kernel takes in one call); a rule name is a key-file group name. */
+#define BUS_PATH_ARG_MAX 4095U
+#define BUS_NAME_ARG_MAX 255U
 
 typedef struct Manager Manager;
 typedef struct Bus Bus;
 
-/* Connects (system bus, or the session bus in user mode), serves the objects, takes the name. */
+/* Connects (system bus, or the session bus in user mode), serves the objects, takes the name. A
+ * connection that cannot be made, or that is lost later, is made again in the background with a
+ * growing delay; only a failure to allocate is returned. */
 int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode);
 Bus *bus_free(Bus *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);

@@ -2,6 +2,7 @@
 /* The daemon's context: loads and reloads the configuration, routes events to rules, keeps systemd
  * informed and stops cleanly. */
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -593,6 +594,11 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
+
+        /* A bus message can be megabytes (a refused RunRule with a huge path): glibc would raise its mmap
+         * threshold to that size after the first one and keep later ones in the heap when freed. A fixed
+         * threshold (glibc's initial one) gives such buffers back at once. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);

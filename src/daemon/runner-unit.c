@@ -130,16 +130,44 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         return 0;
 }
 
+/* The connection ended (dbus-daemon restarted): the JobRemoved of the jobs still out is lost with it, so
+ * their tasks end now, as failed, instead of running forever; the next unit action connects again. */
+static int on_unit_bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        UnitRunner *u = userdata;
+        GList *waiting;
+
+        if (!sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected"))
+                return 0;
+        log_warning("Lost the connection to the %s bus for unit actions, failing %u tasks waiting for a job.",
+                    u->user_mode ? "user" : "system", g_hash_table_size(u->jobs));
+        /* Taken out first: finishing a task may start another, which adds to the table. */
+        waiting = g_hash_table_get_values(u->jobs);
+        g_hash_table_remove_all(u->jobs);      /* the paths go, the tasks stay */
+        g_hash_table_remove_all(u->early);
+        for (GList *l = waiting; l; l = l->next)
+                finish(u, l->data, "connection-lost");
+        g_list_free(waiting);
+        return 0;
+}
+
 static int connect_bus(UnitRunner *u) {
         int r;
 
-        if (u->bus)
+        if (u->bus && sd_bus_is_open(u->bus) > 0)
                 return 0;
+        if (u->bus) {
+                u->match = sd_bus_slot_unref(u->match);
+                (void) sd_bus_detach_event(u->bus);
+                u->bus = sd_bus_flush_close_unref(u->bus);
+        }
         r = u->user_mode ? sd_bus_open_user(&u->bus) : sd_bus_open_system(&u->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the %s bus for unit actions: %m",
                                        u->user_mode ? "user" : "system");
         r = sd_bus_attach_event(u->bus, u->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_filter(u->bus, NULL, on_unit_bus_filter, u);
         if (r < 0)
                 return r;
         r = sd_bus_match_signal(u->bus, &u->match, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",

@@ -33,6 +33,7 @@ struct Scheduler {
 
         uint64_t next_id;
         GHashTable *by_id;              /* uint64 id -> Task* (every task, the history too) */
+        GTree *ordered;                 /* the same tasks by id, for listing in pages */
         GHashTable *scheduled;          /* Task* (scheduled ones, waiting or ready), by key */
         GHashTable *running;            /* a running Task* (its key) -> GPtrArray of running tasks of that key */
         GHashTable *queues;             /* rule name -> RuleQueue* */
@@ -96,6 +97,12 @@ static void running_array_free(gpointer p) {
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_due_now(sd_event_source *s, void *userdata);
 
+static gint task_id_compare(gconstpointer a, gconstpointer b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
 int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_userdata) {
         _cleanup_(scheduler_freep) Scheduler *s = g_new0(Scheduler, 1);
         int r;
@@ -107,6 +114,7 @@ int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_
         s->task_history = 100;
         s->next_id = 1;
         s->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+        s->ordered = g_tree_new(task_id_compare);
         s->scheduled = g_hash_table_new(task_key_hash, task_key_equal);
         s->running = g_hash_table_new_full(task_key_hash, task_key_equal, NULL, running_array_free);
         s->queues = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -145,6 +153,8 @@ Scheduler *scheduler_free(Scheduler *s) {
                         task_free(v);
                 g_hash_table_unref(s->by_id);
         }
+        if (s->ordered)
+                g_tree_destroy(s->ordered);
         if (s->scheduled)
                 g_hash_table_unref(s->scheduled);
         if (s->running)
@@ -459,6 +469,7 @@ static void history_add(Scheduler *s, Task *t) {
 
                 NOTIFY(s, task_forgotten, old);
                 g_hash_table_remove(s->by_id, &old->id);
+                g_tree_remove(s->ordered, &old->id);
                 task_free(old);
         }
 }
@@ -559,6 +570,7 @@ static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char
         t->state = TASK_SCHEDULED;
         t->created_usec = now_usec(CLOCK_REALTIME);
         g_hash_table_insert(s->by_id, &t->id, t);
+        g_tree_insert(s->ordered, &t->id, t);
         g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         return t;
@@ -681,9 +693,11 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         t = task_new(s, r, seed->watch, watch_path, seed->path, relpath_offset(seed->path, watch_path), seed->item);
         /* Keep the id the task had, so what a person noted down still names it. */
         g_hash_table_remove(s->by_id, &t->id);
+        g_tree_remove(s->ordered, &t->id);
         s->next_id--;
         t->id = seed->id;
         g_hash_table_insert(s->by_id, &t->id, t);
+        g_tree_insert(s->ordered, &t->id, t);
         if (seed->id >= s->next_id)
                 s->next_id = seed->id + 1;
 
@@ -826,4 +840,16 @@ void scheduler_foreach(Scheduler *s, void (*f)(Task *t, void *userdata), void *u
         g_hash_table_iter_init(&i, s->by_id);
         while (g_hash_table_iter_next(&i, NULL, &v))
                 f(v, userdata);
+}
+
+void scheduler_foreach_after(Scheduler *s, uint64_t after_id, bool (*f)(Task *t, void *userdata),
+                             void *userdata) {
+        GTreeNode *n;
+        uint64_t from = after_id + 1;
+
+        if (after_id == UINT64_MAX)
+                return;
+        for (n = g_tree_lower_bound(s->ordered, &from); n; n = g_tree_node_next(n))
+                if (!f(g_tree_node_value(n), userdata))
+                        return;
 }

@@ -136,6 +136,9 @@ void scheduler_get_stats(const Scheduler *s, SchedulerStats *ret);
 
 /* Every task the scheduler knows (scheduled, running, then the history), in id order when sorted. */
 void scheduler_foreach(Scheduler *s, void (*f)(Task *t, void *userdata), void *userdata);
+/* The tasks with an id above after_id, in id order, until f returns false. */
+void scheduler_foreach_after(Scheduler *s, uint64_t after_id, bool (*f)(Task *t, void *userdata),
+                             void *userdata);
 
 /* Logs about a task with its INOTASKD_* fields. extra may add fields (INOTASKD_RESULT, ...). */
 typedef struct LogField LogField;

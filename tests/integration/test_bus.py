@@ -182,7 +182,7 @@ class Bus(BusTestCase):
 
         self.assertIn('org.inotaskd1.Error.NoSuchTask', error_of('org.inotaskd1.Manager.GetTask', '999999'))
         self.assertIn('org.inotaskd1.Error.NoSuchRule', error_of('org.inotaskd1.Manager.RunRule', 'nope', '/x'))
-        self.assertIn('org.freedesktop.DBus.Error.InvalidArgs',
+        self.assertIn('org.inotaskd1.Error.InvalidPath',
                       error_of('org.inotaskd1.Manager.RunRule', 'now', '/elsewhere/x'))
         # An unknown task object is not there at all.
         p = self.busctl('get-property', 'org.inotaskd1', '/org/inotaskd1/task/999999', 'org.inotaskd1.Task',
