@@ -1139,8 +1139,8 @@ static int read_text_file(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
-/* With trusted_only, a file (or drop-in directory) that anyone but root or our own user could write, or
- * that lies below such a directory, is a configuration error: its name in errors, -EINVAL. */
+/* With trusted_only, a file that anyone but root or our own user could write, or that lies below such
+ * a directory, is a configuration error: its name in errors, -EINVAL. */
 static int check_trusted(const char *path, bool trusted_only, GPtrArray *errors) {
         g_autofree char *err = NULL;
 

@@ -423,16 +423,16 @@ static char *argv_display(char **argv) {
 }
 
 /* What the daemon itself inherited (an fd its parent left open) is not the task's: every fd above
- * stderr is closed, the output pipe being on 1 and 2 by then. One system call; the loop is the
- * fallback for kernels before 5.9. */
+ * stderr is closed, the output pipe being on 1 and 2 by then. One system call; the loop up to the
+ * soft fd limit is the fallback for kernels before 5.9. */
 static int close_inherited_fds(void) {
         struct rlimit rl;
 
-        if (close_range(3, ~0U, 0) >= 0)
+        if (close_range(STDERR_FILENO + 1, ~0U, 0) >= 0)
                 return 0;
         if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return -1;
-        for (rlim_t fd = 3; fd < rl.rlim_max && fd < (rlim_t) INT_MAX; fd++)
+        for (rlim_t fd = STDERR_FILENO + 1; fd < rl.rlim_cur && fd < (rlim_t) INT_MAX; fd++)
                 (void) close((int) fd);
         return 0;
 }
