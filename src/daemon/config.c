@@ -24,6 +24,7 @@
 #include "event-names.h"
 #include "template.h"
 #include "time-util.h"
+#include "trust.h"
 
 #define CONFIG_FILE_SIZE_MAX (4U * 1024U * 1024U)
 
@@ -1138,7 +1139,21 @@ static int read_text_file(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
-static int loader_add_file(Loader *l, const char *path, bool missing_ok, GPtrArray *errors) {
+/* With trusted_only, a file that anyone but root or our own user could write, or that lies below such
+ * a directory, is a configuration error: its name in errors, -EINVAL. */
+static int check_trusted(const char *path, bool trusted_only, GPtrArray *errors) {
+        g_autofree char *err = NULL;
+
+        if (!trusted_only)
+                return 0;
+        if (trust_check_path(path, geteuid(), &err) >= 0)
+                return 0;
+        if (errors)
+                g_ptr_array_add(errors, TAKE_PTR(err));
+        return -EINVAL;
+}
+
+static int loader_add_file(Loader *l, const char *path, bool missing_ok, bool trusted_only, GPtrArray *errors) {
         g_autofree char *text = NULL;
         size_t size = 0;
         int r;
@@ -1152,6 +1167,9 @@ static int loader_add_file(Loader *l, const char *path, bool missing_ok, GPtrArr
                                         g_strdup_printf("%s: cannot read file: %s", path, g_strerror(-r)));
                 return r;
         }
+        r = check_trusted(path, trusted_only, errors);
+        if (r < 0)
+                return r;
         loader_add_text(l, path, text, size);
         return 0;
 }
@@ -1185,7 +1203,7 @@ static GPtrArray *hash_keys_sorted(GHashTable *h) {
 }
 
 /* The drop-in paths to read, sorted by file name; later directories replace earlier ones' files. */
-static int collect_dropins(const char *const *dirs, GPtrArray **ret, GPtrArray *errors) {
+static int collect_dropins(const char *const *dirs, bool trusted_only, GPtrArray **ret, GPtrArray *errors) {
         g_autoptr(GHashTable) by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         g_autoptr(GPtrArray) names = NULL, paths = g_ptr_array_new_with_free_func(g_free);
 
@@ -1203,10 +1221,17 @@ static int collect_dropins(const char *const *dirs, GPtrArray **ret, GPtrArray *
                         return r;
                 }
                 while ((errno = 0, de = readdir(d))) {
+                        g_autofree char *path = NULL;
+
                         if (de->d_name[0] == '.' || !g_str_has_suffix(de->d_name, ".conf"))
                                 continue;
-                        g_hash_table_replace(by_name, g_strdup(de->d_name),
-                                             g_build_filename(*dir, de->d_name, NULL));
+                        path = g_build_filename(*dir, de->d_name, NULL);
+                        /* Masks too: whoever could write one, or its directory, could hide a drop-in. */
+                        if (check_trusted(path, trusted_only, errors) < 0) {
+                                closedir(d);
+                                return -EINVAL;
+                        }
+                        g_hash_table_replace(by_name, g_strdup(de->d_name), TAKE_PTR(path));
                 }
                 if (errno != 0) {
                         int r = -errno;
@@ -1503,21 +1528,25 @@ int config_load(const ConfigSources *sources, Config **ret, GPtrArray *errors) {
         loader_init(&l);
 
         if (sources->main_file) {
-                r = loader_add_file(&l, sources->main_file, sources->main_missing_ok, errors);
+                r = loader_add_file(&l, sources->main_file, sources->main_missing_ok, sources->trusted_only,
+                                    errors);
                 if (r < 0)
                         goto finish;
         }
 
-        r = collect_dropins(sources->dropin_dirs, &dropins, errors);
+        r = collect_dropins(sources->dropin_dirs, sources->trusted_only, &dropins, errors);
         if (r < 0)
                 goto finish;
         for (guint i = 0; i < dropins->len; i++) {
-                r = loader_add_file(&l, g_ptr_array_index(dropins, i), false, errors);
+                /* Checked by collect_dropins(), masks too. */
+                r = loader_add_file(&l, g_ptr_array_index(dropins, i), false, false, errors);
                 if (r < 0)
                         goto finish;
         }
 
         r = loader_build(&l, ret, errors);
+        if (r >= 0 && ret)
+                (*ret)->trusted_only = sources->trusted_only;
 finish:
         loader_done(&l);
         return r;
@@ -1824,6 +1853,7 @@ ConfigSourcesOwned *config_sources_new(bool user_mode, const char *main_file) {
 
         s->sources.main_file = s->main_file;
         s->sources.main_missing_ok = !explicit_main;
+        s->sources.trusted_only = true;
         s->sources.dropin_dirs = (const char *const *) s->dropin_dirs;
         return TAKE_PTR(s);
 }

@@ -120,6 +120,7 @@ typedef struct Config {
         GPtrArray *watches;             /* ConfigWatch*, in order of first appearance */
         GPtrArray *rules;               /* ConfigRule* (owning one reference each), in order */
         char **files;                   /* the files that were read, in order */
+        bool trusted_only;              /* from ConfigSources: plugins are checked the same way */
 } Config;
 
 typedef struct ConfigSources {
@@ -129,6 +130,9 @@ typedef struct ConfigSources {
                                          * later directory replaces the same name in an earlier one
                                          * (an empty file or a symlink to /dev/null masks it); then all
                                          * *.conf names are read sorted by name, after the main file */
+        bool trusted_only;              /* refuse a file or drop-in directory that anyone but root or the
+                                         * daemon's own user could write, or that lies below such a
+                                         * directory (trust.h): an error naming it, -EINVAL */
 } ConfigSources;
 
 /* Reads and validates. On success returns 0 and *ret. On invalid configuration returns -EINVAL and

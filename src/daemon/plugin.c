@@ -9,6 +9,7 @@
 #include "inotaskd-plugin.h"
 #include "log.h"
 #include "plugin.h"
+#include "trust.h"
 
 static void plugin_instance_unref_void(gpointer p);
 
@@ -81,7 +82,7 @@ static void plugin_instance_unref_void(gpointer p) {
         plugin_instance_unref(p);
 }
 
-static int plugin_open(const ConfigRule *r, PluginInstance **ret, char **ret_error) {
+static int plugin_open(const ConfigRule *r, bool trusted_only, PluginInstance **ret, char **ret_error) {
         g_autofree char *path = NULL, *symbol = NULL;
         const char *colon = strrchr(r->plugin, ':');
         InotaskdPluginSetupFunc setup = NULL;
@@ -97,6 +98,18 @@ static int plugin_open(const ConfigRule *r, PluginInstance **ret, char **ret_err
 
         path = colon ? g_strndup(r->plugin, (size_t) (colon - r->plugin)) : g_strdup(r->plugin);
         symbol = g_strdup(colon ? colon + 1 : INOTASKD_PLUGIN_DEFAULT_SYMBOL);
+
+        /* Code that runs in the daemon: nobody but root or the daemon's user may have written it. A
+         * missing file is left for g_module_open() to report. */
+        if (trusted_only) {
+                g_autofree char *problem = NULL;
+                int q = trust_check_path(path, geteuid(), &problem);
+
+                if (q < 0 && q != -ENOENT) {
+                        *ret_error = TAKE_PTR(problem);
+                        return -EINVAL;
+                }
+        }
 
         p = g_new0(PluginInstance, 1);
         p->n_ref = 1;
@@ -177,7 +190,7 @@ int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors) {
 
                 if (r->action != ACTION_PLUGIN || !r->plugin)
                         continue;
-                if (plugin_open(r, &p, &err) < 0) {
+                if (plugin_open(r, c->trusted_only, &p, &err) < 0) {
                         g_ptr_array_add(errors, g_strdup_printf("%s:%u: Plugin: %s",
                                                                 r->plugin_at.file ? r->plugin_at.file : r->file,
                                                                 r->plugin_at.file ? r->plugin_at.line : r->line, err));

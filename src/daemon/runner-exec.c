@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "escape.h"
@@ -22,6 +24,10 @@
 /* After SIGTERM on TimeoutSec= or a stop, how long a task has before SIGKILL. */
 #define KILL_GRACE_USEC (5 * USEC_PER_SEC)
 #define OUTPUT_LINE_MAX 4096
+
+/* A User= task's PATH is that user's standard one (as login(1) sets it), never the daemon's. */
+#define USER_PATH "/usr/local/bin:/usr/bin:/bin"
+#define ROOT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 extern char **environ;
 
@@ -330,12 +336,20 @@ static int credentials_resolve(RunnerContext *ctx, const ConfigRule *rule, Crede
         return 0;
 }
 
+/* A User= task gets its user's environment; a task without one runs as the daemon, with its PATH. */
+static const char *task_path(const ConfigRule *rule, const Credentials *c) {
+        const char *path;
+
+        if (rule->user)
+                return c->uid == 0 ? ROOT_PATH : USER_PATH;
+        path = getenv("PATH");
+        return path ?: ROOT_PATH;
+}
+
 static char **build_env(const Task *t, const TemplateValues *v, const Credentials *c) {
         GPtrArray *env = g_ptr_array_new();
-        const char *path = getenv("PATH");
 
-        g_ptr_array_add(env, g_strconcat("PATH=", path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                         NULL));
+        g_ptr_array_add(env, g_strconcat("PATH=", task_path(t->rule, c), NULL));
         g_ptr_array_add(env, g_strconcat("HOME=", c->home, NULL));
         g_ptr_array_add(env, g_strconcat("USER=", c->user, NULL));
         g_ptr_array_add(env, g_strconcat("LOGNAME=", c->user, NULL));
@@ -373,6 +387,22 @@ static char **build_argv(const Task *t, const TemplateValues *v) {
         return (char **) g_ptr_array_free(a, false);
 }
 
+/* The first executable NAME in the directories of path (a PATH value), newly allocated, or NULL. */
+static char *find_program(const char *name, const char *path) {
+        g_auto(GStrv) dirs = g_strsplit(path, ":", -1);
+
+        for (char **d = dirs; *d; d++) {
+                g_autofree char *p = NULL;
+
+                if ((*d)[0] != '/')     /* an empty or relative entry would mean the daemon's cwd */
+                        continue;
+                p = g_build_filename(*d, name, NULL);
+                if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(p, G_FILE_TEST_IS_DIR))
+                        return TAKE_PTR(p);
+        }
+        return NULL;
+}
+
 static char *argv_display(char **argv) {
         GString *s = g_string_new(NULL);
 
@@ -392,6 +422,21 @@ static char *argv_display(char **argv) {
         return g_string_free(s, false);
 }
 
+/* What the daemon itself inherited (an fd its parent left open) is not the task's: every fd above
+ * stderr is closed, the output pipe being on 1 and 2 by then. One system call; the loop up to the
+ * soft fd limit is the fallback for kernels before 5.9. */
+static int close_inherited_fds(void) {
+        struct rlimit rl;
+
+        if (close_range(STDERR_FILENO + 1, ~0U, 0) >= 0)
+                return 0;
+        if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -1;
+        for (rlim_t fd = STDERR_FILENO + 1; fd < rl.rlim_cur && fd < (rlim_t) INT_MAX; fd++)
+                (void) close((int) fd);
+        return 0;
+}
+
 /* The child after fork() when it must change identity: only async-signal-safe calls. */
 _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c, const char *wd, int out_fd) {
         sigset_t none;
@@ -404,7 +449,7 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
         (void) setsid();
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
-            dup2(out_fd, STDERR_FILENO) < 0)
+            dup2(out_fd, STDERR_FILENO) < 0 || close_inherited_fds() < 0)
                 _exit(127);
         if (c->set && (setgroups((size_t) c->n_groups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
                        setresuid(c->uid, c->uid, c->uid) < 0))
@@ -469,7 +514,7 @@ static int spawn_child(void *userdata) {
         for (int i = 0; i < a->ctx->n_ignored; i++)
                 (void) sigaction(a->ctx->ignored[i], &dfl, NULL);
         if (setsid() < 0 || dup2(a->ctx->null_fd, STDIN_FILENO) < 0 || dup2(a->out_fd, STDOUT_FILENO) < 0 ||
-            dup2(a->out_fd, STDERR_FILENO) < 0 || (a->wd && chdir(a->wd) < 0))
+            dup2(a->out_fd, STDERR_FILENO) < 0 || close_inherited_fds() < 0 || (a->wd && chdir(a->wd) < 0))
                 goto fail;
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -535,6 +580,7 @@ static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials
                 posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
+        posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
         if (wd)
                 posix_spawn_file_actions_addchdir_np(&fa, wd);
         r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
@@ -582,9 +628,10 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         }
         envp = build_env(t, &v, &cred);
 
-        /* execve() does not search PATH: resolve a bare command name here, in the parent. */
+        /* execve() does not search PATH: resolve a bare command name here, in the parent, in the
+         * task's own PATH. */
         if (!strchr(argv[0], '/')) {
-                exe = g_find_program_in_path(argv[0]);
+                exe = find_program(argv[0], task_path(t->rule, &cred));
                 if (!exe) {
                         task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): command not found: %s",
                                  t->id, t->rule->name, argv[0]);
@@ -603,6 +650,16 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         }
         out_read = fds[0];
         out_write = fds[1];
+        /* Started with stdin, stdout or stderr closed, the pipe may be one of them: the child's dup2()
+         * calls would then close or keep the wrong one. */
+        if (out_write <= STDERR_FILENO) {
+                int fd = fcntl(out_write, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+                if (fd < 0)
+                        return -errno;
+                (void) safe_close(out_write);
+                out_write = fd;
+        }
 
         r = spawn(ctx, argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
         if (r == -EAGAIN || r == -EMFILE || r == -ENFILE || r == -ENOMEM)

@@ -15,6 +15,10 @@ import threading
 import time
 import unittest
 
+# Configuration files the tests write must not be group-writable, whatever the caller's umask (002 for
+# a user with a private group): the daemon refuses files that someone else could write.
+os.umask(0o022)
+
 # Sanitizer builds and loaded CI machines are slower: every deadline scales with this factor.
 TIMEOUT_SCALE = float(os.environ.get('INOTASKD_TEST_TIMEOUT_SCALE', '1'))
 DEFAULT_TIMEOUT = 20.0 * TIMEOUT_SCALE
