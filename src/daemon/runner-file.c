@@ -136,16 +136,34 @@ static void apply_directory_attributes(FileJob *j, int fd, const char *path) {
                 fail(j, "Failed to set the mode of", path, g_strerror(errno));
 }
 
-/* Owner and FileMode= of a non-directory name below dir_fd, never through a link: a link gets the owner
- * only (a mode would be its target's), and glibc's fchmodat(AT_SYMLINK_NOFOLLOW) refuses one that a file
- * was swapped for in between. */
-static void apply_file_attributes(FileJob *j, int dir_fd, const char *name, const char *path, bool link) {
+/* fchmod() of a regular file through an fd of its own: fchmodat(AT_SYMLINK_NOFOLLOW) without /proc. */
+static int chmod_regular_at(int dir_fd, const char *name, mode_t mode) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EOPNOTSUPP;
+        return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
+/* Owner and FileMode= of a non-directory name below dir_fd (st: its look), never through a link: a link
+ * gets the owner only (a mode would be its target's), and glibc's fchmodat(AT_SYMLINK_NOFOLLOW) refuses
+ * one that a file was swapped for in between. */
+static void apply_file_attributes(FileJob *j, int dir_fd, const char *name, const char *path,
+                                  const struct stat *st) {
+        int r;
+
         if (has_owner(j) && fchownat(dir_fd, name, j->uid, j->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 fail(j, "Failed to set the owner of", path, g_strerror(errno));
-        if (link || j->file_mode < 0)
+        if (S_ISLNK(st->st_mode) || j->file_mode < 0)
                 return;
-        if (fchmodat(dir_fd, name, (mode_t) j->file_mode, AT_SYMLINK_NOFOLLOW) < 0)
-                fail(j, "Failed to set the mode of", path, g_strerror(errno));
+        r = fchmodat(dir_fd, name, (mode_t) j->file_mode, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        if (r == -EOPNOTSUPP && S_ISREG(st->st_mode))
+                r = chmod_regular_at(dir_fd, name, (mode_t) j->file_mode);
+        if (r < 0)
+                fail(j, "Failed to set the mode of", path, g_strerror(-r));
 }
 
 static int next_entry(DIR *d, struct dirent **ret);
@@ -159,7 +177,7 @@ static void apply_recursive(FileJob *j, int dir_fd, const char *name, const char
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return fail(j, "Failed to look at", path, g_strerror(errno));
         if (!S_ISDIR(st.st_mode))
-                return apply_file_attributes(j, dir_fd, name, path, S_ISLNK(st.st_mode));
+                return apply_file_attributes(j, dir_fd, name, path, &st);
         fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || !(d = fdopendir(fd))) {
                 fail(j, "Failed to list", path, g_strerror(errno));
@@ -233,6 +251,8 @@ static int open_directory(FileJob *j, const Beneath *b, bool create, const char 
         g_autofree char *top = NULL, *rel = NULL, *joined = NULL;
         int r;
 
+        if (root >= 0 && !*b->dir)
+                return TAKE_FD(root);
         if (root >= 0) {
                 r = open_beneath(root, b->dir, O_PATH | O_DIRECTORY);
                 if (r == -ENOENT && create) {
@@ -773,23 +793,46 @@ static char *destination_root(const char *template, const char *expanded, size_t
         return g_strndup(template, n);
 }
 
+/* Whether path is dir or below it, by its text; *ret_rest: the rest of path after dir. */
+static bool path_at_or_below(const char *path, const char *dir, const char **ret_rest) {
+        size_t l = strlen(dir);
+
+        while (l > 1 && dir[l - 1] == '/')
+                l--;
+        if (!strneq(path, dir, l) || !(path[l] == '/' || path[l] == 0 || (l == 1 && dir[0] == '/')))
+                return false;
+        *ret_rest = path + l;
+        return true;
+}
+
 /* Where the job acts: the task's path beneath its watch's directory, the destination beneath its
  * root. 1 if it may go on; 0 if not, with *ret_error and *ret_unsafe saying why (a path out of its
  * root by "..", a RunRule path not below the watch, or a root directory named as the entry). */
 static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_error, bool *ret_unsafe) {
-        const char *what = t->path, *root = t->watch_path;
+        const char *what = t->path, *root = t->watch_path, *rest;
         g_autofree char *dest_root = NULL, *shown = NULL, *shown_root = NULL;
-        size_t l = strlen(t->watch_path);
+        size_t l;
         int r = -EXDEV;
 
-        if (strneq(t->path, t->watch_path, l) &&
-            (t->path[l] == '/' || t->path[l] == 0 || (l > 0 && t->watch_path[l - 1] == '/')))
-                r = beneath_init(&j->src, t->watch_path, t->path + l);
+        if (path_at_or_below(t->path, t->watch_path, &rest))
+                r = beneath_init(&j->src, t->watch_path, rest);
         if (r >= 0 && dest) {
                 dest_root = destination_root(t->rule->destination, dest, &l);
                 what = dest;
                 root = dest_root;
                 r = strneq(dest, t->rule->destination, l) ? beneath_init(&j->dst, dest_root, dest + l) : -EXDEV;
+        }
+        if (r >= 0 && dest && path_at_or_below(j->dst.root, t->watch_path, &rest)) {
+                /* A root inside the watched tree is no more the administrator's than the source is: whoever
+                 * may write there could swap it for a link. Resolved beneath the watch too. */
+                g_autofree char *inner = g_build_filename(rest, j->dst.dir, NULL), *n = NULL;
+
+                if (path_normalize_beneath(inner, &n) >= 0) {
+                        g_free(j->dst.root);
+                        g_free(j->dst.dir);
+                        j->dst.root = g_strdup(t->watch_path);
+                        j->dst.dir = TAKE_PTR(n);
+                }
         }
         if (r >= 0)
                 return 1;

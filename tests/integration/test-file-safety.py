@@ -59,6 +59,15 @@ DelaySec=@DELAY@
 Action=delete
 Source=^@TMP@/w/(?P<name>.*)\.del$
 
+# Processed files are moved into the watched tree itself: the destination's root w/done lies where the
+# attacker may write.
+[Rule archive]
+Watch=w
+On=IN_CLOSE_WRITE IN_MOVED_TO
+Action=move
+Source=^@TMP@/w/(?P<name>[^/]*)\.arc$
+Destination=@TMP@/w/done/\g<name>
+
 # A sorting rule: "PREFIX_NAME.sort" goes to dst/PREFIX/NAME. A file named ".._x.sort" makes the
 # destination dst/../x.
 [Rule sort]
@@ -151,24 +160,50 @@ class FileSafety(Setup, DaemonTestCase):
         d.start()
         return d
 
-    def test_symlink_in_destination_tree(self):
-        """dst/sub -> victim: a copy and a move into dst/sub/... must not write into the victim."""
-        d = self.start(config())
+    def test_planted_symlinks(self):
+        """dst/sub -> victim: a copy and a move into dst/sub/... must not write into the victim. Links
+        as the last component are fine and stay so: a source link is acted on itself (copied as a link,
+        moved, deleted), never its target; a destination link is replaced (Overwrite=yes)."""
+        d = self.start(config(overwrite=True))
         self.attacker.run('ln', '-s', self.victim, os.path.join(self.dst, 'sub'))
         self.attacker.run('mkdir', os.path.join(self.w, 'sub'))
         self.attacker.run('sh', '-c', 'echo planted > "$1"/a.cp; echo planted > "$1"/b.mv',
                           'sh', os.path.join(self.w, 'sub'))
+        # Source links: made in a staging directory and renamed in (a symlink raises IN_CREATE only).
+        staging = d.path('staging')
+        os.mkdir(staging)
+        self.attacker.give(staging)
+        target = os.path.join(self.victim, 'secret.cp')
+        for name in ('l.cp', 'l.mv', 'l.del'):
+            self.attacker.run('ln', '-s', target, os.path.join(staging, name))
+            self.attacker.run('mv', os.path.join(staging, name), os.path.join(self.w, name))
+        # The destination of "r.cp" is a planted link to a victim file.
+        self.attacker.run('ln', '-s', os.path.join(self.victim, 'secret.mv'), os.path.join(self.dst, 'r'))
+        self.attacker.run('sh', '-c', 'echo replacement > "$1"/r.cp', 'sh', self.w)
         d.settle()
+
         self.assert_victim_untouched(d)
-        self.assert_unsafe(d, 'copy')
-        self.assert_unsafe(d, 'move')
+        self.assertEqual(len(d.task_ids(r'failed: unsafe-path\.', 'copy')), 1, d.log_text()[-3000:])
+        self.assertEqual(len(d.task_ids(r'failed: unsafe-path\.', 'move')), 1, d.log_text()[-3000:])
         self.assertTrue(os.path.exists(os.path.join(self.w, 'sub', 'b.mv')), 'the failed move kept its source')
         m = d.log_matches(r'^Task \d+ \(copy\): (.*)$')
         self.assertTrue(m and 'symbolic link' in m[0].group(1), d.log_text()[-3000:])
-        log('dst/sub -> victim: copy and move refused (%s)' % m[0].group(1))
 
-    def test_auto_create_through_a_symlink(self):
-        """AutoCreate=yes must not make directories (and then the file) through dst/sub -> victim."""
+        # The copy of l.cp, then the move of l.mv over it (Overwrite=yes): a link to the same target.
+        self.assertEqual(os.readlink(os.path.join(self.dst, 'l')), target, 'a link stays a link')
+        self.assertFalse(os.path.lexists(os.path.join(self.w, 'l.mv')))
+        self.assertFalse(os.path.lexists(os.path.join(self.w, 'l.del')), 'the link itself is deleted')
+        self.assertFalse(os.path.islink(os.path.join(self.dst, 'r')), 'the planted link was replaced')
+        with open(os.path.join(self.dst, 'r')) as f:
+            self.assertEqual(f.read(), 'replacement\n')
+        self.assertEqual(len(d.task_ids(r'finished: success\.')) - len(d.task_ids('finished', 'marker')), 4,
+                         d.log_text()[-3000:])
+        log('dst/sub -> victim: copy and move refused (%s); final-component links acted on themselves'
+            % m[0].group(1))
+
+    def test_auto_create(self):
+        """AutoCreate=yes must not make directories (and then the file) through dst/sub -> victim; it
+        still makes a missing root and the directories below it."""
         d = self.start(config(auto_create=True))
         self.attacker.run('ln', '-s', self.victim, os.path.join(self.dst, 'sub'))
         self.attacker.run('mkdir', '-p', os.path.join(self.w, 'sub', 'new'))
@@ -176,12 +211,8 @@ class FileSafety(Setup, DaemonTestCase):
         d.settle()
         self.assert_victim_untouched(d)
         self.assert_unsafe(d, 'copy')
-        log('AutoCreate=yes through dst/sub -> victim: refused, nothing created in the victim')
 
-    def test_auto_create_still_creates_below_the_root(self):
-        """The plain case of AutoCreate=yes keeps working: a missing root and its subdirectories are
-        made, with the file in them (guards the fix, not an attack)."""
-        d = self.start(config(auto_create=True))
+        os.unlink(os.path.join(self.dst, 'sub'))
         os.rmdir(self.dst)
         os.makedirs(os.path.join(self.w, 'x', 'y'))
         write(os.path.join(self.w, 'x', 'y', 'f.cp'), 'deep')
@@ -189,6 +220,8 @@ class FileSafety(Setup, DaemonTestCase):
         with open(os.path.join(self.dst, 'x', 'y', 'f')) as f:
             self.assertEqual(f.read(), 'deep')
         self.assertEqual(len(d.task_ids(r'finished: success\.', 'copy')), 1, d.log_text()[-3000:])
+        log('AutoCreate=yes through dst/sub -> victim: refused, nothing created in the victim; a missing '
+            'dst made')
 
     def test_directory_swapped_for_a_symlink_during_the_delay(self):
         """w/sub replaced by a symlink to the victim while the tasks wait: the delete must not remove
@@ -217,6 +250,25 @@ class FileSafety(Setup, DaemonTestCase):
             self.assert_unsafe(d, rule)
         log('w/sub swapped for a symlink during the delay: delete, move and copy refused')
 
+    def test_destination_root_inside_the_watch_swapped_for_a_symlink(self):
+        """Destination=w/done/...: its root lies in the watched tree, so w/done -> victim is refused
+        too, while a real w/done keeps working."""
+        d = self.start(config())
+        self.attacker.run('ln', '-s', self.victim, os.path.join(self.w, 'done'))
+        self.attacker.run('sh', '-c', 'echo planted > "$1"/x.arc', 'sh', self.w)
+        d.settle()
+        self.assert_victim_untouched(d)
+        self.assert_unsafe(d, 'archive')
+        self.assertTrue(os.path.exists(os.path.join(self.w, 'x.arc')), 'the failed move kept its source')
+        os.unlink(os.path.join(self.w, 'done'))
+        os.mkdir(os.path.join(self.w, 'done'))
+        write(os.path.join(self.w, 'y.arc'), 'archived')
+        d.settle()
+        with open(os.path.join(self.w, 'done', 'y')) as f:
+            self.assertEqual(f.read(), 'archived')
+        self.assertEqual(len(d.task_ids(r'finished: success\.', 'archive')), 1, d.log_text()[-3000:])
+        log('w/done -> victim as the root of Destination=: refused; a real w/done works')
+
     def test_dot_dot_from_a_hostile_name(self):
         """A file named ".._escaped.sort" makes Destination= dst/../escaped: outside dst."""
         d = self.start(config())
@@ -233,34 +285,6 @@ class FileSafety(Setup, DaemonTestCase):
         with open(os.path.join(self.dst, 'ok', 'name')) as f:
             self.assertEqual(f.read(), 'fine')
         log('".._escaped.sort": %s' % m[0].group(1))
-
-    def test_symlink_as_the_final_component(self):
-        """A symlink as the source is acted on itself (copied as a link, moved, deleted), never its
-        target; a symlink as the destination is replaced (Overwrite=yes), its target untouched.
-        (This already held before the fix: it guards the final component, whose handling changed.)"""
-        d = self.start(config(overwrite=True))
-        target = os.path.join(self.victim, 'secret.cp')
-        for name in ('l.cp', 'l.mv', 'l.del'):
-            self.attacker.run('ln', '-s', target, os.path.join(self.w, name))
-        # The destination of "r.cp" is a planted link to a victim file.
-        self.attacker.run('ln', '-s', os.path.join(self.victim, 'secret.mv'), os.path.join(self.dst, 'r'))
-        # Symlinks raise IN_CREATE only: rename them into place (IN_MOVED_TO) to run the rules.
-        staging = d.path('staging')
-        os.mkdir(staging)
-        self.attacker.give(staging)
-        for name in ('l.cp', 'l.mv', 'l.del'):
-            self.attacker.run('mv', os.path.join(self.w, name), os.path.join(staging, name))
-        for name in ('l.cp', 'l.mv', 'l.del'):
-            self.attacker.run('mv', os.path.join(staging, name), os.path.join(self.w, name))
-        self.attacker.run('sh', '-c', 'echo replacement > "$1"/r.cp', 'sh', self.w)
-        d.settle()
-        self.assert_victim_untouched(d)
-        self.assertEqual(os.readlink(os.path.join(self.dst, 'l')), target, 'the copy and the move keep a link')
-        self.assertFalse(os.path.lexists(os.path.join(self.w, 'l.mv')))
-        self.assertFalse(os.path.lexists(os.path.join(self.w, 'l.del')), 'the link itself is deleted')
-        self.assertFalse(os.path.islink(os.path.join(self.dst, 'r')), 'the planted link was replaced')
-        with open(os.path.join(self.dst, 'r')) as f:
-            self.assertEqual(f.read(), 'replacement\n')
 
 
 @unittest.skipIf(BusTestCase is None, 'bus_harness is not importable')
