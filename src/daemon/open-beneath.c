@@ -53,7 +53,8 @@ static int open_component(int dir_fd, const char *name, int flags) {
         if (fd < 0) {
                 int e = errno;
 
-                if (e == ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+                if (e == ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    S_ISLNK(st.st_mode))
                         return -ELOOP;
                 return -e;
         }

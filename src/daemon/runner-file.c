@@ -115,8 +115,9 @@ static void fail_resolve(FileJob *j, const char *what, const char *path, const c
         shown = escape_display(path, strlen(path));
         shown_root = escape_display(root, strlen(root));
         j->unsafe = true;
-        j->error = g_strdup_printf(r == -ELOOP ? "Refusing %s: the path runs through a symbolic link below %s" :
-                                   "Refusing %s: the path leads outside %s", shown, shown_root);
+        j->error = g_strdup_printf(r == -ELOOP ? "Refusing %s: the path runs through a symbolic link below %s"
+                                              : "Refusing %s: the path leads outside %s",
+                                   shown, shown_root);
 }
 
 static void closedirp(DIR **d) {
@@ -138,7 +139,8 @@ static void apply_directory_attributes(FileJob *j, int fd, const char *path) {
 
 /* fchmod() of a regular file through an fd of its own: fchmodat(AT_SYMLINK_NOFOLLOW) without /proc. */
 static int chmod_regular_at(int dir_fd, const char *name, mode_t mode) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(dir_fd, name,
+                                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         struct stat st;
 
         if (fd < 0 || fstat(fd, &st) < 0)
@@ -738,8 +740,8 @@ static void job_done(void *data) {
                 LogField f = LOG_FIELD("INOTASKD_ERROR", j->error);
 
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, j->error);
-                scheduler_task_finished(j->ctx->scheduler, t, TASK_FAILED, j->unsafe ? "unsafe-path" : "file-error",
-                                        0);
+                scheduler_task_finished(j->ctx->scheduler, t, TASK_FAILED,
+                                        j->unsafe ? "unsafe-path" : "file-error", 0);
         } else
                 scheduler_task_finished(j->ctx->scheduler, t, TASK_DONE, "success", 0);
         file_job_free(j);
@@ -820,7 +822,8 @@ static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_er
                 dest_root = destination_root(t->rule->destination, dest, &l);
                 what = dest;
                 root = dest_root;
-                r = strneq(dest, t->rule->destination, l) ? beneath_init(&j->dst, dest_root, dest + l) : -EXDEV;
+                r = strneq(dest, t->rule->destination, l) ? beneath_init(&j->dst, dest_root, dest + l)
+                                                          : -EXDEV;
         }
         if (r >= 0 && dest && path_at_or_below(j->dst.root, t->watch_path, &rest)) {
                 /* A root inside the watched tree is no more the administrator's than the source is: whoever
@@ -840,8 +843,10 @@ static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_er
         shown = escape_display(what, strlen(what));
         shown_root = escape_display(root, strlen(root));
         *ret_unsafe = r == -EXDEV;
-        *ret_error = r == -EXDEV ? g_strdup_printf("Refusing %s: the path leads outside %s", shown, shown_root) :
-                g_strdup_printf("Refusing %s: it names a root directory itself", shown);
+        if (r == -EXDEV)
+                *ret_error = g_strdup_printf("Refusing %s: the path leads outside %s", shown, shown_root);
+        else
+                *ret_error = g_strdup_printf("Refusing %s: it names a root directory itself", shown);
         return 0;
 }
 
@@ -884,7 +889,8 @@ int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
 
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, r->name, err);
                 file_job_free(j);
-                scheduler_task_finished(ctx->scheduler, t, TASK_FAILED, unsafe ? "unsafe-path" : "file-error", 0);
+                scheduler_task_finished(ctx->scheduler, t, TASK_FAILED,
+                                        unsafe ? "unsafe-path" : "file-error", 0);
                 return 0;
         }
 

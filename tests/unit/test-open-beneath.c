@@ -126,8 +126,8 @@ static void check_open(int (*f)(int, const char *, int), const char *which) {
                                 (void) close(fd);
                         if (fd != open_cases[i].want)
                                 g_error("%s(\"%s\", %#x) = %d (%s), want %s", which, open_cases[i].path,
-                                        (unsigned) open_cases[i].flags, fd, fd < 0 ? g_strerror(-fd) : "an fd",
-                                        g_strerror(-open_cases[i].want));
+                                        (unsigned) open_cases[i].flags, fd,
+                                        fd < 0 ? g_strerror(-fd) : "an fd", g_strerror(-open_cases[i].want));
                         continue;
                 }
                 if (fd < 0)
