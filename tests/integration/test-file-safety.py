@@ -279,8 +279,8 @@ class FileSafety(Setup, DaemonTestCase):
         m = d.log_matches(r'^Task \d+ \(sort\): (.*)$')
         self.assertTrue(m and 'outside' in m[0].group(1), d.log_text()[-3000:])
         # The control: an ordinary name is sorted as before.
-        write(os.path.join(self.w, 'ok_name.sort'), 'fine')
         os.mkdir(os.path.join(self.dst, 'ok'))
+        write(os.path.join(self.w, 'ok_name.sort'), 'fine')
         d.settle()
         with open(os.path.join(self.dst, 'ok', 'name')) as f:
             self.assertEqual(f.read(), 'fine')
