@@ -24,7 +24,8 @@ except ImportError:                     # run from elsewhere: the bus tests skip
 
 NOBODY = 65534
 
-# Three rules on one watch, by suffix: *.cp copied, *.mv moved (FileMode=0644), *.del deleted.
+# Rules on one watch, by suffix: *.cp copied and *.mv moved (FileMode=0644) to dst, *.del deleted, *.arc
+# moved into w/done, *.sort copied to dst/PREFIX/NAME.
 CONFIG = r'''
 [Watch w]
 Path=@TMP@/w
@@ -143,6 +144,8 @@ class Setup:
                          'the victim directory was changed through a symlink; log:\n' + d.log_text()[-3000:])
         for name in ('important.del', 'secret.mv', 'secret.cp'):
             self.assertEqual(mode(os.path.join(self.victim, name)), 0o600)
+            with open(os.path.join(self.victim, name)) as f:
+                self.assertEqual(f.read(), 'victim ' + name)
 
     def assert_unsafe(self, d, rule, n=1):
         ids = d.task_ids(r'failed: unsafe-path\.', rule)
