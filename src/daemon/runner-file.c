@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Action=move|copy|delete (pyinotifyd's FileManager) with plain system calls, in a worker thread: the
  * destination comes from Source=/Destination= regex references, parents may be created, existing
- * destinations are refused unless Overwrite=yes, and modes and owners are applied to what results. */
+ * destinations are refused unless Overwrite=yes, and modes and owners are applied to what results.
+ * Every path is resolved beneath a root directory fd, never through a symlink: the source beneath its
+ * watch, the destination beneath the fixed part of Destination= (see destination_root()); a path that
+ * runs through a link or out of its root fails the task as "unsafe-path" before anything is touched. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -16,29 +19,80 @@
 
 #include "escape.h"
 #include "log.h"
+#include "open-beneath.h"
 #include "runner-file.h"
 
 /* Bytes per copy_file_range() call: below the kernel's MAX_RW_COUNT on every version. */
 #define COPY_CHUNK ((size_t) 1 << 30)
 #define READ_BUFFER_SIZE ((size_t) 64 * 1024)
 
+/* An entry named beneath a root directory: the root is opened by its path, which the configuration
+ * names (a watch's Path=, the fixed part of Destination=), everything below it from that fd without
+ * following a symlink. */
+typedef struct Beneath {
+        char *root;
+        char *dir;                      /* the entry's directory, relative to root, normalized ("": root) */
+        char *name;                     /* the entry: one component */
+} Beneath;
+
+static void beneath_done(Beneath *b) {
+        g_free(b->root);
+        g_free(b->dir);
+        g_free(b->name);
+}
+
+/* The entry rel beneath root. -EXDEV if rel leaves root by "..". rel "" is root itself: then the
+ * entry is named in root's parent, by root's path as well. */
+static int beneath_init(Beneath *b, const char *root, const char *rel) {
+        g_autofree char *n = NULL;
+        char *slash;
+        int r = path_normalize_beneath(rel, &n);
+
+        if (r < 0)
+                return r;
+        if (!*n) {
+                g_autofree char *top = g_strdup(root);
+                size_t l = strlen(top);
+
+                while (l > 1 && top[l - 1] == '/')
+                        top[--l] = 0;
+                b->name = g_path_get_basename(top);
+                if (streq(b->name, "/") || streq(b->name, ".") || streq(b->name, "..")) {
+                        g_clear_pointer(&b->name, g_free);
+                        return -EINVAL;
+                }
+                b->root = g_path_get_dirname(top);
+                b->dir = g_strdup("");
+                return 0;
+        }
+        slash = strrchr(n, '/');
+        b->root = g_strdup(root);
+        b->name = g_strdup(slash ? slash + 1 : n);
+        b->dir = slash ? g_strndup(n, (gsize) (slash - n)) : g_strdup("");
+        return 0;
+}
+
 typedef struct FileJob {
         RunnerContext *ctx;
         Task *task;                     /* touched on the loop only */
 
         ActionType action;
-        char *source, *destination;
+        char *source, *destination;     /* as named (the task's path, Destination= expanded): messages */
+        Beneath src, dst;               /* what is acted on */
         bool auto_create, overwrite, recursive;
         int file_mode, directory_mode;
         uid_t uid;
         gid_t gid;
 
         char *error;                    /* set by the worker on failure */
+        bool unsafe;                    /* the failure: a path through a symlink or out of its root */
 } FileJob;
 
 static void file_job_free(FileJob *j) {
         g_free(j->source);
         g_free(j->destination);
+        beneath_done(&j->src);
+        beneath_done(&j->dst);
         g_free(j->error);
         g_free(j);
 }
@@ -50,69 +104,203 @@ static void fail(FileJob *j, const char *what, const char *path, const char *why
                 j->error = g_strdup_printf("%s %s: %s", what, shown, why);
 }
 
+/* r from resolving path beneath root: an unsafe path, or what fails as what. */
+static void fail_resolve(FileJob *j, const char *what, const char *path, const char *root, int r) {
+        g_autofree char *shown = NULL, *shown_root = NULL;
+
+        if (!open_beneath_unsafe(r))
+                return fail(j, what, path, g_strerror(-r));
+        if (j->error)
+                return;
+        shown = escape_display(path, strlen(path));
+        shown_root = escape_display(root, strlen(root));
+        j->unsafe = true;
+        j->error = g_strdup_printf(r == -ELOOP ? "Refusing %s: the path runs through a symbolic link below %s"
+                                              : "Refusing %s: the path leads outside %s",
+                                   shown, shown_root);
+}
+
 static void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);
 }
 
-/* Mode and owner for one created or resulting entry. */
-static void apply_attributes(FileJob *j, const char *path, bool dir) {
-        int mode = dir ? j->directory_mode : j->file_mode;
+static bool has_owner(const FileJob *j) {
+        return j->uid != (uid_t) -1 || j->gid != (gid_t) -1;
+}
 
-        if (mode >= 0 && chmod(path, (mode_t) mode) < 0)
-                fail(j, "Failed to set the mode of", path, g_strerror(errno));
-        if ((j->uid != (uid_t) -1 || j->gid != (gid_t) -1) && lchown(path, j->uid, j->gid) < 0)
+/* Owner, then DirectoryMode= (chown() may clear set-id bits) of the directory open as fd. */
+static void apply_directory_attributes(FileJob *j, int fd, const char *path) {
+        if (has_owner(j) && fchown(fd, j->uid, j->gid) < 0)
                 fail(j, "Failed to set the owner of", path, g_strerror(errno));
+        if (j->directory_mode >= 0 && fchmod(fd, (mode_t) j->directory_mode) < 0)
+                fail(j, "Failed to set the mode of", path, g_strerror(errno));
 }
 
-static void apply_recursive(FileJob *j, const char *path) {
+/* fchmod() of a regular file through an fd of its own: fchmodat(AT_SYMLINK_NOFOLLOW) without /proc. */
+static int chmod_regular_at(int dir_fd, const char *name, mode_t mode) {
+        _cleanup_close_ int fd = openat(dir_fd, name,
+                                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         struct stat st;
-        GDir *d;
-        const char *name;
 
-        if (lstat(path, &st) < 0)
-                return fail(j, "Failed to look at", path, g_strerror(errno));
-        if (S_ISLNK(st.st_mode)) {
-                /* chmod() would follow the link and change its target, wherever that is: owner only. */
-                if ((j->uid != (uid_t) -1 || j->gid != (gid_t) -1) && lchown(path, j->uid, j->gid) < 0)
-                        fail(j, "Failed to set the owner of", path, g_strerror(errno));
-                return;
-        }
-        apply_attributes(j, path, S_ISDIR(st.st_mode));
-        if (!S_ISDIR(st.st_mode))
-                return;
-        d = g_dir_open(path, 0, NULL);
-        if (!d)
-                return;
-        while ((name = g_dir_read_name(d))) {
-                g_autofree char *child = g_build_filename(path, name, NULL);
-
-                apply_recursive(j, child);
-        }
-        g_dir_close(d);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EOPNOTSUPP;
+        return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
-/* mkdir -p for the destination's parent, giving each directory it creates DirectoryMode= and
- * Owner=/OwnerGroup=. */
-static bool make_parents(FileJob *j, const char *dest) {
-        g_autofree char *parent = g_path_get_dirname(dest);
-        g_auto(GStrv) parts = g_strsplit(parent, "/", -1);
-        g_autoptr(GString) p = g_string_new(NULL);
+/* Owner and FileMode= of a non-directory name below dir_fd (st: its look), never through a link: a link
+ * gets the owner only (a mode would be its target's), and glibc's fchmodat(AT_SYMLINK_NOFOLLOW) refuses
+ * one that a file was swapped for in between. */
+static void apply_file_attributes(FileJob *j, int dir_fd, const char *name, const char *path,
+                                  const struct stat *st) {
+        int r;
+
+        if (has_owner(j) && fchownat(dir_fd, name, j->uid, j->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                fail(j, "Failed to set the owner of", path, g_strerror(errno));
+        if (S_ISLNK(st->st_mode) || j->file_mode < 0)
+                return;
+        r = fchmodat(dir_fd, name, (mode_t) j->file_mode, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        if (r == -EOPNOTSUPP && S_ISREG(st->st_mode))
+                r = chmod_regular_at(dir_fd, name, (mode_t) j->file_mode);
+        if (r < 0)
+                fail(j, "Failed to set the mode of", path, g_strerror(-r));
+}
+
+static int next_entry(DIR *d, struct dirent **ret);
+
+/* Owner and modes for name below dir_fd and, a directory, everything in it. */
+static void apply_recursive(FileJob *j, int dir_fd, const char *name, const char *path) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct stat st;
+        int fd;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return fail(j, "Failed to look at", path, g_strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return apply_file_attributes(j, dir_fd, name, path, &st);
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                fail(j, "Failed to list", path, g_strerror(errno));
+                (void) safe_close(fd);
+                return;
+        }
+        apply_directory_attributes(j, fd, path);
+        for (;;) {
+                g_autofree char *child = NULL;
+                struct dirent *de;
+                int r = next_entry(d, &de);
+
+                if (r <= 0) {
+                        if (r < 0)
+                                fail(j, "Failed to list", path, g_strerror(-r));
+                        return;
+                }
+                child = g_build_filename(path, de->d_name, NULL);
+                apply_recursive(j, dirfd(d), de->d_name, child);
+        }
+}
+
+/* mkdir -p of rel below dir_fd, one component at a time and never through a link: each directory it
+ * creates gets Owner=/OwnerGroup= and DirectoryMode=. path is dir_fd's path, for messages. Returns an
+ * fd of the last one, or -errno (its message given already unless it is an unsafe path). */
+static int make_directories(FileJob *j, int dir_fd, const char *path, const char *rel) {
+        g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
+        g_autoptr(GString) shown = g_string_new(path);
+        _cleanup_close_ int cur = -1;
 
         for (char **c = parts; *c; c++) {
+                int parent = cur >= 0 ? cur : dir_fd, fd;
+
                 if (!**c)
                         continue;
-                g_string_append_c(p, '/');
-                g_string_append(p, *c);
-                if (mkdir(p->str, j->directory_mode >= 0 ? (mode_t) j->directory_mode : 0755) < 0) {
-                        if (errno == EEXIST)
-                                continue;
-                        fail(j, "Failed to create", p->str, g_strerror(errno));
-                        return false;
+                if (shown->len > 0 && shown->str[shown->len - 1] != '/')
+                        g_string_append_c(shown, '/');
+                g_string_append(shown, *c);
+                for (int attempt = 0;; attempt++) {
+                        fd = open_beneath(parent, *c, O_PATH | O_DIRECTORY);
+                        if (fd != -ENOENT || attempt >= 3)
+                                break;
+                        /* With DirectoryMode= private until it has its owner and mode. */
+                        if (mkdirat(parent, *c, j->directory_mode >= 0 ? 0700 : 0755) < 0) {
+                                if (errno == EEXIST)
+                                        continue;       /* made by someone else just now: look again */
+                                fd = -errno;
+                                break;
+                        }
+                        fd = open_beneath(parent, *c, O_RDONLY | O_DIRECTORY);
+                        if (fd >= 0)
+                                apply_directory_attributes(j, fd, shown->str);
+                        break;
                 }
-                apply_attributes(j, p->str, true);
+                if (fd < 0) {
+                        if (!open_beneath_unsafe(fd))
+                                fail(j, "Failed to create", shown->str, g_strerror(-fd));
+                        return fd;
+                }
+                (void) safe_close(cur);
+                cur = fd;
         }
-        return true;
+        return cur >= 0 ? TAKE_FD(cur) : open_beneath(dir_fd, "", O_PATH | O_DIRECTORY);
+}
+
+/* The directory of b, opened: its root by path, the rest beneath it. With create (AutoCreate=)
+ * missing directories are made, the root's own missing tail too (below its deepest existing
+ * ancestor, as the configuration names it). Returns the fd or -errno; "what" names the failure. */
+static int open_directory(FileJob *j, const Beneath *b, bool create, const char *what, const char *path) {
+        _cleanup_close_ int root = open(b->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        g_autofree char *top = NULL, *rel = NULL, *joined = NULL;
+        int r;
+
+        if (root >= 0 && !*b->dir)
+                return TAKE_FD(root);
+        if (root >= 0) {
+                r = open_beneath(root, b->dir, O_PATH | O_DIRECTORY);
+                if (r == -ENOENT && create) {
+                        r = make_directories(j, root, b->root, b->dir);
+                        if (r < 0 && open_beneath_unsafe(r))
+                                fail_resolve(j, what, path, b->root, r);
+                        return r;
+                }
+                if (r < 0)
+                        fail_resolve(j, what, path, b->root, r);
+                return r;
+        }
+        r = -errno;
+        if (r != -ENOENT || !create) {
+                fail(j, what, path, g_strerror(-r));
+                return r;
+        }
+
+        /* The root's deepest existing ancestor (the working directory for a relative one), then the
+         * rest of the root and the directory as if beneath it. */
+        top = g_strdup(b->root);
+        for (;;) {
+                char *slash = strrchr(top, '/');
+
+                if (!slash || slash == top) {
+                        top[slash ? 1 : 0] = 0;
+                        root = open(slash ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        break;
+                }
+                *slash = 0;
+                root = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root >= 0 || errno != ENOENT)
+                        break;
+        }
+        if (root < 0) {
+                r = -errno;
+                fail(j, what, path, g_strerror(-r));
+                return r;
+        }
+        joined = g_build_filename(b->root + strlen(top), b->dir, NULL);
+        r = path_normalize_beneath(joined, &rel);
+        if (r >= 0)
+                r = make_directories(j, root, *top ? top : ".", rel);
+        if (r < 0 && open_beneath_unsafe(r))
+                fail_resolve(j, what, path, b->root, r);
+        return r;
 }
 
 /* The next entry of d other than "." and "..": 1 with *ret set, 0 at the end, -errno on a read error. */
@@ -501,53 +689,47 @@ static bool copy_at(FileJob *j, int src_dir, const char *src_name, const char *s
         return false;
 }
 
-/* The copy of the whole source path to the destination path, relative to the destination's parent. */
-static bool copy_path(FileJob *j, const char *src, const char *dst, bool replace) {
-        g_autofree char *parent = g_path_get_dirname(dst), *name = g_path_get_basename(dst);
-        _cleanup_close_ int dir = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (dir < 0) {
-                fail(j, "Failed to copy to", dst, g_strerror(errno));
-                return false;
-        }
-        return copy_at(j, AT_FDCWD, src, src, dir, name, dst, replace);
-}
-
 static void run_job(void *data) {
         FileJob *j = data;
-        /* Without trailing slashes, "." or "..": the parent and name of the destination come from it. */
-        g_autofree char *src = g_canonicalize_filename(j->source, NULL);
-        g_autofree char *dst = j->destination ? g_canonicalize_filename(j->destination, NULL) : NULL;
+        const char *src = j->source, *dst = j->destination;
+        const char *verb = j->action == ACTION_COPY ? "Failed to copy to" : "Failed to move to";
+        _cleanup_close_ int src_dir = -1, dst_dir = -1;
         bool replace = false;
         struct stat st;
         int r;
 
+        /* Both directories first: an unsafe path on either side touches nothing. */
+        src_dir = open_directory(j, &j->src, false, "Failed to look at", src);
+        if (src_dir < 0)
+                return;
         if (j->action == ACTION_DELETE) {
-                (void) delete_at(j, AT_FDCWD, src, src);
+                (void) delete_at(j, src_dir, j->src.name, src);
                 return;
         }
+        dst_dir = open_directory(j, &j->dst, j->auto_create, verb, dst);
+        if (dst_dir < 0)
+                return;
 
-        if (lstat(j->destination, &st) >= 0) {
+        if (fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 if (!j->overwrite)
-                        return fail(j, "Refusing to replace", j->destination, "it exists and Overwrite=no");
+                        return fail(j, "Refusing to replace", dst, "it exists and Overwrite=no");
                 replace = true;
         }
-        if (j->auto_create && !make_parents(j, j->destination))
-                return;
 
         if (j->action == ACTION_COPY) {
-                if (!copy_path(j, src, dst, replace))
+                if (!copy_at(j, src_dir, j->src.name, src, dst_dir, j->dst.name, dst, replace))
                         return;
-        } else if ((r = rename_at(AT_FDCWD, src, AT_FDCWD, dst, replace)) < 0) {
+        } else if ((r = rename_at(src_dir, j->src.name, dst_dir, j->dst.name, replace)) < 0) {
                 /* Across file systems: copy it whole (a directory too), then delete the source. */
                 if (r != -EXDEV)
-                        return fail(j, "Failed to move to", dst, g_strerror(-r));
+                        return fail(j, verb, dst, g_strerror(-r));
                 j->recursive = true;
-                if (!copy_path(j, src, dst, replace) || !delete_at(j, AT_FDCWD, src, src))
+                if (!copy_at(j, src_dir, j->src.name, src, dst_dir, j->dst.name, dst, replace) ||
+                    !delete_at(j, src_dir, j->src.name, src))
                         return;
         }
-        if (j->file_mode >= 0 || j->directory_mode >= 0 || j->uid != (uid_t) -1 || j->gid != (gid_t) -1)
-                apply_recursive(j, j->destination);
+        if (j->file_mode >= 0 || j->directory_mode >= 0 || has_owner(j))
+                apply_recursive(j, dst_dir, j->dst.name, dst);
 }
 
 static void job_done(void *data) {
@@ -558,7 +740,8 @@ static void job_done(void *data) {
                 LogField f = LOG_FIELD("INOTASKD_ERROR", j->error);
 
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, j->error);
-                scheduler_task_finished(j->ctx->scheduler, t, TASK_FAILED, "file-error", 0);
+                scheduler_task_finished(j->ctx->scheduler, t, TASK_FAILED,
+                                        j->unsafe ? "unsafe-path" : "file-error", 0);
         } else
                 scheduler_task_finished(j->ctx->scheduler, t, TASK_DONE, "success", 0);
         file_job_free(j);
@@ -598,6 +781,75 @@ static int resolve_owner(const ConfigRule *r, uid_t *uid, gid_t *gid) {
         return 0;
 }
 
+/* Destination='s root: its text up to the last '/' before the first backslash (a reference such as \1
+ * or \g<name>, or an escape), which the expansion copies as it is; beneath it the file's name decides.
+ * Destination= that begins with a reference has the root directory as its root ("." if relative). */
+static char *destination_root(const char *template, const char *expanded, size_t *ret_length) {
+        size_t n = strcspn(template, "\\");
+
+        while (n > 0 && template[n - 1] != '/')
+                n--;
+        *ret_length = n;
+        if (n == 0)
+                return g_strdup(expanded[0] == '/' ? "/" : ".");
+        return g_strndup(template, n);
+}
+
+/* Whether path is dir or below it, by its text; *ret_rest: the rest of path after dir. */
+static bool path_at_or_below(const char *path, const char *dir, const char **ret_rest) {
+        size_t l = strlen(dir);
+
+        while (l > 1 && dir[l - 1] == '/')
+                l--;
+        if (!strneq(path, dir, l) || !(path[l] == '/' || path[l] == 0 || (l == 1 && dir[0] == '/')))
+                return false;
+        *ret_rest = path + l;
+        return true;
+}
+
+/* Where the job acts: the task's path beneath its watch's directory, the destination beneath its
+ * root. 1 if it may go on; 0 if not, with *ret_error and *ret_unsafe saying why (a path out of its
+ * root by "..", a RunRule path not below the watch, or a root directory named as the entry). */
+static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_error, bool *ret_unsafe) {
+        const char *what = t->path, *root = t->watch_path, *rest;
+        g_autofree char *dest_root = NULL, *shown = NULL, *shown_root = NULL;
+        size_t l;
+        int r = -EXDEV;
+
+        if (path_at_or_below(t->path, t->watch_path, &rest))
+                r = beneath_init(&j->src, t->watch_path, rest);
+        if (r >= 0 && dest) {
+                dest_root = destination_root(t->rule->destination, dest, &l);
+                what = dest;
+                root = dest_root;
+                r = strneq(dest, t->rule->destination, l) ? beneath_init(&j->dst, dest_root, dest + l)
+                                                          : -EXDEV;
+        }
+        if (r >= 0 && dest && path_at_or_below(j->dst.root, t->watch_path, &rest)) {
+                /* A root inside the watched tree is no more the administrator's than the source is: whoever
+                 * may write there could swap it for a link. Resolved beneath the watch too. */
+                g_autofree char *inner = g_build_filename(rest, j->dst.dir, NULL), *n = NULL;
+
+                if (path_normalize_beneath(inner, &n) >= 0) {
+                        g_free(j->dst.root);
+                        g_free(j->dst.dir);
+                        j->dst.root = g_strdup(t->watch_path);
+                        j->dst.dir = TAKE_PTR(n);
+                }
+        }
+        if (r >= 0)
+                return 1;
+
+        shown = escape_display(what, strlen(what));
+        shown_root = escape_display(root, strlen(root));
+        *ret_unsafe = r == -EXDEV;
+        if (r == -EXDEV)
+                *ret_error = g_strdup_printf("Refusing %s: the path leads outside %s", shown, shown_root);
+        else
+                *ret_error = g_strdup_printf("Refusing %s: it names a root directory itself", shown);
+        return 0;
+}
+
 char *file_destination(const ConfigRule *r, const char *path, char **ret_error) {
         g_autoptr(GMatchInfo) mi = NULL;
         g_autoptr(GError) e = NULL;
@@ -618,6 +870,7 @@ char *file_destination(const ConfigRule *r, const char *path, char **ret_error) 
 int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
         const ConfigRule *r = t->rule;
         g_autofree char *err = NULL, *dest = NULL, *shown = NULL;
+        bool unsafe = false;
         FileJob *j;
         int q;
 
@@ -629,15 +882,27 @@ int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
                         return -EINVAL;
                 }
         }
+        j = g_new0(FileJob, 1);
+        if (!job_locate(j, t, dest, &err, &unsafe)) {
+                /* Caught before the worker: the same result, nothing touched. */
+                LogField f = LOG_FIELD("INOTASKD_ERROR", err);
+
+                task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, r->name, err);
+                file_job_free(j);
+                scheduler_task_finished(ctx->scheduler, t, TASK_FAILED,
+                                        unsafe ? "unsafe-path" : "file-error", 0);
+                return 0;
+        }
+
         shown = escape_display(t->path, strlen(t->path));
         if (ctx->dry_run) {
                 task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) would %s %s%s%s", t->id, r->name,
                          action_type_to_string(r->action), shown, dest ? " to " : "", strempty(dest));
                 scheduler_task_finished(ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                file_job_free(j);
                 return 0;
         }
 
-        j = g_new0(FileJob, 1);
         j->ctx = ctx;
         j->task = t;
         j->action = r->action;

@@ -46,7 +46,8 @@ struct Task {
 
         TaskState state;
         const char *result;             /* "success", "exit-code", "signal", "timeout", "cancelled",
-                                         * "start-failed", "dry-run"; NULL while not finished */
+                                         * "start-failed", "dry-run", "file-error", "unsafe-path",
+                                         * "job-failed"; NULL while not finished */
         usec_t created_usec, due_usec, started_usec, finished_usec;     /* CLOCK_REALTIME */
         usec_t due_mono;                /* CLOCK_MONOTONIC */
         pid_t pid;
