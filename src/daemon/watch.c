@@ -63,11 +63,9 @@ static char *node_relpath(const WatchNode *n, const char *name) {
         return g_strdup(full + l + (full[l] == '/' ? 1 : 0));
 }
 
-bool watch_excluded(const Watch *w, const WatchNode *n, const char *name) {
+bool watch_excluded_by_pattern(const Watch *w, const WatchNode *n, const char *name) {
         g_autofree char *rel = NULL;
 
-        if (!w->exclude || !w->exclude[0])
-                return false;
         for (char **p = w->exclude; *p; p++)
                 if (fnmatch(*p, name, 0) == 0)
                         return true;
@@ -78,12 +76,6 @@ bool watch_excluded(const Watch *w, const WatchNode *n, const char *name) {
                 if (strchr(*p, '/') && fnmatch(*p, rel, FNM_PATHNAME) == 0)
                         return true;
         return false;
-}
-
-bool watch_skips(const Watch *w, const WatchNode *n, const char *name) {
-        if (w->file_name && !n->parent && !streq(name, w->file_name))
-                return true;
-        return watch_excluded(w, n, name);
 }
 
 EventKind watch_initial_kind(const Watch *w) {

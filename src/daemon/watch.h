@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 #include "event-names.h"
@@ -37,12 +38,23 @@ void watch_set_single_file(Watch *w, const char *file_name);
 /* Whether cfg describes the same watch as w (so a reload can keep it and its tree). */
 bool watch_matches_config(const Watch *w, const ConfigWatch *cfg);
 
-/* Whether the entry name of directory n (a node of w's tree) is outside the watch: not the watched
- * file of a single-file watch, or matched by Exclude= (by name, or by path relative to the root). */
-bool watch_skips(const Watch *w, const WatchNode *n, const char *name);
+bool watch_excluded_by_pattern(const Watch *w, const WatchNode *n, const char *name);
 
-/* Whether the entry name in directory n (of w's tree) is matched by Exclude=. */
-bool watch_excluded(const Watch *w, const WatchNode *n, const char *name);
+/* Whether the entry name in directory n (of w's tree) is matched by Exclude= (by name, or by path
+ * relative to the root). Inline for the common case of no Exclude=: it is asked for every event. */
+static inline bool watch_excluded(const Watch *w, const WatchNode *n, const char *name) {
+        if (!w->exclude || !w->exclude[0])
+                return false;
+        return watch_excluded_by_pattern(w, n, name);
+}
+
+/* Whether the entry name of directory n (a node of w's tree) is outside the watch: not the watched
+ * file of a single-file watch, or excluded. */
+static inline bool watch_skips(const Watch *w, const WatchNode *n, const char *name) {
+        if (w->file_name && !n->parent && strcmp(name, w->file_name) != 0)
+                return true;
+        return watch_excluded(w, n, name);
+}
 
 /* The kind InitialEvent= raises: the event kind it names, else the kind of its inotify event. */
 EventKind watch_initial_kind(const Watch *w);
