@@ -115,8 +115,8 @@ static void inotify_done(Backend *base) {
 
 /* ------------------------------------------------------------------ emitting events */
 
-static void emit(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask, EventKind kind,
-                 uint32_t cookie, bool synthetic, const char *src_pathname) {
+static void emit(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                 EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
         Event ev = {
                 .watch = w,
                 .mask = mask,
@@ -133,11 +133,10 @@ static void emit(InotifyBackend *b, Watch *w, const WatchNode *n, const char *na
         event_done(&ev);
 }
 
-static void emit_mask(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask, bool synthetic) {
+static void emit_mask(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      bool synthetic) {
         emit(b, w, n, name, mask, event_kind_from_mask(mask), 0, synthetic, NULL);
 }
-
-/* ------------------------------------------------------------------ excludes */
 
 /* ------------------------------------------------------------------ watching directories */
 
@@ -402,7 +401,8 @@ static void new_dir(InotifyBackend *b, Watch *w, WatchNode *n, const char *name)
                 (void) watch_tree_add_child(b->tree, n, name);
 }
 
-static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask, uint32_t cookie) {
+static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask,
+                     uint32_t cookie) {
         emit(b, w, n, name, mask, EVENT_KIND_CREATED, cookie, false, NULL);
         if (mask & IN_ISDIR)
                 new_dir(b, w, n, name);
@@ -661,8 +661,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         r = sd_event_source_set_time_relative(b->pair_timer, MOVE_PAIR_USEC) < 0 ? -1 :
                             sd_event_source_set_enabled(b->pair_timer, SD_EVENT_ONESHOT);
                 else
-                        r = sd_event_add_time_relative(b->base.event, &b->pair_timer, CLOCK_MONOTONIC, MOVE_PAIR_USEC,
-                                                       USEC_PER_MSEC, on_pair_timeout, b);
+                        r = sd_event_add_time_relative(b->base.event, &b->pair_timer, CLOCK_MONOTONIC,
+                                                       MOVE_PAIR_USEC, USEC_PER_MSEC, on_pair_timeout, b);
                 if (r < 0)
                         flush_pending(b);
         }

@@ -6,7 +6,8 @@
 
 #include "backend.h"
 
-int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback, void *userdata) {
+int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback,
+                void *userdata) {
         _cleanup_(backend_freep) Backend *b = NULL;
         int r;
 

@@ -29,7 +29,7 @@ typedef struct BackendStats {
 /* One backend's implementation. Called only through the backend_*() functions below. */
 typedef struct BackendOps {
         const char *name;
-        size_t size;                                            /* of its object, which starts with a Backend */
+        size_t size;                                            /* of its object, a Backend first */
         int (*init)(Backend *b);                                /* the common part is set; undone by done() */
         void (*done)(Backend *b);                               /* also for a half-built object */
         int (*set_mask)(Backend *b, uint32_t mask);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The tasks file: one scheduled task per line, tab-separated fields, each escaped so that any byte
- * of a path survives (escape_display() escapes tabs and newlines and round-trips). */
+/* The tasks file (one scheduled task per line) and the watches' snapshots (one entry per line):
+ * tab-separated fields, each escaped so that any byte of a path survives (escape_display() escapes tabs
+ * and newlines and round-trips). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -2,11 +2,8 @@
 /* Unit tests for the inotify backend on a real sd-event loop: events arrive through the backend face,
  * and a read error on the inotify fd ends the loop with that error instead of leaving a source that
  * went quiet. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -96,8 +93,8 @@ static void test_read_error_ends_loop(void) {
 
         /* Without exit-on-failure the source would be disabled quietly and the loop run on until the
          * deadline, returning 0. */
-        g_assert_cmpint(sd_event_add_time_relative(e, &deadline, CLOCK_MONOTONIC, DEADLINE_USEC, 0, on_deadline,
-                                                   NULL), >=, 0);
+        g_assert_cmpint(sd_event_add_time_relative(e, &deadline, CLOCK_MONOTONIC, DEADLINE_USEC, 0,
+                                                   on_deadline, NULL), >=, 0);
         r = sd_event_loop(e);
         g_assert_cmpint(r, ==, -EISDIR);
 
@@ -105,13 +102,12 @@ static void test_read_error_ends_loop(void) {
         b = backend_free(b);
         (void) close(keep);
         e = sd_event_unref(e);
-        {
-                g_autofree char *f1 = g_build_filename(dir, "f1", NULL), *f2 = g_build_filename(dir, "f2", NULL);
+        for (const char *const *name = (const char *const[]) { "f1", "f2", NULL }; *name; name++) {
+                g_autofree char *p = g_build_filename(dir, *name, NULL);
 
-                (void) g_unlink(f1);
-                (void) g_unlink(f2);
-                (void) g_rmdir(dir);
+                (void) g_unlink(p);
         }
+        (void) g_rmdir(dir);
 }
 
 int main(int argc, char *argv[]) {

@@ -29,8 +29,11 @@ static void test_relpath_offset(void) {
                 { "/srv/in/a", "/srv/in/", "a" },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                g_assert_cmpstr(cases[i].path + relpath_offset(cases[i].path, cases[i].base), ==, cases[i].rel);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                size_t o = relpath_offset(cases[i].path, cases[i].base);
+
+                g_assert_cmpstr(cases[i].path + o, ==, cases[i].rel);
+        }
 }
 
 /* An event of watch w for name (may be NULL) in n. */

@@ -193,9 +193,11 @@ static void test_match_regex(void) {
         g_assert_cmpint(verdict(&f, "re", "bob/x", IN_DELETE, EVENT_KIND_DELETED, &none), ==, RULE_CANCEL);
         g_assert_null(none);
         /* Without named groups, nothing to hand back. */
-        g_assert_cmpint(verdict(&f, "plain", "d/x.log", IN_CREATE, EVENT_KIND_CREATED, &none), ==, RULE_SCHEDULE);
+        g_assert_cmpint(verdict(&f, "plain", "d/x.log", IN_CREATE, EVENT_KIND_CREATED, &none), ==,
+                        RULE_SCHEDULE);
         g_assert_null(none);
-        g_assert_cmpint(verdict(&f, "plain", "d/x.log.1", IN_CREATE, EVENT_KIND_CREATED, &none), ==, RULE_IGNORE);
+        g_assert_cmpint(verdict(&f, "plain", "d/x.log.1", IN_CREATE, EVENT_KIND_CREATED, &none), ==,
+                        RULE_IGNORE);
         fixture_done(&f);
 }
 
