@@ -170,7 +170,7 @@ static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode)
                         /* What the tree does not hold yet, the kernel reports in its own events. */
                         if (mode == RECONCILE_SNAPSHOT && !c)
                                 continue;
-                        if (raise && !was_known(k, mode, name, c))
+                        if (raise && !was_known(k, mode, name, c != NULL))
                                 emit(k, w, n, name, IN_CREATE | IN_ISDIR);
                         if (c) {
                                 if (w->recursive) {

@@ -9,6 +9,7 @@
 #include "time-util.h"
 #include "watch.h"
 
+/* In this order: the last two compare with what was known before. */
 typedef enum ReconcileMode {
         RECONCILE_RECORD,       /* remember what is there, raise nothing (start, reload) */
         RECONCILE_CREATED,      /* a new directory: raise created (and, for files, changed) for all inside */
