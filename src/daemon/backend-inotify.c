@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The inotify backend: one raw fd read with a large buffer, a wd -> node tree, scans that never miss
- * what a new directory already holds, cookie-paired moves and a rescan after a queue overflow. */
-#include <dirent.h>
-#include <fcntl.h>
-#include <fnmatch.h>
+/* The inotify backend: one raw fd read with a large buffer, a wd -> node tree, cookie-paired moves; new
+ * directories and queue overflows are reconciled with the disk by the one walk in reconcile.c. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,11 +8,11 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
-#include "backend-inotify.h"
-#include "escape.h"
+#include "backend.h"
 #include "log.h"
 #include "message-ids.h"
 #include "notify.h"
+#include "reconcile.h"
 #include "time-util.h"
 
 #define READ_BUFFER_SIZE (256U * 1024U)
@@ -25,15 +22,12 @@
 /* File timestamps are coarse: after an overflow, anything changed this shortly before the last
  * drained read counts as possibly changed. */
 #define OVERFLOW_SLACK_USEC (1 * USEC_PER_SEC)
+/* Overlapping watches on one directory that an event reaches without an allocation. */
+#define WD_NODES_INLINE 16U
 
 /* What the tree needs to stay true, whatever the rules want. */
 #define TREE_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
 #define ADD_FLAGS (IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
-
-typedef enum ScanMode {
-        SCAN_RECORD,            /* remember what is there, raise nothing (start, reload) */
-        SCAN_CREATED,           /* a new directory: raise created for everything inside */
-} ScanMode;
 
 typedef struct PendingMove {
         Watch *watch;
@@ -43,8 +37,8 @@ typedef struct PendingMove {
         uint32_t mask;
 } PendingMove;
 
-struct Backend {
-        sd_event *event;
+typedef struct InotifyBackend {
+        Backend base;
         int fd;
         sd_event_source *io;
         sd_event_source *pair_timer;
@@ -52,14 +46,10 @@ struct Backend {
         bool enabled;
 
         WatchTree *tree;
-        GPtrArray *watches;     /* Watch* (owned) */
+        Reconciler reconciler;
         GArray *pending;        /* PendingMove */
 
-        BackendEventFunc callback;
-        void *userdata;
-
         usec_t last_drained;    /* CLOCK_REALTIME of the last read that emptied the queue */
-        uint64_t n_events;
         uint64_t n_overflows;
 
         /* Directories a walk could not watch because the table is full; logged once per walk. */
@@ -71,56 +61,47 @@ struct Backend {
         usec_t scan_last_ping;
 
         uint8_t *buffer;
-};
-
-static void watch_free(Watch *w) {
-        if (!w)
-                return;
-        g_free(w->name);
-        g_free(w->path);
-        g_strfreev(w->exclude);
-        g_free(w->file_name);
-        g_free(w);
-}
+} InotifyBackend;
 
 static void pending_clear(PendingMove *p) {
         g_free(p->name);
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static const ReconcileOps reconcile_ops;
 
-int backend_new(Backend **ret, sd_event *e, BackendEventFunc callback, void *userdata) {
-        _cleanup_(backend_freep) Backend *b = NULL;
+static int inotify_backend_init(Backend *base) {
+        InotifyBackend *b = (InotifyBackend *) base;
         int r;
 
-        b = g_new0(Backend, 1);
-        b->event = sd_event_ref(e);
-        b->callback = callback;
-        b->userdata = userdata;
-        b->watches = g_ptr_array_new();
+        b->fd = -1;
         b->pending = g_array_new(false, true, sizeof(PendingMove));
         g_array_set_clear_func(b->pending, (GDestroyNotify) pending_clear);
         b->buffer = g_malloc(READ_BUFFER_SIZE);
         b->enabled = true;
         b->last_drained = now_usec(CLOCK_REALTIME);
         (void) watch_tree_new(&b->tree);
+        b->reconciler = (Reconciler) { .ops = &reconcile_ops, .userdata = b, .tree = b->tree };
 
         b->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (b->fd < 0)
                 return log_error_errno(errno, "Failed to create inotify instance: %m");
 
-        r = sd_event_add_io(e, &b->io, b->fd, EPOLLIN, on_inotify, b);
+        r = sd_event_add_io(base->event, &b->io, b->fd, EPOLLIN, on_inotify, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to add inotify event source: %m");
         (void) sd_event_source_set_description(b->io, "inotify");
-
-        *ret = TAKE_PTR(b);
+        /* A read that fails would otherwise disable the source: a daemon that says it is ready and
+         * hears nothing. End the loop instead, loudly, so the service manager restarts us. */
+        r = sd_event_source_set_exit_on_failure(b->io, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up inotify event source: %m");
         return 0;
 }
 
-Backend *backend_free(Backend *b) {
-        if (!b)
-                return NULL;
+static void inotify_done(Backend *base) {
+        InotifyBackend *b = (InotifyBackend *) base;
+
         b->io = sd_event_source_disable_unref(b->io);
         b->pair_timer = sd_event_source_disable_unref(b->pair_timer);
         if (b->pending)
@@ -128,22 +109,14 @@ Backend *backend_free(Backend *b) {
         /* Closing the fd drops every kernel watch at once. */
         b->fd = safe_close(b->fd);
         b->tree = watch_tree_free(b->tree);
-        if (b->watches) {
-                for (guint i = 0; i < b->watches->len; i++)
-                        watch_free(g_ptr_array_index(b->watches, i));
-                g_ptr_array_unref(b->watches);
-        }
         g_free(b->enospc_first);
         g_free(b->buffer);
-        sd_event_unref(b->event);
-        g_free(b);
-        return NULL;
 }
 
 /* ------------------------------------------------------------------ emitting events */
 
-static void emit(Backend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask, EventKind kind,
-                 uint32_t cookie, bool synthetic, const char *src_pathname) {
+static void emit(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                 EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
         Event ev = {
                 .watch = w,
                 .mask = mask,
@@ -156,51 +129,19 @@ static void emit(Backend *b, Watch *w, const WatchNode *n, const char *name, uin
                 .src_pathname = src_pathname,
         };
 
-        b->n_events++;
-        b->callback(b, &ev, b->userdata);
+        backend_emit(&b->base, &ev);
         event_done(&ev);
 }
 
-static void emit_mask(Backend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask, bool synthetic) {
+static void emit_mask(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      bool synthetic) {
         emit(b, w, n, name, mask, event_kind_from_mask(mask), 0, synthetic, NULL);
-}
-
-/* ------------------------------------------------------------------ excludes */
-
-static char *node_relpath(const WatchNode *n, const char *name) {
-        g_autofree char *full = watch_node_child_path(n, name);
-        const WatchNode *root = n;
-        size_t l;
-
-        while (root->parent)
-                root = root->parent;
-        l = strlen(root->name);
-        if (full[l] == 0)
-                return g_strdup("");
-        return g_strdup(full + l + (full[l] == '/' ? 1 : 0));
-}
-
-static bool excluded(const Watch *w, const WatchNode *n, const char *name) {
-        g_autofree char *rel = NULL;
-
-        if (!w->exclude || !w->exclude[0])
-                return false;
-        for (char **p = w->exclude; *p; p++)
-                if (fnmatch(*p, name, 0) == 0)
-                        return true;
-        if (!w->exclude_has_slash)
-                return false;
-        rel = node_relpath(n, name);
-        for (char **p = w->exclude; *p; p++)
-                if (strchr(*p, '/') && fnmatch(*p, rel, FNM_PATHNAME) == 0)
-                        return true;
-        return false;
 }
 
 /* ------------------------------------------------------------------ watching directories */
 
 static void on_node_removed(WatchTree *t, WatchNode *n, void *userdata) {
-        Backend *b = userdata;
+        InotifyBackend *b = userdata;
 
         /* A move still waiting for its pair must not keep a pointer to a freed directory. */
         for (guint i = 0; i < b->pending->len;) {
@@ -215,17 +156,17 @@ static void on_node_removed(WatchTree *t, WatchNode *n, void *userdata) {
                 (void) inotify_rm_watch(b->fd, n->wd);
 }
 
-static void remove_subtree(Backend *b, WatchNode *n) {
+static void remove_subtree(InotifyBackend *b, WatchNode *n) {
         watch_tree_remove(b->tree, n, on_node_removed, b);
 }
 
-static void note_enospc(Backend *b, Watch *w, const char *path) {
+static void note_enospc(InotifyBackend *b, Watch *w, const char *path) {
         w->n_unwatched++;
         if (b->enospc_count++ == 0)
                 b->enospc_first = g_strdup(path);
 }
 
-static void flush_enospc(Backend *b) {
+static void flush_enospc(InotifyBackend *b) {
         g_autofree char *limit = NULL;
         LogField f[2];
 
@@ -253,7 +194,7 @@ static void flush_enospc(Backend *b) {
 
 /* Adds the kernel watch for n. Returns 1 if watched, 0 if it could not be (logged/counted), <0 if the
  * directory is gone. */
-static int watch_node(Backend *b, WatchNode *n, const char *path) {
+static int watch_node(InotifyBackend *b, WatchNode *n, const char *path) {
         int wd;
 
         wd = inotify_add_watch(b->fd, path, b->mask | TREE_MASK | ADD_FLAGS);
@@ -271,13 +212,12 @@ static int watch_node(Backend *b, WatchNode *n, const char *path) {
         return 1;
 }
 
-static void scan_dir(Backend *b, WatchNode *n, char *path, size_t path_len, ScanMode mode);
 
 #define SCAN_PING_EVERY 1024U
 #define SCAN_PING_USEC (2 * USEC_PER_SEC)
 #define SCAN_EXTEND_USEC (30 * USEC_PER_SEC)
 
-static void scan_progress(Backend *b) {
+static void scan_progress(InotifyBackend *b) {
         usec_t now;
 
         if (++b->scan_count % SCAN_PING_EVERY != 0)
@@ -291,180 +231,63 @@ static void scan_progress(Backend *b) {
         notify_scan_progress(b->scan_count, SCAN_EXTEND_USEC);
 }
 
-/* A directory called name appeared in (or was found in) parent: watch it first, then list it. */
-static void add_dir(Backend *b, WatchNode *parent, const char *name, char *path, size_t path_len, ScanMode mode) {
-        WatchNode *n;
-        size_t l = strlen(name);
-        int r;
+/* ------------------------------------------------------------------ the reconcile walk's hooks */
 
-        if (path_len + 1 + l + 1 > PATH_MAX)
-                return (void) log_warning("Path too long below %s, not watching %s, ignoring.", path, name);
-        if (path_len > 0 && path[path_len - 1] != '/')
-                path[path_len++] = '/';
-        memcpy(path + path_len, name, l + 1);
-        path_len += l;
-
-        scan_progress(b);
-        n = watch_tree_add_child(b->tree, parent, name);
-        r = watch_node(b, n, path);
-        if (r < 0) {
-                remove_subtree(b, n);
-                return;
-        }
-        scan_dir(b, n, path, path_len, mode);
+static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path) {
+        return watch_node(userdata, n, path);
 }
 
-static bool is_dir_entry(int dfd, const struct dirent *de) {
-        struct stat st;
-
-        if (de->d_type != DT_UNKNOWN)
-                return de->d_type == DT_DIR;
-        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return false;
-        return S_ISDIR(st.st_mode);
+static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
+        remove_subtree(userdata, n);
 }
 
-/* Lists the directory n at path (a PATH_MAX buffer, path_len long), recording entries; with
- * SCAN_CREATED, raises created (and, for files, changed) for each, so nothing written before the watch
- * existed is missed. */
-static void scan_dir(Backend *b, WatchNode *n, char *path, size_t path_len, ScanMode mode) {
-        Watch *w = n->owner;
-        DIR *d;
-        struct dirent *de;
-
-        path[path_len] = 0;
-        d = opendir(path);
-        if (!d) {
-                if (!IN_SET_GONE(errno))
-                        log_warning_errno(errno, "Failed to list %s, ignoring: %m", path);
-                return;
-        }
-        while ((de = readdir(d))) {
-                bool dir;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (w->file_name && !n->parent && !streq(de->d_name, w->file_name))
-                        continue;
-                if (excluded(w, n, de->d_name))
-                        continue;
-                dir = is_dir_entry(dirfd(d), de);
-                if (dir && !w->file_name) {
-                        if (mode == SCAN_CREATED)
-                                emit_mask(b, w, n, de->d_name, IN_CREATE | IN_ISDIR, true);
-                        if (w->recursive) {
-                                add_dir(b, n, de->d_name, path, path_len, mode);
-                                path[path_len] = 0;
-                        } else
-                                /* Known but not watched: InitialEvent=, snapshots and rescans see it. */
-                                (void) watch_tree_add_child(b->tree, n, de->d_name);
-                } else if (!dir) {
-                        (void) watch_node_add_file(n, de->d_name);
-                        if (mode == SCAN_CREATED) {
-                                emit_mask(b, w, n, de->d_name, IN_CREATE, true);
-                                if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
-                                        emit_mask(b, w, n, de->d_name, IN_CLOSE_WRITE, true);
-                        }
-                }
-        }
-        closedir(d);
+static void reconcile_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
+        emit_mask(userdata, w, n, name, mask, true);
 }
 
-static void add_dir_at(Backend *b, WatchNode *parent, const char *name, ScanMode mode) {
-        g_autofree char *path = g_malloc(PATH_MAX + 1);
-        g_autofree char *dir = watch_node_path(parent);
-        size_t l = strlen(dir);
-
-        if (l >= PATH_MAX)
-                return;
-        memcpy(path, dir, l + 1);
-        add_dir(b, parent, name, path, l, mode);
-        flush_enospc(b);
+static void reconcile_progress(void *userdata) {
+        scan_progress(userdata);
 }
+
+static const ReconcileOps reconcile_ops = {
+        .watch_dir = reconcile_watch_dir,
+        .remove_subtree = reconcile_remove_subtree,
+        .emit = reconcile_emit,
+        .progress = reconcile_progress,
+};
 
 /* ------------------------------------------------------------------ watches */
 
-bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {
-        return streq(w->name, cfg->name) && streq(w->path, cfg->path) && w->recursive == cfg->recursive &&
-               w->auto_add == cfg->auto_add && g_strv_equal((const char *const *) w->exclude,
-                                                            (const char *const *) cfg->exclude) &&
-               w->initial_mask == cfg->initial_mask && w->initial_kinds == cfg->initial_kinds;
-}
-
-int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
-        g_autofree char *path = NULL, *dir = NULL;
+static void inotify_add(Backend *base, Watch *w) {
+        InotifyBackend *b = (InotifyBackend *) base;
+        g_autofree char *dir = NULL;
         struct stat st;
-        Watch *w;
         int r;
 
-        w = g_new0(Watch, 1);
-        w->name = g_strdup(cfg->name);
-        w->path = g_strdup(cfg->path);
-        w->recursive = cfg->recursive;
-        w->auto_add = cfg->auto_add;
-        w->exclude = g_strdupv(cfg->exclude);
-        for (char **p = w->exclude; p && *p; p++)
-                if (strchr(*p, '/'))
-                        w->exclude_has_slash = true;
-        w->initial_mask = cfg->initial_mask;
-        w->initial_kinds = cfg->initial_kinds;
-        g_ptr_array_add(b->watches, w);
-
         /* A single file is watched through its directory, so a save-by-rename replacing it is seen. */
-        if (stat(cfg->path, &st) >= 0 && S_ISDIR(st.st_mode))
-                dir = g_strdup(cfg->path);
+        if (stat(w->path, &st) >= 0 && S_ISDIR(st.st_mode))
+                dir = g_strdup(w->path);
         else {
-                dir = g_path_get_dirname(cfg->path);
-                w->file_name = g_path_get_basename(cfg->path);
-                w->recursive = w->auto_add = false;
+                g_autofree char *file = g_path_get_basename(w->path);
+
+                dir = g_path_get_dirname(w->path);
+                watch_set_single_file(w, file);
         }
 
         w->root = watch_tree_add_root(b->tree, w, dir);
-        path = g_malloc(PATH_MAX + 1);
-        g_strlcpy(path, dir, PATH_MAX);
-        r = watch_node(b, w->root, path);
+        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir) : -ENAMETOOLONG;
         if (r < 0)
                 log_warning_errno(r, "Watch %s: %s does not exist, not watching it for now.", w->name, dir);
         else if (r > 0) {
                 w->active = true;
-                scan_dir(b, w->root, path, strlen(path), SCAN_RECORD);
+                reconcile_node(&b->reconciler, w->root, RECONCILE_RECORD, 0);
         }
         flush_enospc(b);
-
-        *ret = w;
-        return 0;
 }
 
-static unsigned count_watched(const WatchNode *n) {
-        unsigned c = n->wd >= 0;
-        WatchChildIter i;
-        WatchNode *v;
+static void inotify_remove(Backend *base, Watch *w) {
+        InotifyBackend *b = (InotifyBackend *) base;
 
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i)))
-                c += count_watched(v);
-        return c;
-}
-
-unsigned backend_watch_n_directories(const Watch *w) {
-        return w->root ? count_watched(w->root) : 0;
-}
-
-Watch *backend_find_watch(Backend *b, const char *name) {
-        for (guint i = 0; i < b->watches->len; i++) {
-                Watch *w = b->watches->pdata[i];
-
-                if (streq(w->name, name))
-                        return w;
-        }
-        return NULL;
-}
-
-GPtrArray *backend_get_watches(Backend *b) {
-        return b->watches;
-}
-
-void backend_remove_watch(Backend *b, Watch *w) {
         for (guint i = 0; i < b->pending->len;) {
                 if (g_array_index(b->pending, PendingMove, i).watch == w)
                         g_array_remove_index(b->pending, i);
@@ -473,61 +296,18 @@ void backend_remove_watch(Backend *b, Watch *w) {
         }
         if (w->root)
                 remove_subtree(b, w->root);
-        g_ptr_array_remove(b->watches, w);
-        watch_free(w);
 }
 
-static void raise_initial_node(Backend *b, Watch *w, WatchNode *n) {
-        uint32_t mask = w->initial_mask;
-        EventKind kind = w->initial_kinds ? (EventKind) __builtin_ctz(w->initial_kinds) : EVENT_KIND_NONE;
-        WatchChildIter i;
-        WatchNode *v;
-
-        if (kind == EVENT_KIND_NONE)
-                kind = event_kind_from_mask(mask);
-        if (n->files) {
-                WatchFileIter fi;
-                const char *f;
-
-                watch_file_iter_init(&fi, n);
-                while (watch_file_iter_next(&fi, &f))
-                        emit(b, w, n, f, mask, kind, 0, true, NULL);
-        }
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i))) {
-                emit(b, w, n, v->name, mask | IN_ISDIR, kind, 0, true, NULL);
-                raise_initial_node(b, w, v);
-        }
-}
-
-void backend_raise_initial(Backend *b, Watch *w) {
-        EventKind kind;
-
-        if (!w->active || (w->initial_mask == 0 && w->initial_kinds == 0))
-                return;
-        if (w->file_name) {
-                if (watch_node_has_file(w->root, w->file_name)) {
-                        kind = w->initial_kinds ? (EventKind) __builtin_ctz(w->initial_kinds)
-                                                : event_kind_from_mask(w->initial_mask);
-                        emit(b, w, w->root, w->file_name, w->initial_mask, kind, 0, true, NULL);
-                }
-                return;
-        }
-        /* The watched directory itself first (inorun's initevent), then everything in it. */
-        kind = w->initial_kinds ? (EventKind) __builtin_ctz(w->initial_kinds) : event_kind_from_mask(w->initial_mask);
-        emit(b, w, w->root, NULL, w->initial_mask | IN_ISDIR, kind, 0, true, NULL);
-        raise_initial_node(b, w, w->root);
-}
-
-int backend_set_mask(Backend *b, uint32_t mask) {
+static int inotify_set_mask(Backend *base, uint32_t mask) {
+        InotifyBackend *b = (InotifyBackend *) base;
 
         mask &= IN_ALL_EVENTS;
         if (mask == b->mask)
                 return 0;
         b->mask = mask;
         /* Re-adding a watch on the same inode replaces its mask and keeps its wd. */
-        for (guint k = 0; k < b->watches->len; k++) {
-                Watch *w = g_ptr_array_index(b->watches, k);
+        for (guint k = 0; k < base->watches->len; k++) {
+                Watch *w = g_ptr_array_index(base->watches, k);
                 GQueue q = G_QUEUE_INIT;
 
                 if (!w->root)
@@ -550,150 +330,36 @@ int backend_set_mask(Backend *b, uint32_t mask) {
         return 0;
 }
 
-void backend_drain(Backend *b) {
-        if (b && b->enabled && b->fd >= 0)
+static void inotify_drain(Backend *base) {
+        InotifyBackend *b = (InotifyBackend *) base;
+
+        if (b->enabled && b->fd >= 0)
                 (void) on_inotify(b->io, b->fd, EPOLLIN, b);
 }
 
-int backend_set_enabled(Backend *b, bool enabled) {
+static int inotify_set_enabled(Backend *base, bool enabled) {
+        InotifyBackend *b = (InotifyBackend *) base;
+
         b->enabled = enabled;
         return sd_event_source_set_enabled(b->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
 }
 
-void backend_get_stats(const Backend *b, BackendStats *ret) {
-        *ret = (BackendStats) {
-                .n_events = b->n_events,
-                .n_overflows = b->n_overflows,
-                .n_watches = b->watches->len,
-                .n_directories = watch_tree_n_watched(b->tree),
-        };
-        for (guint i = 0; i < b->watches->len; i++)
-                ret->n_unwatched += ((Watch *) g_ptr_array_index(b->watches, i))->n_unwatched;
+static void inotify_get_stats(const Backend *base, BackendStats *ret) {
+        const InotifyBackend *b = (const InotifyBackend *) base;
+
+        ret->n_overflows = b->n_overflows;
+        ret->n_directories = watch_tree_n_watched(b->tree);
 }
 
-/* ------------------------------------------------------------------ snapshots */
+static void inotify_compare_snapshot(Backend *base, Watch *w, GHashTable *known, usec_t since) {
+        InotifyBackend *b = (InotifyBackend *) base;
 
-static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
-        size_t base = rel->len;
-        WatchChildIter i;
-        WatchNode *v;
-
-        if (n->files) {
-                WatchFileIter fi;
-                const char *f;
-
-                watch_file_iter_init(&fi, n);
-                while (watch_file_iter_next(&fi, &f)) {
-                        g_autofree char *e = NULL;
-
-                        g_string_append(rel, f);
-                        e = escape_display(rel->str, rel->len);
-                        g_string_append_printf(out, "f\t%s\n", e);
-                        g_string_truncate(rel, base);
-                }
-        }
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i))) {
-                        g_autofree char *e = NULL;
-
-                        g_string_append(rel, v->name);
-                        e = escape_display(rel->str, rel->len);
-                        g_string_append_printf(out, "d\t%s\n", e);
-                        g_string_append_c(rel, '/');
-                        snapshot_node(v, rel, out);
-                        g_string_truncate(rel, base);
-        }
-}
-
-char *backend_snapshot(Backend *b, Watch *w) {
-        g_autoptr(GString) rel = g_string_new(NULL);
-        GString *out = g_string_new(NULL);
-
-        if (w->root && w->active)
-                snapshot_node(w->root, rel, out);
-        return g_string_free(out, false);
-}
-
-static bool changed_since(const WatchNode *n, const char *name, usec_t since) {
-        g_autofree char *p = watch_node_child_path(n, name);
-        struct stat st;
-
-        return lstat(p, &st) >= 0 &&
-               (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000 >= since;
-}
-
-static void compare_node(Backend *b, Watch *w, WatchNode *n, GString *rel, GHashTable *known, usec_t since) {
-        size_t base = rel->len;
-        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-        WatchChildIter i;
-        WatchNode *v;
-
-        if (n->files) {
-                WatchFileIter fi;
-                const char *f;
-
-                /* Copies: raising events must not see the set change under it. */
-                watch_file_iter_init(&fi, n);
-                while (watch_file_iter_next(&fi, &f))
-                        g_ptr_array_add(names, g_strdup(f));
-                for (guint j = 0; j < names->len; j++) {
-                        const char *name = names->pdata[j];
-
-                        g_string_append(rel, name);
-                        if (g_hash_table_remove(known, rel->str)) {
-                                if (changed_since(n, name, since))
-                                        emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
-                        } else {
-                                emit_mask(b, w, n, name, IN_CREATE, true);
-                                emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
-                        }
-                        g_string_truncate(rel, base);
-                }
-        }
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i))) {
-                g_string_append(rel, v->name);
-                if (!g_hash_table_remove(known, rel->str))
-                        emit_mask(b, w, n, v->name, IN_CREATE | IN_ISDIR, true);
-                g_string_append_c(rel, '/');
-                compare_node(b, w, v, rel, known, since);
-                g_string_truncate(rel, base);
-        }
-}
-
-void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t since) {
-        g_autoptr(GString) rel = g_string_new(NULL);
-        g_autoptr(GPtrArray) gone = g_ptr_array_new();
-        GHashTableIter i;
-        gpointer k, v;
-
-        if (!w->root || !w->active)
-                return;
-        compare_node(b, w, w->root, rel, known, since);
-
-        /* What is left is gone. Raise it where its parent still exists; a vanished directory's
-         * contents go with its own event. */
-        g_hash_table_iter_init(&i, known);
-        while (g_hash_table_iter_next(&i, &k, &v))
-                g_ptr_array_add(gone, k);
-        for (guint j = 0; j < gone->len; j++) {
-                const char *relpath = gone->pdata[j];
-                g_auto(GStrv) parts = g_strsplit(relpath, "/", -1);
-                guint np = g_strv_length(parts);
-                WatchNode *n = w->root;
-                bool dir = GPOINTER_TO_INT(g_hash_table_lookup(known, relpath));
-
-                for (guint p = 0; n && p + 1 < np; p++)
-                        n = watch_node_child(n, parts[p]);
-                if (!n || np == 0 || (w->file_name && !streq(parts[np - 1], w->file_name)))
-                        continue;
-                emit_mask(b, w, n, parts[np - 1], dir ? IN_DELETE | IN_ISDIR : IN_DELETE, true);
-        }
+        reconcile_snapshot(&b->reconciler, w, known, since);
 }
 
 /* ------------------------------------------------------------------ moves */
 
-static void moved_out(Backend *b, PendingMove *p) {
+static void moved_out(InotifyBackend *b, PendingMove *p) {
         bool dir = p->mask & IN_ISDIR;
 
         /* Raise first, while the directory's node still exists for the path. */
@@ -707,7 +373,7 @@ static void moved_out(Backend *b, PendingMove *p) {
                 (void) watch_node_remove_file(p->parent, p->name);
 }
 
-static void flush_pending(Backend *b) {
+static void flush_pending(InotifyBackend *b) {
         /* Take the array: handlers may remove nodes, which edits b->pending. */
         while (b->pending->len > 0) {
                 PendingMove p = g_array_index(b->pending, PendingMove, 0);
@@ -726,14 +392,17 @@ static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* A directory appeared in n: a recursive watch with AutoAdd= watches and scans it; a non-recursive one
  * only remembers it. */
-static void new_dir(Backend *b, Watch *w, WatchNode *n, const char *name) {
-        if (w->recursive && w->auto_add)
-                add_dir_at(b, n, name, SCAN_CREATED);
+static void new_dir(InotifyBackend *b, Watch *w, WatchNode *n, const char *name) {
+        if (w->recursive && w->auto_add) {
+                reconcile_new_dir(&b->reconciler, n, name, RECONCILE_CREATED);
+                flush_enospc(b);
+        }
         else if (!w->recursive)
                 (void) watch_tree_add_child(b->tree, n, name);
 }
 
-static void moved_in(Backend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask, uint32_t cookie) {
+static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask,
+                     uint32_t cookie) {
         emit(b, w, n, name, mask, EVENT_KIND_CREATED, cookie, false, NULL);
         if (mask & IN_ISDIR)
                 new_dir(b, w, n, name);
@@ -741,7 +410,7 @@ static void moved_in(Backend *b, Watch *w, WatchNode *n, const char *name, uint3
                 (void) watch_node_add_file(n, name);
 }
 
-static void moved(Backend *b, PendingMove *p, WatchNode *n, const char *name, uint32_t mask) {
+static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *name, uint32_t mask) {
         Watch *w = p->watch;
         g_autofree char *src = watch_node_child_path(p->parent, p->name);
 
@@ -761,7 +430,7 @@ static void moved(Backend *b, PendingMove *p, WatchNode *n, const char *name, ui
         emit(b, w, n, name, mask, EVENT_KIND_MOVED, p->cookie, false, src);
 }
 
-static PendingMove *find_pending(Backend *b, Watch *w, uint32_t cookie, guint *ret_index) {
+static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, guint *ret_index) {
         for (guint i = 0; i < b->pending->len; i++) {
                 PendingMove *p = &g_array_index(b->pending, PendingMove, i);
 
@@ -775,83 +444,7 @@ static PendingMove *find_pending(Backend *b, Watch *w, uint32_t cookie, guint *r
 
 /* ------------------------------------------------------------------ overflow */
 
-static void rescan_node(Backend *b, Watch *w, WatchNode *n, usec_t since) {
-        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_autofree char *path = watch_node_path(n);
-        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
-        WatchChildIter i;
-        WatchNode *v;
-        struct dirent *de;
-        DIR *d;
-
-        d = opendir(path);
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                const char *name = de->d_name;
-                struct stat st;
-
-                if (streq(name, ".") || streq(name, ".."))
-                        continue;
-                if (w->file_name && !n->parent && !streq(name, w->file_name))
-                        continue;
-                if (excluded(w, n, name))
-                        continue;
-                g_hash_table_add(seen, g_strdup(name));
-                if (is_dir_entry(dirfd(d), de) && !w->file_name) {
-                        WatchNode *c = watch_node_child(n, name);
-
-                        if (c) {
-                                if (w->recursive)
-                                        rescan_node(b, w, c, since);
-                        } else {
-                                emit_mask(b, w, n, name, IN_CREATE | IN_ISDIR, true);
-                                if (w->recursive)
-                                        add_dir_at(b, n, name, SCAN_CREATED);
-                                else
-                                        (void) watch_tree_add_child(b->tree, n, name);
-                        }
-                } else if (watch_node_has_file(n, name)) {
-                        /* Known: it may have been written while events were being dropped. */
-                        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
-                            (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000 >= since)
-                                emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
-                } else {
-                        (void) watch_node_add_file(n, name);
-                        emit_mask(b, w, n, name, IN_CREATE, true);
-                        emit_mask(b, w, n, name, IN_CLOSE_WRITE, true);
-                }
-        }
-        closedir(d);
-
-        if (n->files) {
-                WatchFileIter fi;
-                const char *f;
-
-                watch_file_iter_init(&fi, n);
-                while (watch_file_iter_next(&fi, &f))
-                        if (!g_hash_table_contains(seen, f))
-                                g_ptr_array_add(gone, g_strdup(f));
-                for (guint j = 0; j < gone->len; j++) {
-                        emit_mask(b, w, n, gone->pdata[j], IN_DELETE, true);
-                        (void) watch_node_remove_file(n, gone->pdata[j]);
-                }
-                g_ptr_array_set_size(gone, 0);
-        }
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i)))
-                if (!g_hash_table_contains(seen, v->name))
-                        g_ptr_array_add(gone, g_strdup(v->name));
-        for (guint j = 0; j < gone->len; j++) {
-                WatchNode *c = watch_node_child(n, gone->pdata[j]);
-
-                emit_mask(b, w, n, gone->pdata[j], IN_DELETE | IN_ISDIR, true);
-                if (c)
-                        remove_subtree(b, c);
-        }
-}
-
-static void handle_overflow(Backend *b) {
+static void handle_overflow(InotifyBackend *b) {
         usec_t since = b->last_drained > OVERFLOW_SLACK_USEC ? b->last_drained - OVERFLOW_SLACK_USEC : 0;
         char n[32];
         LogField f;
@@ -866,20 +459,20 @@ static void handle_overflow(Backend *b) {
 
         /* An unpaired move can no longer be paired: what became of it, the rescan will tell. */
         flush_pending(b);
-        for (guint i = 0; i < b->watches->len; i++) {
-                Watch *w = g_ptr_array_index(b->watches, i);
+        for (guint i = 0; i < b->base.watches->len; i++) {
+                Watch *w = g_ptr_array_index(b->base.watches, i);
 
                 if (!w->active)
                         continue;
                 emit(b, w, w->root, w->file_name, 0, EVENT_KIND_OVERFLOW, 0, true, NULL);
-                rescan_node(b, w, w->root, since);
+                reconcile_node(&b->reconciler, w->root, RECONCILE_RESCAN, since);
         }
         flush_enospc(b);
 }
 
 /* ------------------------------------------------------------------ reading */
 
-static void root_gone(Backend *b, WatchNode *n) {
+static void root_gone(InotifyBackend *b, WatchNode *n) {
         Watch *w = n->owner;
 
         log_warning("Watch %s: %s is gone, no longer watching it (a reload watches it again once it exists).",
@@ -900,7 +493,7 @@ static void root_gone(Backend *b, WatchNode *n) {
         watch_tree_set_wd(b->tree, n, -1);
 }
 
-static void handle_one(Backend *b, WatchNode *n, const struct inotify_event *e) {
+static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_event *e) {
         Watch *w = n->owner;
         const char *name = e->len > 0 ? e->name : NULL;
         uint32_t mask = e->mask;
@@ -915,7 +508,7 @@ static void handle_one(Backend *b, WatchNode *n, const struct inotify_event *e) 
         }
         if (w->file_name && !streq(name, w->file_name))
                 return;
-        if (excluded(w, n, name))
+        if (watch_excluded(w, n, name))
                 return;
 
         if (mask & IN_MOVED_FROM) {
@@ -968,7 +561,7 @@ static void handle_one(Backend *b, WatchNode *n, const struct inotify_event *e) 
                 emit_mask(b, w, n, name, mask, false);
 }
 
-static bool pairs_with_pending(Backend *b, const struct inotify_event *e) {
+static bool pairs_with_pending(InotifyBackend *b, const struct inotify_event *e) {
         if (!(e->mask & IN_MOVED_TO))
                 return false;
         for (guint i = 0; i < b->pending->len; i++)
@@ -977,10 +570,22 @@ static bool pairs_with_pending(Backend *b, const struct inotify_event *e) {
         return false;
 }
 
-static void handle_event(Backend *b, const struct inotify_event *e) {
-        WatchNode *nodes[16], *n;
+static bool wd_has_node(const InotifyBackend *b, int wd, const WatchNode *node) {
         WatchWdIter wi;
-        size_t k = 0;
+        WatchNode *n;
+
+        watch_wd_iter_init(&wi, b->tree, wd);
+        while ((n = watch_wd_iter_next(&wi)))
+                if (n == node)
+                        return true;
+        return false;
+}
+
+static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
+        WatchNode *inline_nodes[WD_NODES_INLINE], **nodes = inline_nodes, *n;
+        g_autofree WatchNode **heap = NULL;
+        size_t k = 0, cap = ELEMENTSOF(inline_nodes);
+        WatchWdIter wi;
 
         /* The kernel queues both halves of a rename back to back: anything else after an IN_MOVED_FROM
          * means it has no pair here. Resolve it now, so events keep their order (a move out and a new
@@ -993,22 +598,22 @@ static void handle_event(Backend *b, const struct inotify_event *e) {
                 return;
         }
         /* Overlapping watches share a wd: each tree gets the event. Copy the chain first, as handling
-         * may remove nodes. */
+         * may remove nodes; on the stack unless there are many. */
         watch_wd_iter_init(&wi, b->tree, e->wd);
-        while (k < ELEMENTSOF(nodes) && (n = watch_wd_iter_next(&wi)))
+        while ((n = watch_wd_iter_next(&wi))) {
+                if (k == cap) {
+                        cap *= 2;
+                        heap = g_renew(WatchNode *, heap, cap);
+                        if (nodes == inline_nodes)
+                                memcpy(heap, inline_nodes, sizeof(inline_nodes));
+                        nodes = heap;
+                }
                 nodes[k++] = n;
+        }
         for (size_t i = 0; i < k; i++) {
                 /* A node removed by the handling of an earlier one no longer has this wd. */
-                if (i > 0) {
-                        bool still = false;
-
-                        watch_wd_iter_init(&wi, b->tree, e->wd);
-                        while ((n = watch_wd_iter_next(&wi)))
-                                if (n == nodes[i])
-                                        still = true;
-                        if (!still)
-                                continue;
-                }
+                if (i > 0 && !wd_has_node(b, e->wd, nodes[i]))
+                        continue;
                 if (e->mask & IN_IGNORED) {
                         if (nodes[i]->parent)
                                 remove_subtree(b, nodes[i]);
@@ -1021,7 +626,7 @@ static void handle_event(Backend *b, const struct inotify_event *e) {
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Backend *b = userdata;
+        InotifyBackend *b = userdata;
         usec_t before = now_usec(CLOCK_REALTIME);
         ssize_t l;
 
@@ -1056,10 +661,24 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         r = sd_event_source_set_time_relative(b->pair_timer, MOVE_PAIR_USEC) < 0 ? -1 :
                             sd_event_source_set_enabled(b->pair_timer, SD_EVENT_ONESHOT);
                 else
-                        r = sd_event_add_time_relative(b->event, &b->pair_timer, CLOCK_MONOTONIC, MOVE_PAIR_USEC,
-                                                       USEC_PER_MSEC, on_pair_timeout, b);
+                        r = sd_event_add_time_relative(b->base.event, &b->pair_timer, CLOCK_MONOTONIC,
+                                                       MOVE_PAIR_USEC, USEC_PER_MSEC, on_pair_timeout, b);
                 if (r < 0)
                         flush_pending(b);
         }
         return 0;
 }
+
+const BackendOps backend_inotify_ops = {
+        .name = "inotify",
+        .size = sizeof(InotifyBackend),
+        .init = inotify_backend_init,
+        .done = inotify_done,
+        .set_mask = inotify_set_mask,
+        .add_watch = inotify_add,
+        .remove_watch = inotify_remove,
+        .compare_snapshot = inotify_compare_snapshot,
+        .set_enabled = inotify_set_enabled,
+        .drain = inotify_drain,
+        .get_stats = inotify_get_stats,
+};

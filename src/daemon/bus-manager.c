@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "backend-inotify.h"
+#include "backend.h"
 #include "bus.h"
 #include "bus-polkit.h"
 #include "config.h"

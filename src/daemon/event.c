@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 
-#include "backend-inotify.h"
+#include "watch.h"
 #include "event.h"
 
 size_t relpath_offset(const char *path, const char *base) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <systemd/sd-event.h>
 
-#include "backend-inotify.h"
+#include "backend.h"
 #include "bus.h"
 #include "config.h"
 #include "log.h"
@@ -327,13 +327,16 @@ static void restore_tasks(Manager *m) {
         g_autoptr(GPtrArray) seeds = NULL;
         uint64_t next_id = 0;
         unsigned n = 0;
+        int k;
 
         m->state_dir = state_directory(m->config->daemon.state_directory, m->options.user_mode,
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)
                 return;
-        if (state_load_tasks(m->state_dir, &seeds, &next_id) < 0)
-                return;
+        k = state_load_tasks(m->state_dir, &seeds, &next_id);
+        if (k < 0)
+                return (void) log_warning_errno(k, "Failed to read scheduled tasks from %s, ignoring: %m",
+                                                m->state_dir);
         scheduler_bump_next_id(m->scheduler, next_id);
         for (guint i = 0; i < seeds->len; i++) {
                 TaskSeed *seed = seeds->pdata[i];
@@ -375,12 +378,14 @@ static void save_snapshots(Manager *m) {
                 return;
         for (guint i = 0; i < watches->len; i++) {
                 Watch *w = watches->pdata[i];
-                g_autofree char *lines = NULL;
+                int r;
 
                 if (!w->active)
                         continue;
-                lines = backend_snapshot(m->backend, w);
-                (void) state_save_snapshot(m->state_dir, w->name, w->path, lines);
+                r = state_save_snapshot(m->state_dir, w);
+                if (r < 0)
+                        log_warning_errno(r, "Watch %s: failed to save its snapshot in %s, ignoring: %m",
+                                          w->name, m->state_dir);
         }
 }
 
@@ -620,7 +625,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable watchdog, ignoring: %m");
 
-        r = backend_new(&m->backend, m->event, on_event, m);
+        r = backend_new(&m->backend, &backend_inotify_ops, m->event, on_event, m);
         if (r < 0)
                 return r;
         r = scheduler_new(&m->scheduler, m->event, run_task, m);

@@ -77,3 +77,20 @@ RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups) {
         }
         return cancel ? RULE_CANCEL : RULE_SCHEDULE;
 }
+
+char *file_destination(const ConfigRule *r, const char *path, char **ret_error) {
+        g_autoptr(GMatchInfo) mi = NULL;
+        g_autoptr(GError) e = NULL;
+        char *d;
+
+        if (!r->source_regex || !g_regex_match_full(r->source_regex, path, -1, 0, 0, &mi, NULL)) {
+                *ret_error = g_strdup("the path does not match Source=");
+                return NULL;
+        }
+        if (!r->destination)
+                return g_strdup("");
+        d = g_match_info_expand_references(mi, r->destination, &e);
+        if (!d)
+                *ret_error = g_strdup(e->message);
+        return d;
+}

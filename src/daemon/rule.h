@@ -20,3 +20,7 @@ uint32_t rule_inotify_mask(const ConfigRule *r);
 /* What ev means for r. For RULE_SCHEDULE, *ret_groups (when MatchRegex= has named groups) gets the
  * newly allocated values in group_names order. A CancelOn= match wins over an On= match. */
 RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups);
+
+/* Destination= of a move/copy rule with Source=’s groups (\g<name>, \1) for path; "" without
+ * Destination=; NULL and *ret_error if Source= does not match. Newly allocated. */
+char *file_destination(const ConfigRule *r, const char *path, char **ret_error);

@@ -20,6 +20,7 @@
 #include "escape.h"
 #include "log.h"
 #include "open-beneath.h"
+#include "rule.h"
 #include "runner-file.h"
 
 /* Bytes per copy_file_range() call: below the kernel's MAX_RW_COUNT on every version. */
@@ -848,23 +849,6 @@ static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_er
         else
                 *ret_error = g_strdup_printf("Refusing %s: it names a root directory itself", shown);
         return 0;
-}
-
-char *file_destination(const ConfigRule *r, const char *path, char **ret_error) {
-        g_autoptr(GMatchInfo) mi = NULL;
-        g_autoptr(GError) e = NULL;
-        char *d;
-
-        if (!r->source_regex || !g_regex_match_full(r->source_regex, path, -1, 0, 0, &mi, NULL)) {
-                *ret_error = g_strdup("the path does not match Source=");
-                return NULL;
-        }
-        if (!r->destination)
-                return g_strdup("");
-        d = g_match_info_expand_references(mi, r->destination, &e);
-        if (!d)
-                *ret_error = g_strdup(e->message);
-        return d;
 }
 
 int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {

@@ -7,7 +7,3 @@
 #include "worker.h"
 
 int runner_file_start(RunnerContext *ctx, Worker *w, Task *t);
-
-/* Destination= with Source=’s groups (\g<name>, \1) for path; NULL and *ret_error if Source= does
- * not match. Newly allocated. */
-char *file_destination(const ConfigRule *r, const char *path, char **ret_error);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend-inotify.h"
+#include "watch.h"
 #include "log.h"
 #include "message-ids.h"
 #include "scheduler.h"

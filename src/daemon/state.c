@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The tasks file: one scheduled task per line, tab-separated fields, each escaped so that any byte
- * of a path survives (escape_display() escapes tabs and newlines and round-trips). */
+/* The tasks file (one scheduled task per line) and the watches' snapshots (one entry per line):
+ * tab-separated fields, each escaped so that any byte of a path survives (escape_display() escapes tabs
+ * and newlines and round-trips). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,23 @@
 
 #define TASKS_FILE "tasks"
 #define TASKS_HEADER "# inotaskd scheduled tasks, format 1"
+
+/* A GLib file error as errno, so the caller can log it with %m. */
+static int error_to_errno(const GError *error) {
+        if (error->domain != G_FILE_ERROR)
+                return EIO;
+        switch (error->code) {
+        case G_FILE_ERROR_NOENT: return ENOENT;
+        case G_FILE_ERROR_ACCES: return EACCES;
+        case G_FILE_ERROR_PERM: return EPERM;
+        case G_FILE_ERROR_NOSPC: return ENOSPC;
+        case G_FILE_ERROR_ROFS: return EROFS;
+        case G_FILE_ERROR_ISDIR: return EISDIR;
+        case G_FILE_ERROR_NOTDIR: return ENOTDIR;
+        case G_FILE_ERROR_NAMETOOLONG: return ENAMETOOLONG;
+        default: return EIO;
+        }
+}
 
 char *state_directory(const char *configured, bool user_mode, bool explicit_config) {
         const char *e;
@@ -75,7 +93,7 @@ int state_save_tasks(const char *dir, Scheduler *s) {
         scheduler_foreach(s, save_one, &c);
         if (!g_file_set_contents_full(path, out->str, (gssize) out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                       &error))
-                return log_warning_errno(EIO, "Failed to save scheduled tasks to %s: %s", path, error->message);
+                return -error_to_errno(error);
         return (int) c.n;
 }
 
@@ -107,7 +125,7 @@ int state_load_tasks(const char *dir, GPtrArray **ret, uint64_t *ret_next_id) {
                         *ret = TAKE_PTR(seeds);
                         return 0;
                 }
-                return log_warning_errno(EIO, "Failed to read %s, ignoring: %s", path, error->message);
+                return -error_to_errno(error);
         }
         lines = g_strsplit(text, "\n", -1);
         for (char **l = lines; *l; l++) {
@@ -164,18 +182,55 @@ static char *snapshot_path(const char *dir, const char *watch) {
         return g_build_filename(dir, name, NULL);
 }
 
-int state_save_snapshot(const char *dir, const char *watch, const char *path, const char *lines) {
-        g_autofree char *file = snapshot_path(dir, watch);
-        g_autofree char *epath = escape_display(path, strlen(path));
-        g_autofree char *text = NULL;
+/* One line per entry below n, "d\tRELPATH\n" or "f\tRELPATH\n", RELPATH escaped; rel holds n's relpath
+ * with a trailing '/' ("" for the root). */
+static void snapshot_node(const WatchNode *n, GString *rel, GString *out) {
+        size_t base = rel->len;
+        WatchChildIter i;
+        WatchNode *v;
+
+        if (n->files) {
+                WatchFileIter fi;
+                const char *f;
+
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f)) {
+                        g_autofree char *e = NULL;
+
+                        g_string_append(rel, f);
+                        e = escape_display(rel->str, rel->len);
+                        g_string_append_printf(out, "f\t%s\n", e);
+                        g_string_truncate(rel, base);
+                }
+        }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                g_autofree char *e = NULL;
+
+                g_string_append(rel, v->name);
+                e = escape_display(rel->str, rel->len);
+                g_string_append_printf(out, "d\t%s\n", e);
+                g_string_append_c(rel, '/');
+                snapshot_node(v, rel, out);
+                g_string_truncate(rel, base);
+        }
+}
+
+int state_save_snapshot(const char *dir, const Watch *w) {
+        g_autofree char *file = snapshot_path(dir, w->name);
+        g_autofree char *epath = escape_display(w->path, strlen(w->path));
+        g_autoptr(GString) rel = g_string_new(NULL);
+        g_autoptr(GString) text = g_string_new("# inotaskd snapshot, format 1\n");
         g_autoptr(GError) error = NULL;
 
         if (g_mkdir_with_parents(dir, 0700) < 0)
                 return -errno;
-        text = g_strdup_printf("# inotaskd snapshot, format 1\n%" PRIu64 "\t%s\n%s", now_usec(CLOCK_REALTIME),
-                               epath, lines);
-        if (!g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-                return log_warning_errno(EIO, "Failed to save %s: %s", file, error->message);
+        g_string_append_printf(text, "%" PRIu64 "\t%s\n", now_usec(CLOCK_REALTIME), epath);
+        if (w->root && w->active)
+                snapshot_node(w->root, rel, text);
+        if (!g_file_set_contents_full(file, text->str, (gssize) text->len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                      0600, &error))
+                return -error_to_errno(error);
         return 0;
 }
 

@@ -5,11 +5,14 @@
 #include <glib.h>
 
 #include "scheduler.h"
+#include "watch.h"
 
 /* The state directory to use, or NULL for none: StateDirectory= from the configuration, else
  * $STATE_DIRECTORY (systemd's StateDirectory=), else — only for the default configuration, not for
  * an ad-hoc -c file — /var/lib/inotaskd or $XDG_STATE_HOME/inotaskd. Newly allocated. */
 char *state_directory(const char *configured, bool user_mode, bool explicit_config);
+
+/* These return negative errno and do not log: the caller says what failed. */
 
 /* Writes every scheduled task of s, and the next task id, to DIR/tasks (atomically). */
 int state_save_tasks(const char *dir, Scheduler *s);
@@ -18,9 +21,10 @@ int state_save_tasks(const char *dir, Scheduler *s);
  * missing file is no error. */
 int state_load_tasks(const char *dir, GPtrArray **ret, uint64_t *ret_next_id);
 
-/* A watch's snapshot (see backend_snapshot()), written at a clean stop for the next start to compare
- * with; the header records the watch's path and the time. */
-int state_save_snapshot(const char *dir, const char *watch, const char *path, const char *lines);
+/* What w knows exists, written at a clean stop for the next start to compare with: a header with w's
+ * path and the time, then lines "d\tRELPATH\n" / "f\tRELPATH\n" (RELPATH escaped with escape_display())
+ * relative to w's root directory. */
+int state_save_snapshot(const char *dir, const Watch *w);
 
 /* Reads and removes the snapshot of watch: relpath -> GINT_TO_POINTER(is_dir), and the time it was
  * taken. Returns 0 with *ret NULL when there is none, or it was taken for another path. */

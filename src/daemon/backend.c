@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The backend face: what every backend shares (its watches, the sink, InitialEvent=), the rest passed
+ * to its implementation. */
+#include <assert.h>
+#include <sys/inotify.h>
+
+#include "backend.h"
+
+int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback,
+                void *userdata) {
+        _cleanup_(backend_freep) Backend *b = NULL;
+        int r;
+
+        assert(ops->size >= sizeof(Backend));
+        b = g_malloc0(ops->size);
+        b->ops = ops;
+        b->event = sd_event_ref(e);
+        b->callback = callback;
+        b->userdata = userdata;
+        /* No free function: callers copy the array (g_ptr_array_copy() would inherit it). */
+        b->watches = g_ptr_array_new();
+        r = ops->init(b);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+Backend *backend_free(Backend *b) {
+        if (!b)
+                return NULL;
+        b->ops->done(b);
+        if (b->watches) {
+                for (guint i = 0; i < b->watches->len; i++)
+                        watch_free(b->watches->pdata[i]);
+                g_ptr_array_unref(b->watches);
+        }
+        sd_event_unref(b->event);
+        g_free(b);
+        return NULL;
+}
+
+int backend_set_mask(Backend *b, uint32_t mask) {
+        return b->ops->set_mask(b, mask);
+}
+
+int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
+        Watch *w;
+        int r;
+
+        r = watch_new(&w, cfg);
+        if (r < 0)
+                return r;
+        g_ptr_array_add(b->watches, w);
+        b->ops->add_watch(b, w);
+        *ret = w;
+        return 0;
+}
+
+GPtrArray *backend_get_watches(Backend *b) {
+        return b->watches;
+}
+
+Watch *backend_find_watch(Backend *b, const char *name) {
+        for (guint i = 0; i < b->watches->len; i++) {
+                Watch *w = b->watches->pdata[i];
+
+                if (streq(w->name, name))
+                        return w;
+        }
+        return NULL;
+}
+
+unsigned backend_watch_n_directories(const Watch *w) {
+        return watch_n_directories(w);
+}
+
+void backend_remove_watch(Backend *b, Watch *w) {
+        b->ops->remove_watch(b, w);
+        g_ptr_array_remove(b->watches, w);
+        watch_free(w);
+}
+
+bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {
+        return watch_matches_config(w, cfg);
+}
+
+static void raise_one(Backend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      EventKind kind) {
+        Event ev = {
+                .watch = w,
+                .mask = mask,
+                .kind = kind,
+                .synthetic = true,
+                .is_dir = mask & IN_ISDIR,
+                .node = n,
+                .name = name,
+        };
+
+        backend_emit(b, &ev);
+        event_done(&ev);
+}
+
+static void raise_initial_node(Backend *b, Watch *w, WatchNode *n, EventKind kind) {
+        WatchChildIter i;
+        WatchNode *v;
+
+        if (n->files) {
+                WatchFileIter fi;
+                const char *f;
+
+                watch_file_iter_init(&fi, n);
+                while (watch_file_iter_next(&fi, &f))
+                        raise_one(b, w, n, f, w->initial_mask, kind);
+        }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                raise_one(b, w, n, v->name, w->initial_mask | IN_ISDIR, kind);
+                raise_initial_node(b, w, v, kind);
+        }
+}
+
+void backend_raise_initial(Backend *b, Watch *w) {
+        EventKind kind = watch_initial_kind(w);
+
+        if (!w->active || (w->initial_mask == 0 && w->initial_kinds == 0))
+                return;
+        if (w->file_name) {
+                if (watch_node_has_file(w->root, w->file_name))
+                        raise_one(b, w, w->root, w->file_name, w->initial_mask, kind);
+                return;
+        }
+        /* The watched directory itself first (inorun's initevent), then everything in it. */
+        raise_one(b, w, w->root, NULL, w->initial_mask | IN_ISDIR, kind);
+        raise_initial_node(b, w, w->root, kind);
+}
+
+void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t since) {
+        b->ops->compare_snapshot(b, w, known, since);
+}
+
+int backend_set_enabled(Backend *b, bool enabled) {
+        return b->ops->set_enabled(b, enabled);
+}
+
+void backend_drain(Backend *b) {
+        if (b)
+                b->ops->drain(b);
+}
+
+void backend_get_stats(const Backend *b, BackendStats *ret) {
+        *ret = (BackendStats) {
+                .n_events = b->n_events,
+                .n_watches = b->watches->len,
+        };
+        b->ops->get_stats(b, ret);
+        for (guint i = 0; i < b->watches->len; i++)
+                ret->n_unwatched += ((Watch *) g_ptr_array_index(b->watches, i))->n_unwatched;
+}

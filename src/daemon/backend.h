@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What a backend (inotify now; poll and fanotify next) offers the manager: watches added and removed,
+ * events handed to one sink, snapshots compared, counts. The manager calls only this. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "event.h"
+#include "time-util.h"
+#include "watch.h"
+
+typedef struct Backend Backend;
+
+/* The event sink: ev is valid for the call only. */
+typedef void (*BackendEventFunc)(Backend *b, Event *ev, void *userdata);
+
+typedef struct BackendStats {
+        uint64_t n_events;              /* events handed to the callback */
+        uint64_t n_overflows;
+        unsigned n_watches;             /* configured watches */
+        unsigned n_directories;         /* watched directories */
+        unsigned n_unwatched;           /* directories that could not be watched */
+} BackendStats;
+
+/* One backend's implementation. Called only through the backend_*() functions below. */
+typedef struct BackendOps {
+        const char *name;
+        size_t size;                                            /* of its object, a Backend first */
+        int (*init)(Backend *b);                                /* the common part is set; undone by done() */
+        void (*done)(Backend *b);                               /* also for a half-built object */
+        int (*set_mask)(Backend *b, uint32_t mask);
+        void (*add_watch)(Backend *b, Watch *w);                /* watches and records w, raises nothing */
+        void (*remove_watch)(Backend *b, Watch *w);             /* before w is freed */
+        void (*compare_snapshot)(Backend *b, Watch *w, GHashTable *known, usec_t since);
+        int (*set_enabled)(Backend *b, bool enabled);
+        void (*drain)(Backend *b);
+        void (*get_stats)(const Backend *b, BackendStats *ret); /* n_overflows, n_directories */
+} BackendOps;
+
+/* The part every backend shares; for implementations, read-only for everyone else. */
+struct Backend {
+        const BackendOps *ops;
+        sd_event *event;
+        BackendEventFunc callback;
+        void *userdata;
+        GPtrArray *watches;             /* Watch* (owned), in the order they were added */
+        uint64_t n_events;
+};
+
+extern const BackendOps backend_inotify_ops;
+
+int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback, void *userdata);
+Backend *backend_free(Backend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Backend *, backend_free);
+
+/* The union of the inotify event bits the rules care about; changing it re-arms every watch. */
+int backend_set_mask(Backend *b, uint32_t mask);
+
+/* Watches cfg's path (the whole tree if recursive), remembering what exists. Raises no events. A
+ * missing path or a full watch table is not an error: the watch stays inactive or partial and it is
+ * logged. Returns the new watch. */
+int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret);
+
+/* The watches, in the order they were added (read-only; adding or removing changes it). */
+GPtrArray *backend_get_watches(Backend *b);
+
+Watch *backend_find_watch(Backend *b, const char *name);
+
+/* Directories of w that are watched now. */
+unsigned backend_watch_n_directories(const Watch *w);
+
+/* Stops watching and forgets w. */
+void backend_remove_watch(Backend *b, Watch *w);
+
+/* Whether cfg describes the same watch as w (so a reload can keep it and its tree). */
+bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg);
+
+/* Raises w's InitialEvent= for its root and every entry below it. */
+void backend_raise_initial(Backend *b, Watch *w);
+
+/* Raises the differences between what w found at start and a snapshot taken before (relpath ->
+ * GINT_TO_POINTER(is_dir); entries are removed from it): created for new entries, deleted for
+ * vanished ones, changed for files whose ctime is at or after since (CLOCK_REALTIME). */
+void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t since);
+
+/* Stops (or resumes) reading events, e.g. while shutting down. */
+int backend_set_enabled(Backend *b, bool enabled);
+
+/* Handles what the kernel holds now, if anything (non-blocking), outside the loop's own dispatch. */
+void backend_drain(Backend *b);
+
+void backend_get_stats(const Backend *b, BackendStats *ret);
+
+/* For implementations: hands one event to the sink. */
+static inline void backend_emit(Backend *b, Event *ev) {
+        b->n_events++;
+        b->callback(b, ev, b->userdata);
+}

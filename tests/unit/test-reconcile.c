@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for reconcile: the one walk over a real directory in each mode, with hooks that record
+ * what it asks of a backend (watch a directory, forget a subtree, raise an event). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* macro.h before glib.h: GLib #undefs MIN/MAX before its own, the other order warns. */
+#include "macro.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "reconcile.h"
+
+typedef struct Recorder {
+        GPtrArray *events;      /* "created a/b", "changed a", "deleted d/" (trailing '/' for a dir) */
+        unsigned n_watched, n_removed;
+        int next_wd;
+        WatchTree *tree;
+} Recorder;
+
+static int rec_watch_dir(void *userdata, WatchNode *n, const char *path) {
+        Recorder *r = userdata;
+
+        r->n_watched++;
+        watch_tree_set_wd(r->tree, n, r->next_wd++);
+        return 1;
+}
+
+static void rec_remove_subtree(void *userdata, WatchNode *n) {
+        Recorder *r = userdata;
+
+        r->n_removed++;
+        watch_tree_remove(r->tree, n, NULL, NULL);
+}
+
+static void rec_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
+        Recorder *r = userdata;
+        g_autofree char *full = watch_node_child_path(n, name);
+        const char *rel = full + strlen(w->root->name) + 1;
+        EventKind k = event_kind_from_mask(mask);
+
+        g_ptr_array_add(r->events, g_strdup_printf("%s %s%s", event_kind_to_string(k), rel,
+                                                   mask & IN_ISDIR ? "/" : ""));
+}
+
+static const ReconcileOps rec_ops = {
+        .watch_dir = rec_watch_dir,
+        .remove_subtree = rec_remove_subtree,
+        .emit = rec_emit,
+};
+
+typedef struct Fixture {
+        char *dir;
+        Recorder rec;
+        Reconciler reconciler;
+        ConfigWatch cw;
+        Watch *watch;
+} Fixture;
+
+static void put(const Fixture *f, const char *rel) {
+        g_autofree char *p = g_build_filename(f->dir, rel, NULL);
+        g_autofree char *d = g_path_get_dirname(p);
+
+        g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+        g_assert_true(g_file_set_contents(p, "x", 1, NULL));
+}
+
+static void mkdir_rel(const Fixture *f, const char *rel) {
+        g_autofree char *p = g_build_filename(f->dir, rel, NULL);
+
+        g_assert_cmpint(g_mkdir_with_parents(p, 0700), ==, 0);
+}
+
+static void fixture_init(Fixture *f, bool recursive, char **exclude) {
+        f->dir = g_dir_make_tmp("test-reconcile.XXXXXX", NULL);
+        g_assert_nonnull(f->dir);
+        f->rec.events = g_ptr_array_new_with_free_func(g_free);
+        f->rec.next_wd = 1;
+        g_assert_cmpint(watch_tree_new(&f->rec.tree), ==, 0);
+        f->reconciler = (Reconciler) { .ops = &rec_ops, .userdata = &f->rec, .tree = f->rec.tree };
+        f->cw = (ConfigWatch) { .name = (char *) "t", .path = f->dir, .recursive = recursive,
+                                .auto_add = recursive, .exclude = exclude };
+        g_assert_cmpint(watch_new(&f->watch, &f->cw), ==, 0);
+}
+
+/* Roots the watch and records what is on disk now (as adding a watch does). */
+static void fixture_record(Fixture *f) {
+        f->watch->root = watch_tree_add_root(f->rec.tree, f->watch, f->dir);
+        watch_tree_set_wd(f->rec.tree, f->watch->root, f->rec.next_wd++);
+        f->watch->active = true;
+        reconcile_node(&f->reconciler, f->watch->root, RECONCILE_RECORD, 0);
+}
+
+static void fixture_done(Fixture *f) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+
+        g_assert_cmpint(system(cmd), ==, 0);
+        f->rec.tree = watch_tree_free(f->rec.tree);
+        g_ptr_array_unref(f->rec.events);
+        f->watch = watch_free(f->watch);
+        g_free(f->dir);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The recorded events, sorted (a listing's order is the file system's), then forgotten. */
+static char *take_events(Fixture *f) {
+        GString *s = g_string_new(NULL);
+
+        g_ptr_array_sort(f->rec.events, cmp_str);
+        for (guint i = 0; i < f->rec.events->len; i++)
+                g_string_append_printf(s, "%s%s", i ? ", " : "", (const char *) f->rec.events->pdata[i]);
+        g_ptr_array_set_size(f->rec.events, 0);
+        return g_string_free(s, false);
+}
+
+static void test_record(void) {
+        Fixture f = {};
+        g_autofree char *ev = NULL;
+        char *exclude[] = { (char *) "*.part", NULL };
+        WatchNode *a;
+
+        fixture_init(&f, true, exclude);
+        put(&f, "top");
+        put(&f, "a/b/deep");
+        put(&f, "a/skip.part");
+        mkdir_rel(&f, "empty");
+        fixture_record(&f);
+
+        /* Nothing raised; the tree holds every directory (watched) and every file not excluded. */
+        ev = take_events(&f);
+        g_assert_cmpstr(ev, ==, "");
+        g_assert_cmpuint(f.rec.n_watched, ==, 3);
+        g_assert_true(watch_node_has_file(f.watch->root, "top"));
+        a = watch_node_child(f.watch->root, "a");
+        g_assert_nonnull(a);
+        g_assert_false(watch_node_has_file(a, "skip.part"));
+        g_assert_true(watch_node_has_file(watch_node_child(a, "b"), "deep"));
+        g_assert_nonnull(watch_node_child(f.watch->root, "empty"));
+        fixture_done(&f);
+}
+
+static void test_record_not_recursive(void) {
+        Fixture f = {};
+        WatchNode *sub;
+
+        fixture_init(&f, false, NULL);
+        put(&f, "sub/inside");
+        put(&f, "f");
+        fixture_record(&f);
+        /* A subdirectory is known, not watched and not listed. */
+        sub = watch_node_child(f.watch->root, "sub");
+        g_assert_nonnull(sub);
+        g_assert_cmpint(sub->wd, <, 0);
+        g_assert_cmpuint(watch_node_n_files(sub), ==, 0);
+        g_assert_cmpuint(f.rec.n_watched, ==, 0);
+        fixture_done(&f);
+}
+
+static void test_created(void) {
+        Fixture f = {};
+        g_autofree char *ev = NULL, *link = NULL;
+
+        fixture_init(&f, true, NULL);
+        fixture_record(&f);
+        /* A directory that appeared with things in it already: all of it is created, files changed. */
+        put(&f, "new/f");
+        put(&f, "new/sub/g");
+        link = g_build_filename(f.dir, "new", "link", NULL);
+        g_assert_cmpint(symlink("f", link), ==, 0);
+        reconcile_new_dir(&f.reconciler, f.watch->root, "new", RECONCILE_CREATED);
+        ev = take_events(&f);
+        /* (The directory's own created is the kernel's; a symlink was not written.) */
+        g_assert_cmpstr(ev, ==, "changed new/f, changed new/sub/g, created new/f, created new/link, "
+                                "created new/sub/, created new/sub/g");
+        g_assert_cmpuint(f.rec.n_watched, ==, 2);
+        fixture_done(&f);
+}
+
+static void test_rescan(void) {
+        Fixture f = {};
+        g_autofree char *ev = NULL, *gone = NULL, *edit = NULL, *rm = NULL;
+        usec_t since;
+
+        fixture_init(&f, true, NULL);
+        put(&f, "keep");
+        put(&f, "edit");
+        put(&f, "gone");
+        put(&f, "olddir/x");
+        put(&f, "d/keep2");
+        fixture_record(&f);
+        /* ctime has a coarse clock: "since" is after what was there, before what changes. */
+        g_usleep(20 * 1000);
+        since = now_usec(CLOCK_REALTIME);
+        g_usleep(20 * 1000);
+
+        gone = g_build_filename(f.dir, "gone", NULL);
+        g_assert_cmpint(g_unlink(gone), ==, 0);
+        edit = g_build_filename(f.dir, "edit", NULL);
+        g_assert_cmpint(chmod(edit, 0600), ==, 0);
+        put(&f, "new");
+        put(&f, "d/new2");
+        put(&f, "newdir/y");
+        rm = g_strdup_printf("rm -r '%s/olddir'", f.dir);
+        g_assert_cmpint(system(rm), ==, 0);
+
+        reconcile_node(&f.reconciler, f.watch->root, RECONCILE_RESCAN, since);
+        ev = take_events(&f);
+        g_assert_cmpstr(ev, ==, "changed d/new2, changed edit, changed new, changed newdir/y, "
+                                "created d/new2, created new, created newdir/, created newdir/y, "
+                                "deleted gone, deleted olddir/");
+        /* The tree follows the disk. */
+        g_assert_false(watch_node_has_file(f.watch->root, "gone"));
+        g_assert_null(watch_node_child(f.watch->root, "olddir"));
+        g_assert_true(watch_node_has_file(watch_node_child(f.watch->root, "newdir"), "y"));
+        g_assert_cmpuint(f.rec.n_removed, ==, 1);
+
+        /* A second rescan finds nothing more. */
+        reconcile_node(&f.reconciler, f.watch->root, RECONCILE_RESCAN,
+                       now_usec(CLOCK_REALTIME) + USEC_PER_SEC);
+        g_free(ev);
+        ev = take_events(&f);
+        g_assert_cmpstr(ev, ==, "");
+        fixture_done(&f);
+}
+
+static void test_snapshot(void) {
+        Fixture f = {};
+        g_autoptr(GHashTable) known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autofree char *ev = NULL;
+        usec_t since;
+
+        fixture_init(&f, true, NULL);
+        put(&f, "keep");
+        put(&f, "d/keep2");
+        g_usleep(20 * 1000);
+        since = now_usec(CLOCK_REALTIME);
+        g_usleep(20 * 1000);
+        put(&f, "edit");
+        put(&f, "new");
+        put(&f, "newdir/y");
+        fixture_record(&f);
+
+        /* What the last run knew: "edit" was there before (and changed since), "gone" and "olddir"
+         * no longer are. */
+        g_hash_table_insert(known, g_strdup("keep"), GINT_TO_POINTER(0));
+        g_hash_table_insert(known, g_strdup("edit"), GINT_TO_POINTER(0));
+        g_hash_table_insert(known, g_strdup("gone"), GINT_TO_POINTER(0));
+        g_hash_table_insert(known, g_strdup("d"), GINT_TO_POINTER(1));
+        g_hash_table_insert(known, g_strdup("d/keep2"), GINT_TO_POINTER(0));
+        g_hash_table_insert(known, g_strdup("d/gone2"), GINT_TO_POINTER(0));
+        g_hash_table_insert(known, g_strdup("olddir"), GINT_TO_POINTER(1));
+        g_hash_table_insert(known, g_strdup("olddir/x"), GINT_TO_POINTER(0));
+
+        reconcile_snapshot(&f.reconciler, f.watch, known, since);
+        ev = take_events(&f);
+        /* olddir/x goes with olddir: its parent is gone. */
+        g_assert_cmpstr(ev, ==, "changed edit, changed new, changed newdir/y, created new, created newdir/, "
+                                "created newdir/y, deleted d/gone2, deleted gone, deleted olddir/");
+        fixture_done(&f);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/reconcile/record", test_record);
+        g_test_add_func("/reconcile/record-not-recursive", test_record_not_recursive);
+        g_test_add_func("/reconcile/created", test_created);
+        g_test_add_func("/reconcile/rescan", test_rescan);
+        g_test_add_func("/reconcile/snapshot", test_snapshot);
+        return g_test_run();
+}
