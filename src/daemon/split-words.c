@@ -38,6 +38,12 @@ int split_words(const char *s, SplitFlags flags, char ***ret, const char **ret_e
 
         while (*p) {
                 if (starts_comment(s, p, flags)) {
+                        /* g_shell_parse_argv() treats a comment as a quote, and one that is the last
+                         * character as one that is never closed. */
+                        if (!p[1]) {
+                                *ret_error = "Text ended before matching quote was found for #.";
+                                return -EINVAL;
+                        }
                         /* The newline that ends it goes too, without ending a word. */
                         p = strchrnul(p, '\n');
                         if (*p)
