@@ -94,7 +94,8 @@ static void loader_errorv(ConfParser *l, unsigned file, unsigned line, const cha
 
 void conf_parser_error(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format, ...)
         _printf_(5, 6);
-void conf_parser_error(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format, ...) {
+void conf_parser_error(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
+                       ...) {
         va_list ap;
         va_start(ap, format);
         loader_errorv(l, file, line, key, format, ap);
@@ -507,11 +508,13 @@ static void parse_header(ConfParser *l, ParseState *st, unsigned file, unsigned 
                                   "invalid %s name \"%s\" (allowed: letters, digits and _.@-)", what, name);
                 return;
         }
-        st->group = parser_get_group(l, (unsigned) (sec - l->sections), sec->named ? name : NULL, file, line);
+        st->group = parser_get_group(l, (unsigned) (sec - l->sections), sec->named ? name : NULL, file,
+                                     line);
         st->skip = false;
 }
 
-static void parse_logical_line(ConfParser *l, ParseState *st, unsigned file, unsigned line, const char *text) {
+static void parse_logical_line(ConfParser *l, ParseState *st, unsigned file, unsigned line,
+                               const char *text) {
         g_autofree char *s = g_strstrip(g_strdup(text));
         char *eq, *key, *value;
         ConfAssignment *a;
@@ -651,7 +654,8 @@ static int check_trusted(const char *path, bool trusted_only, GPtrArray *errors)
         return CONF_E_INVALID;
 }
 
-int conf_parser_add_file(ConfParser *l, const char *path, bool missing_ok, bool trusted_only, GPtrArray *errors) {
+int conf_parser_add_file(ConfParser *l, const char *path, bool missing_ok, bool trusted_only,
+                         GPtrArray *errors) {
         g_autofree char *text = NULL;
         size_t size = 0;
         int r;

@@ -64,7 +64,8 @@ void conf_parser_add_text(ConfParser *p, const char *name, const char *text, siz
 /* Reads a file. Returns 0 (also for a missing file with missing_ok), or a negative errno when the file
  * cannot be read, with "PATH: cannot read file: ..." in errors. With trusted_only, a file that someone
  * else could write (trust.h) is refused: CONF_E_INVALID, with the reason in errors. */
-int conf_parser_add_file(ConfParser *p, const char *path, bool missing_ok, bool trusted_only, GPtrArray *errors);
+int conf_parser_add_file(ConfParser *p, const char *path, bool missing_ok, bool trusted_only,
+                         GPtrArray *errors);
 
 /* The drop-in paths to read from dirs (increasing priority), sorted by file name, masks left out; a
  * later directory's file replaces an earlier one of the same name. Returns 0, a negative errno (message

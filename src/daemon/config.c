@@ -260,7 +260,8 @@ static int parse_delay(ConfParser *l, const ConfAssignment *a, const char *value
 }
 
 /* TimeoutSec=: "0" means no timeout, like systemd's TimeoutSec=0. */
-static int parse_timeout(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_timeout(ConfParser *l, const ConfAssignment *a, const char *value,
+                         void *data, void *data2) {
         usec_t *t = data, v;
         int r = conf_parse_time(l, a, value, &v);
         if (r < 0)
@@ -269,7 +270,8 @@ static int parse_timeout(ConfParser *l, const ConfAssignment *a, const char *val
         return 0;
 }
 
-static int parse_log_level(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_log_level(ConfParser *l, const ConfAssignment *a, const char *value,
+                           void *data, void *data2) {
         int *level = data;
 
         if (value[0] >= '0' && value[0] <= '7' && value[1] == 0) {
@@ -285,12 +287,13 @@ static int parse_log_level(ConfParser *l, const ConfAssignment *a, const char *v
                         *level = (int) i;
                         return 0;
                 }
-        conf_key_error(l, a, "invalid log level \"%s\" (emerg, alert, crit, err, warning, notice, info, debug "
-                  "or 0-7)", value);
+        conf_key_error(l, a, "invalid log level \"%s\" (emerg, alert, crit, err, warning, notice, info, "
+                       "debug or 0-7)", value);
         return -EINVAL;
 }
 
-static int parse_if_running(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_if_running(ConfParser *l, const ConfAssignment *a, const char *value,
+                            void *data, void *data2) {
         IfRunning *i = data;
         int r = if_running_from_string(value);
 
@@ -308,14 +311,15 @@ static int parse_action(ConfParser *l, const ConfAssignment *a, const char *valu
 
         if (r < 0) {
                 conf_key_error(l, a, "unknown action \"%s\" (exec, shell, move, copy, delete, start-unit, "
-                          "stop-unit, restart-unit, reload-unit or plugin)", value);
+                               "stop-unit, restart-unit, reload-unit or plugin)", value);
                 return r;
         }
         *t = (ActionType) r;
         return 0;
 }
 
-static int parse_environment(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_environment(ConfParser *l, const ConfAssignment *a, const char *value,
+                             void *data, void *data2) {
         _cleanup_strv_free_ char **items = NULL;
         int r = 0;
 
@@ -374,7 +378,8 @@ static int parse_events(ConfParser *l, const ConfAssignment *a, const char *valu
         return 0;
 }
 
-static int parse_initial_event(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_initial_event(ConfParser *l, const ConfAssignment *a, const char *value,
+                               void *data, void *data2) {
         uint32_t *mask = data, *kinds = data2, m, k;
 
         if (!value) {
@@ -462,7 +467,8 @@ static const ConfKeyDef rule_keys[] = {
 
         { "Unit", conf_parse_string, offsetof(ConfigRule, unit), 0, NULL, A_UNIT },
 
-        { "Plugin", parse_plugin, offsetof(ConfigRule, plugin), offsetof(ConfigRule, plugin_at), NULL, A_PLUGIN },
+        { "Plugin", parse_plugin, offsetof(ConfigRule, plugin), offsetof(ConfigRule, plugin_at), NULL,
+          A_PLUGIN },
         {},
 };
 
@@ -565,7 +571,7 @@ static void rule_require(ConfParser *l, const ConfGroup *g, const ConfigRule *r,
                          const void *value) {
         if (!value && conf_group_key_unassigned(g, key))
                 conf_parser_error(l, g->file, g->line, key, "%s= is required with Action=%s", key,
-                             action_type_to_string(r->action));
+                                  action_type_to_string(r->action));
 }
 
 static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c) {
@@ -670,10 +676,11 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
         if (r->watches[0]) {
                 for (char **w = r->watches; *w; w++)
                         if (!config_find_watch(c, *w))
-                                conf_parser_error(l, g->file, g->line, "Watch", "no [Watch %s] is defined", *w);
+                                conf_parser_error(l, g->file, g->line, "Watch", "no [Watch %s] is defined",
+                                                  *w);
         } else if (c->watches->len == 0)
                 conf_parser_error(l, g->file, g->line, "Watch",
-                             "the rule applies to every watch, but no [Watch] is defined");
+                                  "the rule applies to every watch, but no [Watch] is defined");
 
         return TAKE_PTR(r);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The one shell-like word splitter, with the two syntaxes its callers have always accepted (split-words.h). */
+/* The one shell-like word splitter, with the two syntaxes its callers have always accepted. */
 
 #include <assert.h>
 #include <errno.h>

@@ -95,7 +95,8 @@ static void test_shell_is_glib(void) {
                         glib_ok = g_shell_parse_argv(s, &argc, &glib, &error);
                         r = split_words(s, SPLIT_SHELL, &ours, &err);
                         if (glib_ok != (r == 0) ||
-                            (glib_ok && !g_strv_equal((const char *const *) glib, (const char *const *) ours)) ||
+                            (glib_ok &&
+                             !g_strv_equal((const char *const *) glib, (const char *const *) ours)) ||
                             (!glib_ok && g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING) !=
                                          streq(err, "empty command"))) {
                                 g_autofree char *shown = g_strescape(s, NULL);
