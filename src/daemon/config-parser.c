@@ -75,9 +75,9 @@ const char *conf_parser_file_name(const ConfParser *l, unsigned file) {
         return g_ptr_array_index(l->files, file);
 }
 
-static void loader_errorv(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
+static void parser_errorv(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
                           va_list ap) _printf_(5, 0);
-static void loader_errorv(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
+static void parser_errorv(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
                           va_list ap) {
         g_autofree char *msg = g_strdup_vprintf(format, ap);
         LoadError *e = g_new0(LoadError, 1);
@@ -92,22 +92,19 @@ static void loader_errorv(ConfParser *l, unsigned file, unsigned line, const cha
         g_ptr_array_add(l->errors, e);
 }
 
-void conf_parser_error(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format, ...)
-        _printf_(5, 6);
 void conf_parser_error(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
                        ...) {
         va_list ap;
         va_start(ap, format);
-        loader_errorv(l, file, line, key, format, ap);
+        parser_errorv(l, file, line, key, format, ap);
         va_end(ap);
 }
 
 /* An error about one assignment: "FILE:LINE: KEY: message". */
-void conf_key_error(ConfParser *l, const ConfAssignment *a, const char *format, ...) _printf_(3, 4);
 void conf_key_error(ConfParser *l, const ConfAssignment *a, const char *format, ...) {
         va_list ap;
         va_start(ap, format);
-        loader_errorv(l, a->file, a->line, a->key, format, ap);
+        parser_errorv(l, a->file, a->line, a->key, format, ap);
         va_end(ap);
 }
 
@@ -553,7 +550,7 @@ static void parse_logical_line(ConfParser *l, ParseState *st, unsigned file, uns
 
 /* Splits text into logical lines (comment lines dropped, inline comments cut, continuations joined) and
  * records groups and assignments. Values are not interpreted here. */
-static void loader_parse_text(ConfParser *l, unsigned file, const char *text) {
+static void parser_parse_text(ConfParser *l, unsigned file, const char *text) {
         ParseState st = {};
         g_autoptr(GString) logical = NULL;
         unsigned line = 0, logical_line = 0;
@@ -609,7 +606,7 @@ void conf_parser_add_text(ConfParser *l, const char *name, const char *text, siz
                 conf_parser_error(l, file, line, NULL, "NUL byte in line");
                 return;
         }
-        loader_parse_text(l, file, text);
+        parser_parse_text(l, file, text);
 }
 
 static int read_text_file(const char *path, char **ret, size_t *ret_size) {

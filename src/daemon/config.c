@@ -499,15 +499,9 @@ static ConfigWatch *build_watch(ConfParser *l, const ConfGroup *g) {
         w->line = g->line;
         conf_keys_apply_defaults(l, watch_keys, w);
 
-        for (guint i = 0; i < g->assignments->len; i++) {
-                const ConfAssignment *a = g_ptr_array_index(g->assignments, i);
-                const ConfKeyDef *k = conf_key_lookup(watch_keys, a->key);
-
-                if (!k) {
-                        conf_key_error(l, a, "unknown key in [Watch %s]", g->name);
-                        continue;
-                }
-                (void) conf_key_apply(l, k, a, w);
+        {
+                g_autofree char *what = g_strdup_printf("Watch %s", g->name);
+                conf_group_apply(l, g, watch_keys, w, what);
         }
 
         auto_add = conf_group_last_assignment(g, "AutoAdd");
