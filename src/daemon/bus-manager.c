@@ -404,16 +404,18 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = manager_reload(m, errors);
-        if (r == -EINVAL) {
+        if (r != 0) {
                 g_autofree char *text = NULL;
 
                 g_ptr_array_add(errors, NULL);
                 text = g_strjoinv("\n", (char **) errors->pdata);
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
-                                         "Invalid configuration, keeping the running one:\n%s", text);
+                if (r == CONFIG_E_INVALID)
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
+                                                 "Invalid configuration, keeping the running one:\n%s", text);
+                /* A file that cannot be read is not an invalid one: the error of its errno. */
+                return sd_bus_error_set_errnof(error, r, "Cannot read the configuration, keeping the running "
+                                               "one:\n%s", text);
         }
-        if (r < 0)
-                return r;
         return sd_bus_reply_method_return(message, NULL);
 }
 

@@ -7,8 +7,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config-parser.h"
 #include "template.h"
 #include "time-util.h"
+
+/* config_load()'s answer for an invalid configuration: an expected outcome the caller must handle (exit 78,
+ * org.inotaskd1.Error.InvalidConfig), distinct from a failure to read it (negative errno). */
+#define CONFIG_E_INVALID CONF_E_INVALID
 
 typedef enum ActionType {
         ACTION_EXEC,
@@ -36,6 +41,7 @@ typedef enum IfRunning {
 } IfRunning;
 
 const char *if_running_to_string(IfRunning i);
+const char *config_log_level_to_string(int level);  /* LogLevel= names: "info", ...; NULL out of range */
 int if_running_from_string(const char *s);
 
 typedef struct ConfigDaemon {
@@ -132,13 +138,13 @@ typedef struct ConfigSources {
                                          * *.conf names are read sorted by name, after the main file */
         bool trusted_only;              /* refuse a file or drop-in directory that anyone but root or the
                                          * daemon's own user could write, or that lies below such a
-                                         * directory (trust.h): an error naming it, -EINVAL */
+                                         * directory (trust.h): an error naming it, CONFIG_E_INVALID */
 } ConfigSources;
 
-/* Reads and validates. On success returns 0 and *ret. On invalid configuration returns -EINVAL and
- * appends every problem to errors (char*, "FILE:LINE: KEY: message", or "FILE:LINE: message" where no
- * key applies), never stopping at the first one. Other negative errno on I/O errors, also with a
- * message in errors. */
+/* Reads and validates. On success returns 0 and *ret. On invalid configuration returns CONFIG_E_INVALID
+ * and appends every problem to errors (char*, "FILE:LINE: KEY: message", or "FILE:LINE: message" where
+ * no key applies), never stopping at the first one. A file or directory that cannot be read is a
+ * failure: its negative errno, also with a message ("PATH: cannot read file: ...") in errors. */
 int config_load(const ConfigSources *sources, Config **ret, GPtrArray *errors);
 
 /* The same for one in-memory file (tests, fuzzing); name is used in messages. */

@@ -22,10 +22,6 @@ static const char *const log_target_table[_LOG_TARGET_MAX] = {
         [LOG_TARGET_NULL] = "null",
 };
 
-const char *log_target_to_string(LogTarget t) {
-        return t >= 0 && t < _LOG_TARGET_MAX ? log_target_table[t] : NULL;
-}
-
 int log_target_from_string(const char *s) {
         for (int i = 0; i < _LOG_TARGET_MAX; i++)
                 if (streq(log_target_table[i], s))
@@ -51,29 +47,12 @@ void log_setup(LogTarget target) {
         log_target = target;
 }
 
-LogTarget log_get_target(void) {
-        return log_target;
-}
-
 void log_set_max_level(int level) {
         log_max_level = level;
 }
 
 int log_get_max_level(void) {
         return log_max_level;
-}
-
-int log_level_from_string(const char *s) {
-        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
-
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(names[i], s))
-                        return (int) i;
-        if (streq(s, "error"))
-                return LOG_ERR;
-        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
-                return s[0] - '0';
-        return -EINVAL;
 }
 
 static void write_journal(int level, int error, const char *message_id, const LogField *fields, size_t n_fields,
@@ -158,8 +137,4 @@ int log_internal(int level, int error, const char *message_id, const LogField *f
 finish:
         errno = saved_errno;
         return error == 0 ? 0 : -abs(error);
-}
-
-int log_oom_internal(const char *func) {
-        return log_internal(LOG_ERR, ENOMEM, NULL, NULL, 0, func, "Out of memory.");
 }

@@ -17,14 +17,11 @@ typedef enum LogTarget {
         _LOG_TARGET_MAX,
 } LogTarget;
 
-const char *log_target_to_string(LogTarget t);
 int log_target_from_string(const char *s);
 
 void log_setup(LogTarget target);
-LogTarget log_get_target(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
-int log_level_from_string(const char *s);
 
 /* One extra journal field; value is len bytes (need not be UTF-8 or NUL-terminated). */
 typedef struct LogField {
@@ -69,6 +66,3 @@ int log_internal(int level, int error, const char *message_id, const LogField *f
                                        __VA_ARGS__)                                     \
                         : -abs(_e);                                                     \
         })
-
-int log_oom_internal(const char *func);
-#define log_oom() log_oom_internal(__func__)

@@ -24,7 +24,7 @@ typedef struct Args {
         bool dump_config;
         bool dry_run;
         bool daemonize;
-        int verbose;
+        bool verbose;                   /* -v: LogLevel=debug whatever the configuration says */
         LogTarget log_target;
         const char *pid_file;
 } Args;
@@ -38,7 +38,7 @@ static void help(void) {
                  "      --check-config     validate the configuration and exit (0 or 78)\n"
                  "      --dump-config      print the merged configuration and exit\n"
                  "  -n, --dry-run          log what would run, run nothing\n"
-                 "  -v, --verbose          more log output (repeat for debug)\n"
+                 "  -v, --verbose          debug messages, whatever LogLevel= says\n"
                  "      --log-target=T     auto, console, journal or null\n"
                  "  -d, --daemon           fork to the background (for use without systemd)\n"
                  "      --pid-file=FILE    with -d, write the daemon's pid to FILE\n"
@@ -97,7 +97,8 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                         a->dry_run = true;
                         break;
                 case 'v':
-                        a->verbose++;
+                        /* One level only: a second -v (scripts pass -vv) means the same. */
+                        a->verbose = true;
                         break;
                 case ARG_LOG_TARGET:
                         t = log_target_from_string(optarg);
@@ -137,24 +138,18 @@ static int parse_argv(int argc, char *argv[], Args *a) {
 
 static int check_or_dump(const Args *a) {
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GHashTable) plugins = NULL;
         ConfigSourcesOwned *src = config_sources_new(a->user_mode, a->config_file);
         Config *c = NULL;
         int r;
 
-        r = config_load(&src->sources, &c, errors);
-        if (r >= 0 && !a->dump_config) {
-                /* A plugin that does not load is a configuration error too. */
-                g_autoptr(GHashTable) plugins = NULL;
-
-                r = plugins_load(c, &plugins, errors);
-                if (r < 0)
-                        c = config_free(c);
-        }
+        /* A plugin that does not load is a configuration error too; the dump does not load them. */
+        r = config_load_with_plugins(&src->sources, &c, a->dump_config ? NULL : &plugins, errors);
         for (guint i = 0; i < errors->len; i++)
                 fprintf(stderr, "%s\n", (const char *) errors->pdata[i]);
         config_sources_free(src);
-        if (r < 0)
-                return EXIT_CONFIG;
+        if (r != 0)
+                return r == CONFIG_E_INVALID ? EXIT_CONFIG : EXIT_FAILURE;
         if (a->dump_config) {
                 g_autofree char *d = config_dump(c);
 
@@ -223,8 +218,8 @@ static int run(int argc, char *argv[]) {
                 return -r;
 
         log_setup(a.log_target);
-        if (a.verbose > 0)
-                log_set_max_level(a.verbose > 1 ? LOG_DEBUG : LOG_INFO + (a.verbose > 0));
+        if (a.verbose)
+                log_set_max_level(LOG_DEBUG);
 
         if (a.check_config || a.dump_config)
                 return check_or_dump(&a);
@@ -242,14 +237,14 @@ static int run(int argc, char *argv[]) {
                 .user_mode = a.user_mode,
                 .dry_run = a.dry_run,
                 .config_file = a.config_file,
-                .log_level_override = a.verbose > 0 ? log_get_max_level() : -1,
+                .log_level_override = a.verbose ? LOG_DEBUG : -1,
                 .ready_fd = ready_fd,
         });
         if (r < 0)
                 return EXIT_FAILURE;
 
         r = manager_start(m);
-        if (r == -EINVAL)
+        if (r == CONFIG_E_INVALID)
                 return EXIT_CONFIG;
         if (r < 0)
                 return EXIT_FAILURE;

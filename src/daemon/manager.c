@@ -272,12 +272,16 @@ static void bind_rules(Config *c, GPtrArray *watches) {
         }
 }
 
-static void log_config_errors(GPtrArray *errors, bool fatal) {
+/* r: config_load_with_plugins()'s answer. Only an invalid configuration is MESSAGE_ID_CONFIG_INVALID. */
+static void log_config_errors(GPtrArray *errors, int level, int r) {
         for (guint i = 0; i < errors->len; i++) {
                 LogField f = LOG_FIELD("INOTASKD_CONFIG_ERROR", errors->pdata[i]);
 
-                (void) log_struct(fatal ? LOG_ERR : LOG_WARNING, 0, MESSAGE_ID_CONFIG_INVALID, &f, 1, "%s",
-                                  (const char *) errors->pdata[i]);
+                if (r == CONFIG_E_INVALID)
+                        (void) log_struct(level, 0, MESSAGE_ID_CONFIG_INVALID, &f, 1, "%s",
+                                          (const char *) errors->pdata[i]);
+                else
+                        (void) log_struct(level, r, NULL, &f, 1, "%s", (const char *) errors->pdata[i]);
         }
 }
 
@@ -395,14 +399,12 @@ int manager_start(Manager *m) {
         g_autofree char *st = NULL;
         int r;
 
-        r = config_load(&m->sources->sources, &m->config, errors);
-        if (r >= 0)
-                r = plugins_load(m->config, &m->plugins, errors);
-        if (r < 0) {
-                log_config_errors(errors, true);
-                /* An unreadable file is a configuration error too: exit 78, so systemd does not
-                 * restart into the same failure. */
-                return -EINVAL;
+        r = config_load_with_plugins(&m->sources->sources, &m->config, &m->plugins, errors);
+        if (r != 0) {
+                /* Invalid: exit 78, systemd does not restart into the same mistake. Unreadable (a
+                 * missing mount, a wrong mode): a failure like any other, which a restart may cure. */
+                log_config_errors(errors, LOG_ERR, r);
+                return r;
         }
         apply_daemon_settings(m, m->config);
 
@@ -451,10 +453,6 @@ ManagerState manager_get_state(Manager *m) {
         return m->state;
 }
 
-bool manager_is_user_mode(Manager *m) {
-        return m->options.user_mode;
-}
-
 int manager_run(Manager *m) {
         int r = sd_event_loop(m->event);
 
@@ -479,17 +477,16 @@ int manager_reload(Manager *m, GPtrArray *errors) {
         notify_reloading(st);
         set_state(m, MANAGER_RELOADING);
 
-        r = config_load(&m->sources->sources, &c, errors);
-        if (r >= 0) {
-                r = plugins_load(c, &plugins, errors);
-                if (r < 0)
-                        c = config_free(c);
-        }
-        if (r < 0) {
+        r = config_load_with_plugins(&m->sources->sources, &c, &plugins, errors);
+        if (r != 0) {
                 /* Keep everything as it is: rules, watches and scheduled tasks. */
-                log_config_errors(errors, false);
-                log_warning("Reload failed: the configuration has %u errors, keeping the running one.",
-                            errors->len);
+                log_config_errors(errors, LOG_WARNING, r);
+                if (r > 0)
+                        log_warning("Reload failed: the configuration has %u errors, keeping the running "
+                                    "one.", errors->len);
+                else
+                        log_warning_errno(r, "Reload failed: cannot read the configuration (%m), keeping "
+                                          "the running one.");
                 set_state(m, MANAGER_READY);
                 g_free(st);
                 st = status_text(m);

@@ -31,8 +31,8 @@ int manager_new(Manager **ret, const ManagerOptions *o);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-/* Loads the configuration (-EINVAL with the messages logged on a bad one), watches, raises the initial
- * events and reports readiness. */
+/* Loads the configuration, watches, raises the initial events and reports readiness. A configuration
+ * that is invalid gives CONFIG_E_INVALID, one that cannot be read its negative errno; both are logged. */
 int manager_start(Manager *m);
 
 /* Runs the loop until stopped; returns the exit code. */
@@ -50,8 +50,8 @@ Scheduler *manager_get_scheduler(Manager *m);
 const Config *manager_get_config(Manager *m);
 ManagerState manager_get_state(Manager *m);
 Bus *manager_get_bus(Manager *m);
-bool manager_is_user_mode(Manager *m);
 
-/* Re-reads the configuration. On -EINVAL the running configuration stays and errors (char*) has the
- * messages. */
+/* Re-reads the configuration. On failure the running configuration stays, errors (char*) has the
+ * messages (logged as warnings), and the answer is CONFIG_E_INVALID for an invalid configuration or the
+ * negative errno of a file that cannot be read. */
 int manager_reload(Manager *m, GPtrArray *errors);

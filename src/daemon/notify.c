@@ -22,10 +22,6 @@ void notify_status(const char *status) {
         (void) sd_notifyf(false, "STATUS=%s", status);
 }
 
-void notify_extend_timeout(usec_t usec) {
-        (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
-}
-
 void notify_scan_progress(unsigned n_directories, usec_t extend) {
         (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%" PRIu64 "\nWATCHDOG=1\nSTATUS=Scanning: %u directories so far",
                           extend, n_directories);

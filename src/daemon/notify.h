@@ -8,7 +8,6 @@ void notify_ready(const char *status);
 void notify_reloading(const char *status);
 void notify_stopping(const char *status);
 void notify_status(const char *status);
-void notify_extend_timeout(usec_t usec);
 
 /* During a long scan: EXTEND_TIMEOUT_USEC, a watchdog ping and a STATUS= with the count so far. */
 void notify_scan_progress(unsigned n_directories, usec_t extend);

@@ -200,8 +200,29 @@ int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors) {
                 g_hash_table_insert(map, r, p);
         }
         if (failed)
-                return -EINVAL;
+                return CONFIG_E_INVALID;
         *ret = TAKE_PTR(map);
+        return 0;
+}
+
+int config_load_with_plugins(const ConfigSources *sources, Config **ret, GHashTable **ret_plugins,
+                             GPtrArray *errors) {
+        g_autoptr(GHashTable) plugins = NULL;
+        Config *c = NULL;
+        int r;
+
+        r = config_load(sources, &c, errors);
+        if (r != 0)
+                return r;
+        if (ret_plugins) {
+                r = plugins_load(c, &plugins, errors);
+                if (r != 0) {
+                        config_free(c);
+                        return r;
+                }
+                *ret_plugins = TAKE_PTR(plugins);
+        }
+        *ret = c;
         return 0;
 }
 

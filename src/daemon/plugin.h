@@ -15,7 +15,13 @@ PluginInstance *plugin_instance_unref(PluginInstance *p);
 
 /* Loads and initializes the plugin of every Action=plugin rule of c. Returns a map ConfigRule* ->
  * PluginInstance* (one reference each). Problems are appended to errors as "FILE:LINE: Plugin:
- * message", and then -EINVAL is returned. */
+ * message", and then CONFIG_E_INVALID is returned: a plugin that does not load is a configuration error. */
 int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors);
+
+/* The configuration as the daemon uses it: config_load(), then, when ret_plugins is not NULL, its
+ * plugins. Returns 0 with *ret (and *ret_plugins), CONFIG_E_INVALID or a negative errno (a file that
+ * cannot be read), with the messages in errors in both cases; nothing is logged. */
+int config_load_with_plugins(const ConfigSources *sources, Config **ret, GHashTable **ret_plugins,
+                             GPtrArray *errors);
 
 int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *p);

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "split-words.h"
 #include "template.h"
 
 static const char *const placeholder_table[_PLACEHOLDER_MAX] = {
@@ -212,8 +213,8 @@ static int word_compile(Word *w, uint32_t *uses, const char *arg, const char *co
 int exec_template_new(ExecTemplate **ret, const char *text, const char *const *group_names,
                       char **ret_error) {
         _cleanup_(exec_template_freep) ExecTemplate *t = NULL;
-        g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
+        const char *err = NULL;
         int argc, r;
 
         assert(text);
@@ -221,13 +222,15 @@ int exec_template_new(ExecTemplate **ret, const char *text, const char *const *g
         if (ret_error)
                 *ret_error = NULL;
 
-        if (!g_shell_parse_argv(text, &argc, &argv, &error)) {
-                if (g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))
+        r = split_words(text, SPLIT_SHELL, &argv, &err);
+        if (r < 0) {
+                if (streq(err, "empty command"))
                         set_error(ret_error, "empty command");
                 else
-                        set_error(ret_error, "cannot split command line: %s", error->message);
-                return -EINVAL;
+                        set_error(ret_error, "cannot split command line: %s", err);
+                return r;
         }
+        argc = (int) g_strv_length(argv);
         assert(argc > 0);
 
         t = g_new0(ExecTemplate, 1);

@@ -32,7 +32,7 @@ const char *placeholder_to_env(Placeholder p);
 
 typedef struct ExecTemplate ExecTemplate;
 
-/* Compiles text into an argv template. The text is split like a shell would (g_shell_parse_argv:
+/* Compiles text into an argv template. The text is split like a shell would (split_words(), SPLIT_SHELL:
  * quotes and backslashes, no expansions). Inside each word, "{name}" is a placeholder: a fixed one
  * or one of group_names (the named groups of MatchRegex=, NULL-terminated, may be NULL); "{{" and
  * "}}" are literal braces. An unknown placeholder, an unclosed brace, a parse error or an empty

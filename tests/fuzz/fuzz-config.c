@@ -34,9 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         text = g_strndup((const char *) data, size);
 
         r = config_load_string("fuzz.conf", text, &c, errors);
-        if (r < 0) {
+        if (r != 0) {
                 /* Rejected: with at least one message, each naming the file, and nothing returned. */
-                if (r != -EINVAL || errors->len == 0 || c)
+                if (r != CONFIG_E_INVALID || errors->len == 0 || c)
                         abort();
                 for (guint i = 0; i < errors->len; i++)
                         if (!g_str_has_prefix(errors->pdata[i], "fuzz.conf:"))
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         dump = config_dump(c);
         r = config_load_string("fuzz.conf", dump, &again, errors);
-        if (r < 0) {
+        if (r != 0) {
                 for (guint i = 0; i < errors->len; i++)
                         fprintf(stderr, "%s\n", (const char *) errors->pdata[i]);
                 fprintf(stderr, "The dump does not parse back:\n%s\n", dump);

@@ -104,7 +104,7 @@ static char *load_errors(const char *text) {
         int r;
 
         r = config_load_string("test.conf", text, &c, errors);
-        g_assert_cmpint(r, ==, -EINVAL);
+        g_assert_cmpint(r, ==, CONFIG_E_INVALID);
         g_assert_null(c);
         g_assert_cmpuint(errors->len, >, 0);
         return errors_join(errors);
@@ -907,7 +907,7 @@ static void test_dropins(void) {
                 const ConfigSources s = { .main_file = main_file, .dropin_dirs = dirs };
                 g_autofree char *joined = NULL, *expected = NULL;
 
-                g_assert_cmpint(config_load(&s, &c, errors), ==, -EINVAL);
+                g_assert_cmpint(config_load(&s, &c, errors), ==, CONFIG_E_INVALID);
                 g_assert_null(c);
                 joined = errors_join(errors);
                 expected = g_strdup_printf("%s/45-bad.conf:2: Recursive: invalid boolean \"x\" (use yes or no)\n"
@@ -948,7 +948,7 @@ static void test_dropins(void) {
                 const ConfigSources s = { .main_file = path };
 
                 g_assert_true(g_file_set_contents(path, text, sizeof(text) - 1, NULL));
-                g_assert_cmpint(config_load(&s, &c, errors), ==, -EINVAL);
+                g_assert_cmpint(config_load(&s, &c, errors), ==, CONFIG_E_INVALID);
                 g_assert_cmpuint(errors->len, ==, 1);
                 g_assert_cmpstr(errors->pdata[0], ==, expected);
                 g_ptr_array_set_size(errors, 0);
