@@ -144,7 +144,7 @@ static int verb_status(Ctl *c, int argc, char **argv) {
         int r;
 
         /* Looking at the status must not start the daemon by bus activation. */
-        r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+        r = get_all(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, UINT64_MAX, &props);
         if (r < 0)
                 return -r;
 
@@ -271,11 +271,11 @@ static int fetch_tasks(Ctl *c, GPtrArray *replies, GArray *rows, size_t *n_hidde
                 sd_bus_message *reply = NULL;
                 int r;
 
-                r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasksPaged", &error, &reply,
+                r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListTasksPaged", &error, &reply,
                              "tu", after, (uint32_t) 0);
                 if (r < 0 && after == 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
                         sd_bus_error_free(&error);
-                        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasks", &error,
+                        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListTasks", &error,
                                      &reply, NULL);
                         if (r < 0)
                                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
@@ -376,7 +376,7 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         unsigned n = 0;
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListWatches", &error, &reply, NULL);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatches", &error, &reply, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
 
@@ -444,7 +444,7 @@ static int verb_list_rules(Ctl *c, int argc, char **argv) {
         unsigned n = 0;
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListRules", &error, &reply, NULL);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListRules", &error, &reply, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing rules"));
 
@@ -547,14 +547,14 @@ static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
         const char *object;
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "GetTask", &error, &reply, "t", id);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "GetTask", &error, &reply, "t", id);
         if (r < 0)
                 return ctl_report_error(c, &error, r, id, _("looking up the task"));
         r = sd_bus_message_read(reply, "o", &object);
         if (r < 0)
                 return bad_reply(r);
 
-        r = get_all(c, false, object, INOTASKD_TASK_IFACE, id, &props);
+        r = get_all(c, false, object, BUS_TASK_INTERFACE, id, &props);
         if (r < 0)
                 return -r;
 
@@ -568,7 +568,7 @@ static int verb_show(Ctl *c, int argc, char **argv) {
 
         if (argc <= 1) {
                 g_autoptr(GPtrArray) props = NULL;
-                int r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+                int r = get_all(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, UINT64_MAX, &props);
 
                 if (r < 0)
                         return -r;
@@ -623,7 +623,7 @@ static int task_verb(Ctl *c, int argc, char **argv, bool cancel) {
                 int r;
 
                 (void) parse_task_id(argv[i], &id);
-                r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, method, &error, NULL, "t", id);
+                r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, method, &error, NULL, "t", id);
                 if (r < 0) {
                         g_autofree char *what =
                                 cancel ? g_strdup_printf(_("cannot cancel task %" PRIu64), id)
@@ -668,7 +668,7 @@ static int verb_run(Ctl *c, int argc, char **argv) {
         }
 
         ctl_polkit_agent_open(c);
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "RunRule", &error, &reply, "ss",
+        r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, "RunRule", &error, &reply, "ss",
                      argv[1], path);
         if (r < 0) {
                 g_autofree char *what = g_strdup_printf(_("cannot run rule %s"), argv[1]);
@@ -696,11 +696,11 @@ static int verb_reload(Ctl *c, int argc, char **argv) {
         int r;
 
         ctl_polkit_agent_open(c);
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Reload", &error, NULL, NULL);
+        r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, "Reload", &error, NULL, NULL);
         if (r >= 0)
                 return CTL_EXIT_SUCCESS;
 
-        if (sd_bus_error_has_name(&error, INOTASKD_ERROR_INVALID_CONFIG)) {
+        if (sd_bus_error_has_name(&error, BUS_ERROR_INVALID_CONFIG)) {
                 /* The message says that the running configuration stays, then lists the
                  * FILE:LINE: KEY: message lines. */
                 log_error("%s", isempty(error.message) ? _("the new configuration is invalid")

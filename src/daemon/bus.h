@@ -7,22 +7,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-names.h"
 #include "macro.h"
 #include "scheduler.h"
-
-#define BUS_NAME "org.inotaskd1"
-#define BUS_PATH "/org/inotaskd1"
-#define BUS_TASK_PREFIX "/org/inotaskd1/task"
-#define BUS_MANAGER_INTERFACE "org.inotaskd1.Manager"
-#define BUS_TASK_INTERFACE "org.inotaskd1.Task"
-
-#define BUS_ERROR_NO_SUCH_TASK "org.inotaskd1.Error.NoSuchTask"
-#define BUS_ERROR_NO_SUCH_RULE "org.inotaskd1.Error.NoSuchRule"
-#define BUS_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
-#define BUS_ERROR_NOT_SCHEDULED "org.inotaskd1.Error.NotScheduled"
-#define BUS_ERROR_NOT_SUBSCRIBED "org.inotaskd1.Error.NotSubscribed"
-#define BUS_ERROR_INVALID_PATH "org.inotaskd1.Error.InvalidPath"
-#define BUS_ERROR_REPLY_TOO_LARGE "org.inotaskd1.Error.ReplyTooLarge"
 
 /* What the bus accepts: dbus-daemon's system bus takes messages of up to 32 MiB by default (its session
  * bus and sd-bus 128 MiB); a larger one makes dbus-daemon drop the sender's connection. Whole replies
