@@ -186,21 +186,6 @@ uint64_t properties_get_u64(GPtrArray *props, const char *name, uint64_t def) {
         }
 }
 
-int64_t properties_get_i64(GPtrArray *props, const char *name, int64_t def) {
-        const Property *p = properties_find(props, name);
-
-        if (!p)
-                return def;
-        switch (p->type) {
-        case 'n': case 'i': case 'x': case 'h':
-                return p->i;
-        case 'y': case 'q': case 'u': case 't':
-                return (int64_t) p->u;
-        default:
-                return def;
-        }
-}
-
 const char *properties_get_string(GPtrArray *props, const char *name) {
         const Property *p = properties_find(props, name);
 

@@ -30,7 +30,7 @@ typedef struct Bus Bus;
 
 /* Connects (system bus, or the session bus in user mode), serves the objects, takes the name. A
  * connection that cannot be made, or that is lost later, is made again in the background with a
- * growing delay; only a failure to allocate is returned. */
+ * growing delay (and logged as such); only a failure to allocate is returned, unlogged. */
 int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode);
 Bus *bus_free(Bus *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);
@@ -54,11 +54,13 @@ void bus_manager_changed(Bus *b, BusManagerProperty what);
 
 char *bus_task_path(uint64_t id);
 
-/* Internal: the vtables and the checks they share. */
+/* Internal: the vtables and the checks they share. The userdata of every object is the Bus; a handler
+ * reaches the manager through it. */
+Manager *bus_get_manager(Bus *b);
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_task_vtable[];
 int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                   sd_bus_error *error);
 int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error);
-int bus_check_admin(sd_bus_message *message, Manager *m, const char *action, sd_bus_error *error);
+int bus_check_admin(sd_bus_message *message, Bus *b, const char *action, sd_bus_error *error);
 int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id);

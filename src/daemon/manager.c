@@ -406,7 +406,7 @@ int manager_start(Manager *m) {
         /* Without a bus the daemon still does its work: D-Bus is for watching and steering it. */
         r = bus_new(&m->bus, m, m->event, m->options.user_mode);
         if (r < 0)
-                log_warning("Continuing without the D-Bus interface.");
+                log_warning_errno(r, "Failed to set up the D-Bus interface, continuing without it: %m");
 
         restore_tasks(m);
         compare_snapshots(m, added);
