@@ -141,13 +141,7 @@ static int verb_status(Ctl *c, int argc, char **argv) {
         if (c->json) {
                 _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
 
-                json_begin_object(w);
-                for (size_t i = 0; i < props->len; i++) {
-                        const Property *p = props->pdata[i];
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, NULL);
                 print_json(w);
                 return CTL_EXIT_SUCCESS;
         }
@@ -375,16 +369,7 @@ static bool property_wanted(const Ctl *c, const char *name) {
 
 static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
         if (w) {
-                json_begin_object(w);
-                for (size_t i = 0; i < props->len; i++) {
-                        const Property *p = props->pdata[i];
-
-                        if (!property_wanted(c, p->name))
-                                continue;
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, c->properties);
                 return;
         }
 

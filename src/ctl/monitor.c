@@ -214,13 +214,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 
                 json_line_begin(w, now, "PropertiesChanged");
                 json_key(w, "properties");
-                json_begin_object(w);
-                for (size_t k = 0; k < props->len; k++) {
-                        const Property *p = props->pdata[k];
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, NULL);
                 json_line_end(w);
                 return 0;
         }

@@ -254,3 +254,16 @@ void property_write_json(JsonWriter *w, const Property *p) {
                 json_null(w);
         }
 }
+
+void properties_write_json(JsonWriter *w, GPtrArray *props, char **only) {
+        json_begin_object(w);
+        for (size_t i = 0; i < props->len; i++) {
+                const Property *p = props->pdata[i];
+
+                if (only && !g_strv_contains((const char *const *) only, p->name))
+                        continue;
+                json_key(w, p->name);
+                property_write_json(w, p);
+        }
+        json_end_object(w);
+}

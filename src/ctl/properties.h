@@ -36,3 +36,5 @@ const char *properties_get_string(GPtrArray *props, const char *name);
  * Newly allocated. */
 char *property_format(const Property *p);
 void property_write_json(JsonWriter *w, const Property *p);
+/* The properties as one JSON object, name: value; only those named in only, unless it is NULL. */
+void properties_write_json(JsonWriter *w, GPtrArray *props, char **only);
