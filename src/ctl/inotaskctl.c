@@ -208,7 +208,8 @@ static const ListColumn task_columns[] = {          /* (tosssst) */
         [TASK_RULE]   = { 's', LIST_STRING,    "rule",       4, N_("RULE"),      3 },
         [TASK_PATH]   = { 's', LIST_PATH,      "path",       7, N_("PATH"),      6 },
         [TASK_EVENT]  = { 's', LIST_STRING,    "event",      5, N_("EVENT"),     4 },
-        [TASK_STATE]  = { 's', LIST_STRING,    "state",      3, N_("STATE"),     2, .color = task_state_color },
+        [TASK_STATE]  = { 's', LIST_STRING,    "state",      3, N_("STATE"),     2,
+                          .color = task_state_color },
         [TASK_DUE]    = { 't', LIST_TIMESTAMP, "due_usec",   6, N_("DUE"),       5 },
 };
 
@@ -345,9 +346,11 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), _("listing watches"), &n);
+        r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), _("listing watches"),
+                        &n);
         if (r == CTL_EXIT_SUCCESS && !c->json)
-                print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n), (unsigned) n);
+                print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n),
+                             (unsigned) n);
         return r;
 }
 

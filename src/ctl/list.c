@@ -88,7 +88,7 @@ static int read_row(List *l, sd_bus_message *m, ListValue *row) {
         return r < 0 ? r : 1;
 }
 
-int list_read(List *l, sd_bus_message *m, bool (*keep)(const ListValue *row, void *userdata), void *userdata) {
+int list_read(List *l, sd_bus_message *m, ListFilter keep, void *userdata) {
         g_autofree ListValue *row = g_new0(ListValue, l->n_columns);
         int r;
 

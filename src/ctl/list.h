@@ -12,10 +12,10 @@
 
 typedef enum ListType {
         LIST_STRING,            /* s, o */
-        LIST_PATH,              /* s, a path as the daemon shows it: the JSON adds path_bytes when they differ */
+        LIST_PATH,              /* s, a path as the daemon shows it; the JSON adds path_bytes if they differ */
         LIST_UINT,              /* u, t */
         LIST_BOOL,              /* b: "yes" or "no" in the table */
-        LIST_TIMESTAMP,         /* t, µs of CLOCK_REALTIME or 0 for none: relative in the table, "-" for 0 */
+        LIST_TIMESTAMP,         /* t, µs of CLOCK_REALTIME or 0 for none: relative in the table, or "-" */
         LIST_TIMESPAN,          /* t, µs: a time span in the table */
 } ListType;
 
@@ -24,7 +24,7 @@ typedef struct ListColumn {
         ListType type;
         const char *json_key;           /* NULL: not in the JSON */
         unsigned json_pos;              /* its place among the JSON members, from 1 */
-        const char *header;             /* marked with N_(), translated when printed; NULL: not in the table */
+        const char *header;             /* marked N_(), translated when printed; NULL: not in the table */
         unsigned table_pos;             /* its place among the table's columns, from 1 */
         bool align_right;
         const char *(*color)(const char *value);        /* LIST_STRING: the cell's color, or NULL */
@@ -44,7 +44,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(List *, list_free);
 
 /* Reads an array of structs, whose signature the columns make, from m: the rows that keep (NULL: all)
  * accepts are kept. The strings point into m, which must live as long as the list. */
-int list_read(List *l, sd_bus_message *m, bool (*keep)(const ListValue *row, void *userdata), void *userdata);
+typedef bool (*ListFilter)(const ListValue *row, void *userdata);
+int list_read(List *l, sd_bus_message *m, ListFilter keep, void *userdata);
 
 size_t list_get_rows(const List *l);
 /* Sorts the rows by a LIST_UINT column, ascending. */

@@ -49,12 +49,13 @@ static sd_bus_message *make_reply(sd_bus **ret_bus, int fds[2]) {
         g_assert_cmpint(sd_bus_new(&bus), >=, 0);
         g_assert_cmpint(sd_bus_set_fd(bus, fds[0], fds[0]), >=, 0);
         g_assert_cmpint(sd_bus_start(bus), >=, 0);
-        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.example", "/", "org.example", "List"), >=, 0);
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.example", "/", "org.example", "List"),
+                        >=, 0);
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "(tossbtt)"), >=, 0);
         for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
-                g_assert_cmpint(sd_bus_message_append(m, "(tossbtt)", rows[i].id, rows[i].object, rows[i].name,
-                                                      rows[i].path, (int) rows[i].on, rows[i].delay,
-                                                      rows[i].due), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "(tossbtt)", rows[i].id, rows[i].object,
+                                                      rows[i].name, rows[i].path, (int) rows[i].on,
+                                                      rows[i].delay, rows[i].due), >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
         g_assert_cmpint(sd_bus_message_seal(m, 1, 0), >=, 0);
         g_assert_cmpint(sd_bus_message_rewind(m, true), >=, 0);
@@ -112,8 +113,8 @@ static void test_list_outputs(void) {
         /* JSON: json_pos order, DUE left out, path_bytes after a path whose bytes differ (0xff). */
         json = capture_stdout(list_print_json, l, false);
         g_assert_cmpstr(json, ==,
-                        "[{\"name\":\"a-long-name\",\"id\":3,\"object\":\"/x/3\",\"path\":\"/w/plain\",\"on\":false,"
-                        "\"delay\":0},"
+                        "[{\"name\":\"a-long-name\",\"id\":3,\"object\":\"/x/3\",\"path\":\"/w/plain\","
+                        "\"on\":false,\"delay\":0},"
                         "{\"name\":\"b\",\"id\":12,\"object\":\"/x/12\",\"path\":\"/w/a\\\\xffb\","
                         "\"path_bytes\":[47,119,47,97,255,98],\"on\":true,\"delay\":90000000}]\n");
         pretty = capture_stdout(list_print_json, l, true);
