@@ -113,7 +113,7 @@ int ctl_call(Ctl *c, bool auto_start, const char *path, const char *interface, c
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, INOTASKD_BUS_NAME, path, interface, member);
+        r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, path, interface, member);
         if (r < 0)
                 return r;
         r = sd_bus_message_set_auto_start(m, auto_start);
@@ -159,7 +159,7 @@ int ctl_report_error(const Ctl *c, const sd_bus_error *e, int r, uint64_t task_i
         }
 
         if (error_is_not_running(e)) {
-                log_error(_("inotaskd is not running (no %s on the %s bus)."), INOTASKD_BUS_NAME,
+                log_error(_("inotaskd is not running (no %s on the %s bus)."), BUS_NAME,
                           ctl_bus_name(c));
                 return CTL_EXIT_NOT_RUNNING;
         }
@@ -170,7 +170,7 @@ int ctl_report_error(const Ctl *c, const sd_bus_error *e, int r, uint64_t task_i
                 return CTL_EXIT_PERMISSION;
         }
 
-        if (sd_bus_error_has_name(e, INOTASKD_ERROR_NO_SUCH_TASK) ||
+        if (sd_bus_error_has_name(e, BUS_ERROR_NO_SUCH_TASK) ||
             (task_id != UINT64_MAX && sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_OBJECT))) {
                 if (task_id != UINT64_MAX)
                         log_error(_("no task %" PRIu64), task_id);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "macro.h"
 
 /* Exit codes, documented in --help and the man page:
@@ -20,15 +21,6 @@
 #define CTL_EXIT_NOT_RUNNING 3
 #define CTL_EXIT_PERMISSION 4
 #define CTL_EXIT_USAGE 64
-
-#define INOTASKD_BUS_NAME "org.inotaskd1"
-#define INOTASKD_PATH "/org/inotaskd1"
-#define INOTASKD_TASK_PATH_PREFIX "/org/inotaskd1/task"
-#define INOTASKD_MANAGER_IFACE "org.inotaskd1.Manager"
-#define INOTASKD_TASK_IFACE "org.inotaskd1.Task"
-
-#define INOTASKD_ERROR_NO_SUCH_TASK "org.inotaskd1.Error.NoSuchTask"
-#define INOTASKD_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
 
 typedef struct Ctl {
         /* options */

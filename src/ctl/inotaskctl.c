@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "escape.h"
 #include "json.h"
+#include "list.h"
 #include "properties.h"
 #include "table.h"
 #include "time-util.h"
@@ -88,17 +89,6 @@ static void print_json(JsonWriter *w) {
         fputs(s, stdout);
 }
 
-/* path_bytes besides the display string, when they differ (a name with "\" or non-UTF-8 bytes). */
-static void json_path_bytes_of_display(JsonWriter *w, const char *display) {
-        size_t n;
-        g_autofree char *bytes = unescape_display(display, &n);
-
-        if (!bytes || (n == strlen(display) && memcmp(bytes, display, n) == 0))
-                return;
-        json_key(w, "path_bytes");
-        json_byte_array(w, bytes, n);
-}
-
 static void print_legend(const Ctl *c, const char *format, ...) _printf_(2, 3);
 static void print_legend(const Ctl *c, const char *format, ...) {
         va_list ap;
@@ -144,20 +134,14 @@ static int verb_status(Ctl *c, int argc, char **argv) {
         int r;
 
         /* Looking at the status must not start the daemon by bus activation. */
-        r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+        r = get_all(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, UINT64_MAX, &props);
         if (r < 0)
                 return -r;
 
         if (c->json) {
                 _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
 
-                json_begin_object(w);
-                for (size_t i = 0; i < props->len; i++) {
-                        const Property *p = props->pdata[i];
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, NULL);
                 print_json(w);
                 return CTL_EXIT_SUCCESS;
         }
@@ -213,19 +197,37 @@ static int verb_status(Ctl *c, int argc, char **argv) {
         return CTL_EXIT_SUCCESS;
 }
 
-/* ------------------------------------------------------------------ list-tasks */
+/* ------------------------------------------------------------------ list-tasks, list-watches, list-rules */
 
-typedef struct TaskRow {
-        uint64_t id;
-        const char *object, *rule, *path, *event, *state;
-        uint64_t due;
-} TaskRow;
+/* Each list verb's columns, in the order of the daemon's struct; where each goes in the JSON objects and
+ * in the table. Both outputs are made from these alone (list.c). */
+enum { TASK_ID, TASK_OBJECT, TASK_RULE, TASK_PATH, TASK_EVENT, TASK_STATE, TASK_DUE };
+static const ListColumn task_columns[] = {          /* (tosssst) */
+        [TASK_ID]     = { 't', LIST_UINT,      "id",         1, N_("ID"),        1, .align_right = true },
+        [TASK_OBJECT] = { 'o', LIST_STRING,    "object",     2, NULL,            0 },
+        [TASK_RULE]   = { 's', LIST_STRING,    "rule",       4, N_("RULE"),      3 },
+        [TASK_PATH]   = { 's', LIST_PATH,      "path",       7, N_("PATH"),      6 },
+        [TASK_EVENT]  = { 's', LIST_STRING,    "event",      5, N_("EVENT"),     4 },
+        [TASK_STATE]  = { 's', LIST_STRING,    "state",      3, N_("STATE"),     2,
+                          .color = task_state_color },
+        [TASK_DUE]    = { 't', LIST_TIMESTAMP, "due_usec",   6, N_("DUE"),       5 },
+};
 
-static int task_row_compare(const void *a, const void *b) {
-        const TaskRow *x = a, *y = b;
+static const ListColumn watch_columns[] = {         /* (ssbbu) */
+        { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
+        { 's', LIST_PATH,      "path",        5, N_("PATH"),      5 },
+        { 'b', LIST_BOOL,      "recursive",   2, N_("RECURSIVE"), 2 },
+        { 'b', LIST_BOOL,      "auto_add",    3, N_("AUTOADD"),   3 },
+        { 'u', LIST_UINT,      "directories", 4, N_("DIRS"),      4, .align_right = true },
+};
 
-        return x->id < y->id ? -1 : x->id > y->id;
-}
+static const ListColumn rule_columns[] = {          /* (sssst) */
+        { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
+        { 's', LIST_STRING,    "action",      2, N_("ACTION"),    2 },
+        { 's', LIST_STRING,    "events",      3, N_("EVENTS"),    5 },
+        { 's', LIST_STRING,    "watches",     4, N_("WATCHES"),   4 },
+        { 't', LIST_TIMESPAN,  "delay_usec",  5, N_("DELAY"),     3 },
+};
 
 static bool task_state_is_active(const char *state) {
         return streq(state, "scheduled") || streq(state, "running");
@@ -235,35 +237,24 @@ static void message_unref(gpointer m) {
         sd_bus_message_unref(m);
 }
 
-/* Rows of one reply (ListTasks, or a page of ListTasksPaged): its array of tasks is read. */
-static int read_task_rows(const Ctl *c, sd_bus_message *reply, GArray *rows, size_t *n_hidden) {
-        int r;
+typedef struct TaskFilter {
+        bool all;
+        size_t n_hidden;
+} TaskFilter;
 
-        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tosssst)");
-        if (r < 0)
-                return r;
-        for (;;) {
-                TaskRow t;
+static bool keep_task(const ListValue *row, void *userdata) {
+        TaskFilter *f = userdata;
 
-                r = sd_bus_message_read(reply, "(tosssst)", &t.id, &t.object, &t.rule, &t.path, &t.event,
-                                        &t.state, &t.due);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                if (!c->all && !task_state_is_active(t.state)) {
-                        (*n_hidden)++;
-                        continue;
-                }
-                g_array_append_val(rows, t);
-        }
-        return sd_bus_message_exit_container(reply);
+        if (f->all || task_state_is_active(row[TASK_STATE].s))
+                return true;
+        f->n_hidden++;
+        return false;
 }
 
 /* Every task, a page at a time: one reply for all of them could be larger than the bus takes. A daemon
  * without ListTasksPaged() (an older one) is asked ListTasks() instead. Looking does not start the
  * daemon. The replies are kept in replies: the rows point into them. */
-static int fetch_tasks(Ctl *c, GPtrArray *replies, GArray *rows, size_t *n_hidden) {
+static int fetch_tasks(Ctl *c, GPtrArray *replies, List *list, TaskFilter *filter) {
         uint64_t after = 0;
 
         for (;;) {
@@ -271,22 +262,22 @@ static int fetch_tasks(Ctl *c, GPtrArray *replies, GArray *rows, size_t *n_hidde
                 sd_bus_message *reply = NULL;
                 int r;
 
-                r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasksPaged", &error, &reply,
+                r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListTasksPaged", &error, &reply,
                              "tu", after, (uint32_t) 0);
                 if (r < 0 && after == 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
                         sd_bus_error_free(&error);
-                        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListTasks", &error,
+                        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListTasks", &error,
                                      &reply, NULL);
                         if (r < 0)
                                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
                         g_ptr_array_add(replies, reply);
-                        r = read_task_rows(c, reply, rows, n_hidden);
+                        r = list_read(list, reply, keep_task, filter);
                         return r < 0 ? bad_reply(r) : CTL_EXIT_SUCCESS;
                 }
                 if (r < 0)
                         return ctl_report_error(c, &error, r, UINT64_MAX, _("listing tasks"));
                 g_ptr_array_add(replies, reply);
-                r = read_task_rows(c, reply, rows, n_hidden);
+                r = list_read(list, reply, keep_task, filter);
                 if (r >= 0)
                         r = sd_bus_message_read(reply, "t", &after);
                 if (r < 0)
@@ -296,210 +287,81 @@ static int fetch_tasks(Ctl *c, GPtrArray *replies, GArray *rows, size_t *n_hidde
         }
 }
 
+/* The listing as --json or a table; the verb prints its legend after a table. */
+static void print_list(const Ctl *c, const List *list) {
+        if (c->json)
+                list_print_json(list, c->json_pretty);
+        else
+                list_print_table(list, c->legend, c->colors);
+}
+
 static int verb_list_tasks(Ctl *c, int argc, char **argv) {
+        /* The replies go after the list: its strings point into them. */
         g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func(message_unref);
-        g_autoptr(GArray) rows = g_array_new(false, false, sizeof(TaskRow));
-        size_t n_hidden = 0;
+        _cleanup_(list_freep) List *list = list_new(task_columns, ELEMENTSOF(task_columns));
+        TaskFilter filter = { .all = c->all };
+        size_t n;
         int r;
 
-        r = fetch_tasks(c, replies, rows, &n_hidden);
+        r = fetch_tasks(c, replies, list, &filter);
         if (r != CTL_EXIT_SUCCESS)
                 return r;
 
-        /* The strings point into the replies, which live until the end of this function. */
-        if (rows->len > 0)      /* data is NULL then, which qsort() must not get */
-                qsort(rows->data, rows->len, sizeof(TaskRow), task_row_compare);
-
-        if (c->json) {
-                _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(c->json_pretty);
-
-                json_begin_array(w);
-                for (size_t i = 0; i < rows->len; i++) {
-                        const TaskRow *t = &g_array_index(rows, TaskRow, i);
-
-                        json_begin_object(w);
-                        json_key(w, "id");
-                        json_uint(w, t->id);
-                        json_key(w, "object");
-                        json_string(w, t->object);
-                        json_key(w, "state");
-                        json_string(w, t->state);
-                        json_key(w, "rule");
-                        json_string(w, t->rule);
-                        json_key(w, "event");
-                        json_string(w, t->event);
-                        json_key(w, "due_usec");
-                        json_uint(w, t->due);
-                        json_key(w, "path");
-                        json_string(w, t->path);
-                        json_path_bytes_of_display(w, t->path);
-                        json_end_object(w);
-                }
-                json_end_array(w);
-                print_json(w);
+        list_sort(list, TASK_ID);
+        print_list(c, list);
+        if (c->json)
                 return CTL_EXIT_SUCCESS;
-        }
 
-        _cleanup_(table_freep) Table *table = table_new(_("ID"), _("STATE"), _("RULE"), _("EVENT"), _("DUE"),
-                                                        _("PATH"), NULL);
-        usec_t now = now_usec(CLOCK_REALTIME);
-
-        table_set_align_right(table, 0);
-        for (size_t i = 0; i < rows->len; i++) {
-                const TaskRow *t = &g_array_index(rows, TaskRow, i);
-                g_autofree char *due = t->due > 0 ? format_timestamp_relative(t->due, now) : g_strdup("-");
-
-                table_add_printf(table, NULL, "%" PRIu64, t->id);
-                table_add(table, t->state, task_state_color(t->state));
-                table_add(table, t->rule, NULL);
-                table_add(table, t->event, NULL);
-                table_add(table, due, NULL);
-                table_add(table, t->path, NULL);
-        }
-        table_print(table, stdout, c->legend, c->colors);
-
-        print_legend(c, g_dngettext(NULL, "%u task listed.", "%u tasks listed.", rows->len), rows->len);
-        if (c->legend && n_hidden > 0)
+        n = list_get_rows(list);
+        print_legend(c, g_dngettext(NULL, "%u task listed.", "%u tasks listed.", n), (unsigned) n);
+        if (c->legend && filter.n_hidden > 0)
                 printf(g_dngettext(NULL, "%zu finished task not shown; pass --all to see it.\n",
-                                   "%zu finished tasks not shown; pass --all to see them.\n", n_hidden),
-                       n_hidden);
+                                   "%zu finished tasks not shown; pass --all to see them.\n", filter.n_hidden),
+                       filter.n_hidden);
         return CTL_EXIT_SUCCESS;
 }
 
-/* ------------------------------------------------------------------ list-watches, list-rules */
-
-static int verb_list_watches(Ctl *c, int argc, char **argv) {
+/* A list verb of one call without arguments; what says what failed. The verb prints its legend after a
+ * table, from the count of rows in ret_n. */
+static int list_simple(Ctl *c, const char *method, const ListColumn *columns, size_t n_columns,
+                       const char *what, size_t *ret_n) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_writer_freep) JsonWriter *w = NULL;
-        _cleanup_(table_freep) Table *table = NULL;
-        unsigned n = 0;
+        _cleanup_(list_freep) List *list = list_new(columns, n_columns);
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListWatches", &error, &reply, NULL);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, method, &error, &reply, NULL);
         if (r < 0)
-                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
-
-        if (c->json) {
-                w = json_writer_new(c->json_pretty);
-                json_begin_array(w);
-        } else {
-                table = table_new(_("NAME"), _("RECURSIVE"), _("AUTOADD"), _("DIRS"), _("PATH"), NULL);
-                table_set_align_right(table, 3);
-        }
-
-        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(ssbbu)");
+                return ctl_report_error(c, &error, r, UINT64_MAX, what);
+        r = list_read(list, reply, NULL, NULL);
         if (r < 0)
                 return bad_reply(r);
-        for (;; n++) {
-                const char *name, *path;
-                int recursive, auto_add;
-                uint32_t n_dirs;
 
-                r = sd_bus_message_read(reply, "(ssbbu)", &name, &path, &recursive, &auto_add, &n_dirs);
-                if (r < 0)
-                        return bad_reply(r);
-                if (r == 0)
-                        break;
-
-                if (w) {
-                        json_begin_object(w);
-                        json_key(w, "name");
-                        json_string(w, name);
-                        json_key(w, "recursive");
-                        json_bool(w, recursive);
-                        json_key(w, "auto_add");
-                        json_bool(w, auto_add);
-                        json_key(w, "directories");
-                        json_uint(w, n_dirs);
-                        json_key(w, "path");
-                        json_string(w, path);
-                        json_path_bytes_of_display(w, path);
-                        json_end_object(w);
-                } else {
-                        table_add(table, name, NULL);
-                        table_add(table, recursive ? _("yes") : _("no"), NULL);
-                        table_add(table, auto_add ? _("yes") : _("no"), NULL);
-                        table_add_printf(table, NULL, "%" PRIu32, n_dirs);
-                        table_add(table, path, NULL);
-                }
-        }
-
-        if (w) {
-                json_end_array(w);
-                print_json(w);
-                return CTL_EXIT_SUCCESS;
-        }
-
-        table_print(table, stdout, c->legend, c->colors);
-        print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n), n);
+        print_list(c, list);
+        *ret_n = list_get_rows(list);
         return CTL_EXIT_SUCCESS;
+}
+
+static int verb_list_watches(Ctl *c, int argc, char **argv) {
+        size_t n;
+        int r;
+
+        r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), _("listing watches"),
+                        &n);
+        if (r == CTL_EXIT_SUCCESS && !c->json)
+                print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n),
+                             (unsigned) n);
+        return r;
 }
 
 static int verb_list_rules(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_writer_freep) JsonWriter *w = NULL;
-        _cleanup_(table_freep) Table *table = NULL;
-        unsigned n = 0;
+        size_t n;
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "ListRules", &error, &reply, NULL);
-        if (r < 0)
-                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing rules"));
-
-        if (c->json) {
-                w = json_writer_new(c->json_pretty);
-                json_begin_array(w);
-        } else
-                table = table_new(_("NAME"), _("ACTION"), _("DELAY"), _("WATCHES"), _("EVENTS"), NULL);
-
-        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(sssst)");
-        if (r < 0)
-                return bad_reply(r);
-        for (;; n++) {
-                const char *name, *action, *events, *watches;
-                uint64_t delay;
-
-                r = sd_bus_message_read(reply, "(sssst)", &name, &action, &events, &watches, &delay);
-                if (r < 0)
-                        return bad_reply(r);
-                if (r == 0)
-                        break;
-
-                if (w) {
-                        json_begin_object(w);
-                        json_key(w, "name");
-                        json_string(w, name);
-                        json_key(w, "action");
-                        json_string(w, action);
-                        json_key(w, "events");
-                        json_string(w, events);
-                        json_key(w, "watches");
-                        json_string(w, watches);
-                        json_key(w, "delay_usec");
-                        json_uint(w, delay);
-                        json_end_object(w);
-                } else {
-                        g_autofree char *d = format_timespan(delay);
-
-                        table_add(table, name, NULL);
-                        table_add(table, action, NULL);
-                        table_add(table, d, NULL);
-                        table_add(table, watches, NULL);
-                        table_add(table, events, NULL);
-                }
-        }
-
-        if (w) {
-                json_end_array(w);
-                print_json(w);
-                return CTL_EXIT_SUCCESS;
-        }
-
-        table_print(table, stdout, c->legend, c->colors);
-        print_legend(c, g_dngettext(NULL, "%u rule listed.", "%u rules listed.", n), n);
-        return CTL_EXIT_SUCCESS;
+        r = list_simple(c, "ListRules", rule_columns, ELEMENTSOF(rule_columns), _("listing rules"), &n);
+        if (r == CTL_EXIT_SUCCESS && !c->json)
+                print_legend(c, g_dngettext(NULL, "%u rule listed.", "%u rules listed.", n), (unsigned) n);
+        return r;
 }
 
 /* ------------------------------------------------------------------ show */
@@ -510,16 +372,7 @@ static bool property_wanted(const Ctl *c, const char *name) {
 
 static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
         if (w) {
-                json_begin_object(w);
-                for (size_t i = 0; i < props->len; i++) {
-                        const Property *p = props->pdata[i];
-
-                        if (!property_wanted(c, p->name))
-                                continue;
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, c->properties);
                 return;
         }
 
@@ -547,14 +400,14 @@ static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
         const char *object;
         int r;
 
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "GetTask", &error, &reply, "t", id);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "GetTask", &error, &reply, "t", id);
         if (r < 0)
                 return ctl_report_error(c, &error, r, id, _("looking up the task"));
         r = sd_bus_message_read(reply, "o", &object);
         if (r < 0)
                 return bad_reply(r);
 
-        r = get_all(c, false, object, INOTASKD_TASK_IFACE, id, &props);
+        r = get_all(c, false, object, BUS_TASK_INTERFACE, id, &props);
         if (r < 0)
                 return -r;
 
@@ -568,7 +421,7 @@ static int verb_show(Ctl *c, int argc, char **argv) {
 
         if (argc <= 1) {
                 g_autoptr(GPtrArray) props = NULL;
-                int r = get_all(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, UINT64_MAX, &props);
+                int r = get_all(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, UINT64_MAX, &props);
 
                 if (r < 0)
                         return -r;
@@ -623,7 +476,7 @@ static int task_verb(Ctl *c, int argc, char **argv, bool cancel) {
                 int r;
 
                 (void) parse_task_id(argv[i], &id);
-                r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, method, &error, NULL, "t", id);
+                r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, method, &error, NULL, "t", id);
                 if (r < 0) {
                         g_autofree char *what =
                                 cancel ? g_strdup_printf(_("cannot cancel task %" PRIu64), id)
@@ -668,7 +521,7 @@ static int verb_run(Ctl *c, int argc, char **argv) {
         }
 
         ctl_polkit_agent_open(c);
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "RunRule", &error, &reply, "ss",
+        r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, "RunRule", &error, &reply, "ss",
                      argv[1], path);
         if (r < 0) {
                 g_autofree char *what = g_strdup_printf(_("cannot run rule %s"), argv[1]);
@@ -696,11 +549,11 @@ static int verb_reload(Ctl *c, int argc, char **argv) {
         int r;
 
         ctl_polkit_agent_open(c);
-        r = ctl_call(c, true, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Reload", &error, NULL, NULL);
+        r = ctl_call(c, true, BUS_PATH, BUS_MANAGER_INTERFACE, "Reload", &error, NULL, NULL);
         if (r >= 0)
                 return CTL_EXIT_SUCCESS;
 
-        if (sd_bus_error_has_name(&error, INOTASKD_ERROR_INVALID_CONFIG)) {
+        if (sd_bus_error_has_name(&error, BUS_ERROR_INVALID_CONFIG)) {
                 /* The message says that the running configuration stays, then lists the
                  * FILE:LINE: KEY: message lines. */
                 log_error("%s", isempty(error.message) ? _("the new configuration is invalid")

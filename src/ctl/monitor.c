@@ -71,7 +71,7 @@ static TaskInfo *task_info_get(Monitor *m, uint64_t id, const char *object) {
         /* A synchronous call from a match callback is fine with sd-bus: messages arriving meanwhile
          * are queued and dispatched in order after it. */
         if (ctl_call(m->c, false, object, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
-                     "s", INOTASKD_TASK_IFACE) < 0)
+                     "s", BUS_TASK_INTERFACE) < 0)
                 return NULL;
         if (properties_read(reply, &props) < 0)
                 return NULL;
@@ -203,7 +203,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         const char *iface;
         char ts[64];
 
-        if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, INOTASKD_MANAGER_IFACE))
+        if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, BUS_MANAGER_INTERFACE))
                 return 0;
         if (properties_read(msg, &props) < 0)
                 return 0;
@@ -214,13 +214,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 
                 json_line_begin(w, now, "PropertiesChanged");
                 json_key(w, "properties");
-                json_begin_object(w);
-                for (size_t k = 0; k < props->len; k++) {
-                        const Property *p = props->pdata[k];
-                        json_key(w, p->name);
-                        property_write_json(w, p);
-                }
-                json_end_object(w);
+                properties_write_json(w, props, NULL);
                 json_line_end(w);
                 return 0;
         }
@@ -246,7 +240,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         char ts[64];
 
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 ||
-            !streq(name, INOTASKD_BUS_NAME))
+            !streq(name, BUS_NAME))
                 return 0;
         running = !isempty(new_owner);
 
@@ -254,8 +248,8 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         if (!running)
                 g_hash_table_remove_all(m->tasks);
         else
-                (void) sd_bus_call_method_async(m->c->bus, NULL, INOTASKD_BUS_NAME, INOTASKD_PATH,
-                                                INOTASKD_MANAGER_IFACE, "Subscribe", NULL, NULL, NULL);
+                (void) sd_bus_call_method_async(m->c->bus, NULL, BUS_NAME, BUS_PATH,
+                                                BUS_MANAGER_INTERFACE, "Subscribe", NULL, NULL, NULL);
 
         if (m->c->json) {
                 _cleanup_(json_writer_freep) JsonWriter *w = json_writer_new(false);
@@ -318,13 +312,13 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
 
         /* Matches first, then the check that the daemon is there: nothing falls between the two. */
         for (size_t i = 0; i < ELEMENTSOF(task_signals); i++) {
-                r = sd_bus_match_signal(c->bus, NULL, INOTASKD_BUS_NAME, INOTASKD_PATH,
-                                        INOTASKD_MANAGER_IFACE, task_signals[i].member,
+                r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH,
+                                        BUS_MANAGER_INTERFACE, task_signals[i].member,
                                         task_signals[i].handler, &m);
                 if (r < 0)
                         goto match_failed;
         }
-        r = sd_bus_match_signal(c->bus, NULL, INOTASKD_BUS_NAME, INOTASKD_PATH,
+        r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH,
                                 "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                 on_properties_changed, &m);
         if (r < 0)
@@ -332,17 +326,17 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         r = sd_bus_add_match(c->bus, NULL,
                              "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                              "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                             "arg0='" INOTASKD_BUS_NAME "'",
+                             "arg0='" BUS_NAME "'",
                              on_name_owner_changed, &m);
         if (r < 0)
                 goto match_failed;
 
         /* The daemon sends task signals only while someone is subscribed; leaving the bus unsubscribes. */
-        r = ctl_call(c, false, INOTASKD_PATH, INOTASKD_MANAGER_IFACE, "Subscribe", &error, NULL, NULL);
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "Subscribe", &error, NULL, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("monitor"));
-        r = ctl_call(c, false, INOTASKD_PATH, "org.freedesktop.DBus.Properties", "Get", &error, &reply,
-                     "ss", INOTASKD_MANAGER_IFACE, "Version");
+        r = ctl_call(c, false, BUS_PATH, "org.freedesktop.DBus.Properties", "Get", &error, &reply,
+                     "ss", BUS_MANAGER_INTERFACE, "Version");
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("monitor"));
         (void) sd_bus_message_read(reply, "v", "s", &version);

@@ -186,21 +186,6 @@ uint64_t properties_get_u64(GPtrArray *props, const char *name, uint64_t def) {
         }
 }
 
-int64_t properties_get_i64(GPtrArray *props, const char *name, int64_t def) {
-        const Property *p = properties_find(props, name);
-
-        if (!p)
-                return def;
-        switch (p->type) {
-        case 'n': case 'i': case 'x': case 'h':
-                return p->i;
-        case 'y': case 'q': case 'u': case 't':
-                return (int64_t) p->u;
-        default:
-                return def;
-        }
-}
-
 const char *properties_get_string(GPtrArray *props, const char *name) {
         const Property *p = properties_find(props, name);
 
@@ -268,4 +253,17 @@ void property_write_json(JsonWriter *w, const Property *p) {
         default:
                 json_null(w);
         }
+}
+
+void properties_write_json(JsonWriter *w, GPtrArray *props, char **only) {
+        json_begin_object(w);
+        for (size_t i = 0; i < props->len; i++) {
+                const Property *p = props->pdata[i];
+
+                if (only && !g_strv_contains((const char *const *) only, p->name))
+                        continue;
+                json_key(w, p->name);
+                property_write_json(w, p);
+        }
+        json_end_object(w);
 }

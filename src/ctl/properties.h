@@ -29,7 +29,6 @@ int properties_read(sd_bus_message *m, GPtrArray **ret);
 const Property *properties_find(GPtrArray *props, const char *name);
 /* The value of a number or boolean property, or def if it is missing or not a number. */
 uint64_t properties_get_u64(GPtrArray *props, const char *name, uint64_t def);
-int64_t properties_get_i64(GPtrArray *props, const char *name, int64_t def);
 /* The value of a string property, or NULL. */
 const char *properties_get_string(GPtrArray *props, const char *name);
 
@@ -37,3 +36,5 @@ const char *properties_get_string(GPtrArray *props, const char *name);
  * Newly allocated. */
 char *property_format(const Property *p);
 void property_write_json(JsonWriter *w, const Property *p);
+/* The properties as one JSON object, name: value; only those named in only, unless it is NULL. */
+void properties_write_json(JsonWriter *w, GPtrArray *props, char **only);

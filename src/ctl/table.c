@@ -65,29 +65,17 @@ static char *sanitize(const char *s) {
         return g_string_free(out, false);
 }
 
-Table *table_new(const char *header, ...) {
+Table *table_new(const char *const *headers, size_t n_headers) {
         Table *t = g_new0(Table, 1);
-        va_list ap;
-        size_t n = 0;
 
-        va_start(ap, header);
-        for (const char *h = header; h; h = va_arg(ap, const char *))
-                n++;
-        va_end(ap);
-
-        t->n_columns = n;
-        t->headers = g_new0(Cell, n);
-        t->align_right = g_new0(bool, n);
+        t->n_columns = n_headers;
+        t->headers = g_new0(Cell, n_headers);
+        t->align_right = g_new0(bool, n_headers);
         t->cells = g_array_new(false, true, sizeof(Cell));
-
-        va_start(ap, header);
-        n = 0;
-        for (const char *h = header; h; h = va_arg(ap, const char *), n++) {
-                t->headers[n].text = sanitize(h);
-                t->headers[n].width = utf8_display_width(t->headers[n].text);
+        for (size_t i = 0; i < n_headers; i++) {
+                t->headers[i].text = sanitize(headers[i]);
+                t->headers[i].width = utf8_display_width(t->headers[i].text);
         }
-        va_end(ap);
-
         return t;
 }
 

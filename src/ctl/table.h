@@ -10,8 +10,8 @@
 
 typedef struct Table Table;
 
-/* A table with the given column headers (NULL-terminated list). */
-Table *table_new(const char *header, ...) __attribute__((sentinel));
+/* A table with the given column headers. */
+Table *table_new(const char *const *headers, size_t n_headers);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 

@@ -34,6 +34,10 @@ struct Bus {
         BusPolkit *polkit;              /* calls waiting for their authorization; made at the first */
 };
 
+Manager *bus_get_manager(Bus *b) {
+        return b->manager;
+}
+
 char *bus_task_path(uint64_t id) {
         return g_strdup_printf(BUS_TASK_PREFIX "/%" PRIu64, id);
 }
@@ -44,15 +48,12 @@ char *bus_task_path(uint64_t id) {
  * are let through at once; anyone else is asked about in polkit (bus-polkit.c). Returns 1 when allowed, 0
  * when the answer is pending (the handler returns 1 and is called again with the same message), or a
  * negative error with error set. */
-int bus_check_admin(sd_bus_message *message, Manager *m, const char *action, sd_bus_error *error) {
-        Bus *b = manager_get_bus(m);
-        const Config *c = manager_get_config(m);
+int bus_check_admin(sd_bus_message *message, Bus *b, const char *action, sd_bus_error *error) {
+        const Config *c = manager_get_config(b->manager);
         gid_t admin = (gid_t) -1;
         struct group *gr;
         int r;
 
-        if (!b)
-                return -ENOTCONN;
         if (!b->polkit) {
                 r = bus_polkit_new(&b->polkit);
                 if (r < 0)
@@ -143,16 +144,17 @@ static void append_task_all(Task *t, void *userdata) {
 
 /* The read methods: org.inotaskd1.list-tasks, which the policy grants everyone unless a site says
  * otherwise (properties are not checked: a site hiding paths also denies Properties in the bus policy). */
-static int check_list(sd_bus_message *message, Manager *m, sd_bus_error *error) {
-        return bus_check_admin(message, m, POLKIT_ACTION_LIST_TASKS, error);
+static int check_list(sd_bus_message *message, Bus *b, sd_bus_error *error) {
+        return bus_check_admin(message, b, POLKIT_ACTION_LIST_TASKS, error);
 }
 
 static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         ListContext c = { .budget = BUS_REPLY_SIZE_MAX, .max = UINT_MAX };
+        Bus *b = userdata;
         int r;
 
-        r = check_list(message, userdata, error);
+        r = check_list(message, b, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -163,7 +165,7 @@ static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
         c.reply = reply;
-        scheduler_foreach(manager_get_scheduler(userdata), append_task_all, &c);
+        scheduler_foreach(manager_get_scheduler(b->manager), append_task_all, &c);
         if (c.r < 0)
                 return c.r;
         if (c.full)
@@ -182,6 +184,7 @@ static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_err
 static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         ListContext c = { .budget = BUS_PAGE_SIZE_MAX };
+        Bus *b = userdata;
         uint64_t after;
         uint32_t max;
         int r;
@@ -189,7 +192,7 @@ static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_b
         r = sd_bus_message_read(message, "tu", &after, &max);
         if (r < 0)
                 return r;
-        r = check_list(message, userdata, error);
+        r = check_list(message, b, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         c.max = max == 0 ? BUS_PAGE_ENTRIES_MAX : MIN(max, BUS_PAGE_ENTRIES_MAX);
@@ -201,7 +204,7 @@ static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_b
         if (r < 0)
                 return r;
         c.reply = reply;
-        scheduler_foreach_after(manager_get_scheduler(userdata), after, append_task, &c);
+        scheduler_foreach_after(manager_get_scheduler(b->manager), after, append_task, &c);
         if (c.r < 0)
                 return c.r;
         r = sd_bus_message_close_container(reply);
@@ -215,24 +218,24 @@ static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_b
 
 static int method_get_task(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *path = NULL;
-        Manager *m = userdata;
+        Bus *b = userdata;
         uint64_t id;
         int r;
 
         r = sd_bus_message_read(message, "t", &id);
         if (r < 0)
                 return r;
-        r = check_list(message, m, error);
+        r = check_list(message, b, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!scheduler_get(manager_get_scheduler(m), id))
+        if (!scheduler_get(manager_get_scheduler(b->manager), id))
                 return bus_reply_task_error(error, -ENOENT, id);
         path = bus_task_path(id);
         return sd_bus_reply_method_return(message, "o", path);
 }
 
-static int task_verb(sd_bus_message *message, Manager *m, bool trigger, sd_bus_error *error) {
-        Scheduler *s = manager_get_scheduler(m);
+static int task_verb(sd_bus_message *message, Bus *b, bool trigger, sd_bus_error *error) {
+        Scheduler *s = manager_get_scheduler(b->manager);
         uint64_t id;
         Task *t;
         int r;
@@ -240,7 +243,7 @@ static int task_verb(sd_bus_message *message, Manager *m, bool trigger, sd_bus_e
         r = sd_bus_message_read(message, "t", &id);
         if (r < 0)
                 return r;
-        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        r = bus_check_admin(message, b, POLKIT_ACTION_MANAGE_TASKS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: asked polkit; this message comes back with the answer */
         t = scheduler_get(s, id);
@@ -304,7 +307,8 @@ static int run_rule_find_watch(Manager *m, const ConfigRule *rule, const char *p
 }
 
 static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Bus *b = userdata;
+        Manager *m = b->manager;
         const Config *c = manager_get_config(m);
         const char *rule_name, *path;
         ConfigRule *rule;
@@ -318,7 +322,7 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
         r = run_rule_check_lengths(rule_name, path, error);
         if (r < 0)
                 return r;
-        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        r = bus_check_admin(message, b, POLKIT_ACTION_MANAGE_TASKS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         rule = c ? (ConfigRule *) config_find_rule(c, rule_name) : NULL;
@@ -332,7 +336,8 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
 }
 
 static int fill_watches(sd_bus_message *reply, void *userdata) {
-        GPtrArray *watches = backend_get_watches(manager_get_backend(userdata));
+        Bus *b = userdata;
+        GPtrArray *watches = backend_get_watches(manager_get_backend(b->manager));
         int r;
 
         for (guint i = 0; i < watches->len; i++) {
@@ -371,7 +376,8 @@ static char *rule_events(const ConfigRule *r) {
 }
 
 static int fill_rules(sd_bus_message *reply, void *userdata) {
-        const Config *c = manager_get_config(userdata);
+        Bus *b = userdata;
+        const Config *c = manager_get_config(b->manager);
         int r;
 
         for (guint i = 0; c && i < c->rules->len; i++) {
@@ -397,13 +403,13 @@ static int method_list_rules(sd_bus_message *message, void *userdata, sd_bus_err
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-        Manager *m = userdata;
+        Bus *b = userdata;
         int r;
 
-        r = bus_check_admin(message, m, POLKIT_ACTION_RELOAD, error);
+        r = bus_check_admin(message, b, POLKIT_ACTION_RELOAD, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = manager_reload(m, errors);
+        r = manager_reload(b->manager, errors);
         if (r != 0) {
                 g_autofree char *text = NULL;
 
@@ -493,11 +499,11 @@ static int subscriber_add(Bus *b, const char *name) {
 }
 
 static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Bus *b = manager_get_bus(userdata);
+        Bus *b = userdata;
         const char *sender = sd_bus_message_get_sender(message);
         int r;
 
-        if (!b || !b->bus)
+        if (!b->bus)
                 return -ENOTCONN;
         if (!sender)
                 return -EINVAL;
@@ -508,9 +514,9 @@ static int method_subscribe(sd_bus_message *message, void *userdata, sd_bus_erro
 }
 
 static int method_unsubscribe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Bus *b = manager_get_bus(userdata);
+        Bus *b = userdata;
         const char *sender = sd_bus_message_get_sender(message);
-        Subscriber *s = b && sender ? g_hash_table_lookup(b->subscribers, sender) : NULL;
+        Subscriber *s = sender ? g_hash_table_lookup(b->subscribers, sender) : NULL;
 
         if (!s)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUBSCRIBED, "Client is not subscribed.");
@@ -527,7 +533,9 @@ bool bus_has_subscribers(Bus *b) {
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", manager_state_to_string(manager_get_state(userdata)));
+        Bus *b = userdata;
+
+        return sd_bus_message_append(reply, "s", manager_state_to_string(manager_get_state(b->manager)));
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -537,7 +545,7 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Bus *) userdata)->manager;
         BackendStats b;
         SchedulerStats s;
 
@@ -822,7 +830,6 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *err
  * started unit can be called at once) and asynchronously on a reconnect (never blocking the loop). */
 static int bus_connect(Bus *b, bool sync_name) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Manager *m = b->manager;
         int r;
 
         r = b->user_mode ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
@@ -838,33 +845,33 @@ static int bus_connect(Bus *b, bool sync_name) {
          * call that would wait for dbus-daemon). */
         r = sd_bus_add_filter(bus, NULL, on_filter, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add bus filter: %m");
-        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_MANAGER_INTERFACE, bus_manager_vtable, m);
+                return r;
+        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_MANAGER_INTERFACE, bus_manager_vtable, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add manager object: %m");
+                return r;
         r = sd_bus_add_fallback_vtable(bus, NULL, BUS_TASK_PREFIX, BUS_TASK_INTERFACE, bus_task_vtable,
-                                       bus_task_find, m);
+                                       bus_task_find, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add task objects: %m");
-        r = sd_bus_add_node_enumerator(bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, m);
+                return r;
+        r = sd_bus_add_node_enumerator(bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add task enumerator: %m");
+                return r;
         r = sd_bus_add_object_manager(bus, NULL, BUS_PATH);
         if (r < 0)
-                return log_error_errno(r, "Failed to add object manager: %m");
+                return r;
 
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
-                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+                return r;
 
         if (sync_name) {
                 r = sd_bus_request_name(bus, BUS_NAME, 0);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to acquire bus name %s: %m", BUS_NAME);
+                        return r;
         } else {
                 r = sd_bus_request_name_async(bus, NULL, BUS_NAME, 0, on_name_acquired, b);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to request bus name %s: %m", BUS_NAME);
+                        return r;
         }
 
         b->bus = TAKE_PTR(bus);
@@ -911,20 +918,20 @@ int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
 
         r = sd_event_add_time_relative(e, &b->flush, CLOCK_MONOTONIC, FLUSH_USEC, 10 * USEC_PER_MSEC, on_flush, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add bus flush source: %m");
+                return r;
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
         r = sd_event_add_time_relative(e, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC,
                                        10 * USEC_PER_MSEC, on_reconnect, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to add bus reconnect source: %m");
+                return r;
         (void) sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
         (void) sd_event_source_set_description(b->reconnect, "bus-reconnect");
 
         r = bus_connect(b, true);
         if (r < 0) {
                 /* Without a bus the daemon still does its work: D-Bus is for watching and steering it. */
-                log_warning_errno(r, "Failed to connect to the %s bus, trying again in the background: %m",
-                                  bus_kind(b));
+                log_warning_errno(r, "Failed to connect to the %s bus and take %s, trying again in the "
+                                  "background: %m", bus_kind(b), BUS_NAME);
                 drop_connection(b);
                 b->lost_usec = now_usec(CLOCK_MONOTONIC);
                 b->reconnect_delay = RECONNECT_FIRST_USEC;

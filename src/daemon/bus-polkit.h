@@ -7,12 +7,8 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "macro.h"
-
-/* The actions of data/org.inotaskd1.policy. */
-#define POLKIT_ACTION_MANAGE_TASKS "org.inotaskd1.manage-tasks"
-#define POLKIT_ACTION_RELOAD "org.inotaskd1.reload"
-#define POLKIT_ACTION_LIST_TASKS "org.inotaskd1.list-tasks"
 
 /* Calls of one sender waiting for an answer at once; more are refused with LimitsExceeded. */
 #define POLKIT_PENDING_PER_SENDER_MAX 512U

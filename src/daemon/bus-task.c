@@ -33,7 +33,7 @@ int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *us
 
         if (parse_task_path(path, &id) < 0)
                 return 0;
-        t = scheduler_get(manager_get_scheduler(userdata), id);
+        t = scheduler_get(manager_get_scheduler(bus_get_manager(userdata)), id);
         if (!t)
                 return 0;
         *ret_found = t;
@@ -47,7 +47,7 @@ static void add_node(Task *t, void *userdata) {
 int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error) {
         GPtrArray *paths = g_ptr_array_new();
 
-        scheduler_foreach(manager_get_scheduler(userdata), add_node, paths);
+        scheduler_foreach(manager_get_scheduler(bus_get_manager(userdata)), add_node, paths);
         g_ptr_array_add(paths, NULL);
         *ret_nodes = (char **) g_ptr_array_free(paths, false);
         return 0;
@@ -105,12 +105,12 @@ static int property_get_pid(sd_bus *bus, const char *path, const char *interface
 /* ------------------------------------------------------------------ methods */
 
 static int task_method(sd_bus_message *message, Task *t, bool trigger, sd_bus_error *error) {
-        /* The handler gets the task; the manager is the fallback slot's own userdata. */
-        Manager *m = sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(message)));
-        Scheduler *s = manager_get_scheduler(m);
+        /* The handler gets the task (from bus_task_find); the Bus is the fallback slot's own userdata. */
+        Bus *b = sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(message)));
+        Scheduler *s = manager_get_scheduler(bus_get_manager(b));
         int r;
 
-        r = bus_check_admin(message, m, POLKIT_ACTION_MANAGE_TASKS, error);
+        r = bus_check_admin(message, b, POLKIT_ACTION_MANAGE_TASKS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: asked polkit; this message comes back with the answer */
         r = trigger ? scheduler_trigger(s, t) : scheduler_cancel(s, t);

@@ -7,22 +7,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-names.h"
 #include "macro.h"
 #include "scheduler.h"
-
-#define BUS_NAME "org.inotaskd1"
-#define BUS_PATH "/org/inotaskd1"
-#define BUS_TASK_PREFIX "/org/inotaskd1/task"
-#define BUS_MANAGER_INTERFACE "org.inotaskd1.Manager"
-#define BUS_TASK_INTERFACE "org.inotaskd1.Task"
-
-#define BUS_ERROR_NO_SUCH_TASK "org.inotaskd1.Error.NoSuchTask"
-#define BUS_ERROR_NO_SUCH_RULE "org.inotaskd1.Error.NoSuchRule"
-#define BUS_ERROR_INVALID_CONFIG "org.inotaskd1.Error.InvalidConfig"
-#define BUS_ERROR_NOT_SCHEDULED "org.inotaskd1.Error.NotScheduled"
-#define BUS_ERROR_NOT_SUBSCRIBED "org.inotaskd1.Error.NotSubscribed"
-#define BUS_ERROR_INVALID_PATH "org.inotaskd1.Error.InvalidPath"
-#define BUS_ERROR_REPLY_TOO_LARGE "org.inotaskd1.Error.ReplyTooLarge"
 
 /* What the bus accepts: dbus-daemon's system bus takes messages of up to 32 MiB by default (its session
  * bus and sd-bus 128 MiB); a larger one makes dbus-daemon drop the sender's connection. Whole replies
@@ -43,7 +30,7 @@ typedef struct Bus Bus;
 
 /* Connects (system bus, or the session bus in user mode), serves the objects, takes the name. A
  * connection that cannot be made, or that is lost later, is made again in the background with a
- * growing delay; only a failure to allocate is returned. */
+ * growing delay (and logged as such); only a failure to allocate is returned, unlogged. */
 int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode);
 Bus *bus_free(Bus *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);
@@ -67,11 +54,13 @@ void bus_manager_changed(Bus *b, BusManagerProperty what);
 
 char *bus_task_path(uint64_t id);
 
-/* Internal: the vtables and the checks they share. */
+/* Internal: the vtables and the checks they share. The userdata of every object is the Bus; a handler
+ * reaches the manager through it. */
+Manager *bus_get_manager(Bus *b);
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_task_vtable[];
 int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                   sd_bus_error *error);
 int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error);
-int bus_check_admin(sd_bus_message *message, Manager *m, const char *action, sd_bus_error *error);
+int bus_check_admin(sd_bus_message *message, Bus *b, const char *action, sd_bus_error *error);
 int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id);

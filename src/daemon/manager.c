@@ -413,7 +413,7 @@ int manager_start(Manager *m) {
         /* Without a bus the daemon still does its work: D-Bus is for watching and steering it. */
         r = bus_new(&m->bus, m, m->event, m->options.user_mode);
         if (r < 0)
-                log_warning("Continuing without the D-Bus interface.");
+                log_warning_errno(r, "Failed to set up the D-Bus interface, continuing without it: %m");
 
         restore_tasks(m);
         compare_snapshots(m, added);
@@ -443,10 +443,6 @@ Scheduler *manager_get_scheduler(Manager *m) {
 
 const Config *manager_get_config(Manager *m) {
         return m->config;
-}
-
-Bus *manager_get_bus(Manager *m) {
-        return m->bus;
 }
 
 ManagerState manager_get_state(Manager *m) {

@@ -49,7 +49,6 @@ Backend *manager_get_backend(Manager *m);
 Scheduler *manager_get_scheduler(Manager *m);
 const Config *manager_get_config(Manager *m);
 ManagerState manager_get_state(Manager *m);
-Bus *manager_get_bus(Manager *m);
 
 /* Re-reads the configuration. On failure the running configuration stays, errors (char*) has the
  * messages (logged as warnings), and the answer is CONFIG_E_INVALID for an invalid configuration or the
