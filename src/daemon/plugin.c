@@ -381,8 +381,8 @@ static void plugin_stop(Runner *runner, Task *t, RunnerStop how) {
         g_mutex_unlock(&j->lock);
         if (!cancel && !skipped)
                 task_log(LOG_NOTICE, NULL, t, NULL, 0,
-                         "Task %" PRIu64 " (%s): plugin %s cannot be cancelled, it ends when it returns.", t->id,
-                         t->rule->name, j->instance->name);
+                         "Task %" PRIu64 " (%s): plugin %s cannot be cancelled, it ends when it returns.",
+                         t->id, t->rule->name, j->instance->name);
 }
 
 static const RunnerOps plugin_runner_ops = {

@@ -71,8 +71,8 @@ static void finish(UnitRunner *u, Task *t, const char *result) {
         LogField f = LOG_FIELD("INOTASKD_JOB_RESULT", result);
 
         t->runner_data = NULL;
-        task_log(ok || cancelled ? LOG_INFO : LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): job %s.", t->id,
-                 t->rule->name, result);
+        task_log(ok || cancelled ? LOG_INFO : LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): job %s.",
+                 t->id, t->rule->name, result);
         if (cancelled)
                 scheduler_task_finished(u->ctx.scheduler, t, TASK_CANCELLED, "cancelled", 0);
         else
@@ -90,8 +90,8 @@ static int on_cancel_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 }
 
 static void cancel_job(UnitRunner *u, Task *t, const char *job) {
-        int r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", job, "org.freedesktop.systemd1.Job",
-                                         "Cancel", on_cancel_reply, NULL, NULL);
+        int r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", job,
+                                         "org.freedesktop.systemd1.Job", "Cancel", on_cancel_reply, NULL, NULL);
 
         if (r < 0)
                 task_log(LOG_WARNING, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot cancel job %s: %s", t->id,

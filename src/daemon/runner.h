@@ -8,7 +8,8 @@
 
 #include "scheduler.h"
 
-/* What every runner shares: the loop, the scheduler it reports to, and whether to only say what it would do. */
+/* What every runner shares: the loop, the scheduler it reports to, and whether to only say what it would
+ * do. */
 typedef struct RunnerContext {
         sd_event *event;
         Scheduler *scheduler;
@@ -16,7 +17,7 @@ typedef struct RunnerContext {
 } RunnerContext;
 
 typedef enum RunnerStop {
-        RUNNER_STOP_CANCEL,             /* CancelTask, IfRunning=restart: end the work early, as "cancelled" */
+        RUNNER_STOP_CANCEL,             /* CancelTask, IfRunning=restart: end it early, as "cancelled" */
         RUNNER_STOP_KILL,               /* ShutdownTimeoutSec= passed: SIGKILL what can be killed */
 } RunnerStop;
 

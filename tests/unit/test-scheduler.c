@@ -213,7 +213,8 @@ static void test_cancel_on(void) {
         fixture_teardown(&f);
 }
 
-#define IF_RUNNING_RULE(mode) "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_ATTRIB\nIfRunning=" mode "\nExec=/bin/true\n"
+#define IF_RUNNING_RULE(mode) \
+        "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_ATTRIB\nIfRunning=" mode "\nExec=/bin/true\n"
 
 static void test_if_running_queue(void) {
         Fixture f = {};
