@@ -309,6 +309,21 @@ static void test_if_running_restart(void) {
         fixture_teardown(&f);
 }
 
+/* A runner that ends a cancelled task at once, from within the stop: the new task starts all the same. */
+static void test_if_running_restart_at_once(void) {
+        Fixture f = {};
+
+        fixture_setup(&f, IF_RUNNING_RULE("restart"));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        event_on(&f, "r", "a", IN_ATTRIB);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        g_assert_cmpint(started(&f, 0)->state, ==, TASK_CANCELLED);
+        g_assert_cmpint(started(&f, 1)->state, ==, TASK_RUNNING);
+        g_assert_cmpuint(stats(&f).n_running, ==, 1);
+        fixture_teardown(&f);
+}
+
 static void test_for_each(void) {
         Fixture f = {};
         g_autoptr(GHashTable) items = g_hash_table_new(g_str_hash, g_str_equal);
@@ -412,6 +427,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/if-running/skip", test_if_running_skip);
         g_test_add_func("/scheduler/if-running/parallel", test_if_running_parallel);
         g_test_add_func("/scheduler/if-running/restart", test_if_running_restart);
+        g_test_add_func("/scheduler/if-running/restart-at-once", test_if_running_restart_at_once);
         g_test_add_func("/scheduler/for-each", test_for_each);
         g_test_add_func("/scheduler/max-running", test_max_running);
         g_test_add_func("/scheduler/cancel-running", test_cancel_running);
