@@ -136,6 +136,7 @@ ConfigRule *config_rule_unref(ConfigRule *r) {
         g_free(r->owner);
         g_free(r->owner_group);
         g_free(r->unit);
+        exec_template_free(r->unit_template);
         g_free(r->plugin);
         g_free(r->plugin_at.file);
         if (r->extra)
@@ -571,7 +572,7 @@ static void rule_require(ConfParser *l, const ConfGroup *g, const ConfigRule *r,
 static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c) {
         _cleanup_(config_rule_unrefp) ConfigRule *r = g_new0(ConfigRule, 1);
         const ConfKeyDef *action_key = conf_key_lookup(rule_keys, "Action");
-        const ConfAssignment *exec;
+        const ConfAssignment *exec, *unit;
         bool action_ok = true;
 
         r->n_ref = 1;
@@ -635,6 +636,16 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
                 g_autofree char *err = NULL;
                 if (shell_script_check(r->exec, &err) < 0)
                         conf_key_error(l, exec, "%s", err ? err : "invalid shell script");
+        }
+
+        /* Unit= is compiled once, like Exec=; its expansion is checked per task (one unit name). */
+        unit = conf_group_last_assignment(g, "Unit");
+        if (r->unit && unit && (r->action == ACTION_START_UNIT || r->action == ACTION_STOP_UNIT ||
+                                r->action == ACTION_RESTART_UNIT || r->action == ACTION_RELOAD_UNIT)) {
+                g_autofree char *err = NULL;
+                const char *const *groups = (const char *const *) r->group_names;
+                if (exec_template_new(&r->unit_template, r->unit, groups, &err) < 0)
+                        conf_key_error(l, unit, "%s", err ? err : "invalid unit name");
         }
 
         if (r->on_mask == 0 && r->on_kinds == 0 && conf_group_key_unassigned(g, "On"))

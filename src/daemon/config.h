@@ -107,6 +107,7 @@ typedef struct ConfigRule {
 
         /* Action=*-unit */
         char *unit;                     /* Unit=, may hold placeholders */
+        ExecTemplate *unit_template;    /* compiled Unit= for the unit actions, else NULL */
 
         /* Action=plugin */
         char *plugin;                   /* Plugin=/path/module.so[:symbol] */

@@ -106,16 +106,28 @@ static void write_journal(int level, int error, const char *message_id, const Lo
 int log_internal(int level, int error, const char *message_id, const LogField *fields, size_t n_fields,
                  const char *func, const char *fmt, ...) {
         int saved_errno = errno;
-        char buf[2048];
-        va_list ap;
+        char stack_buf[2048], *buf = stack_buf;
+        g_autofree char *big = NULL;
+        va_list ap, again;
+        int n;
 
         if (log_target == LOG_TARGET_NULL)
                 goto finish;
 
-        /* %m prints the given error, not whatever errno happens to be. */
+        /* %m prints the given error, not whatever errno happens to be. A message longer than the buffer
+         * (a task's long path) is formatted again in full rather than cut. */
         errno = abs(error);
         va_start(ap, fmt);
-        (void) vsnprintf(buf, sizeof buf, fmt, ap);
+        va_copy(again, ap);
+        n = vsnprintf(stack_buf, sizeof stack_buf, fmt, ap);
+        if (n >= (int) sizeof stack_buf) {
+                errno = abs(error);
+                if (vasprintf(&big, fmt, again) >= 0)
+                        buf = big;
+                else
+                        big = NULL;     /* undefined after a failure: keep the cut message */
+        }
+        va_end(again);
         va_end(ap);
 
         if (log_target == LOG_TARGET_JOURNAL)

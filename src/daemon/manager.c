@@ -43,6 +43,9 @@ struct Manager {
         Scheduler *scheduler;
         RunnerContext runner;
         Worker *worker;                 /* file actions and plugins, off the loop */
+        ExecRunner *exec;
+        FileRunner *files;
+        PluginRunner *plugin_runner;
         UnitRunner *units;
         GHashTable *plugins;            /* ConfigRule* -> PluginInstance* of the current configuration */
         Bus *bus;
@@ -221,29 +224,28 @@ static void on_counts_changed(void *userdata) {
         }
 }
 
-static int run_task(Scheduler *s, Task *t, void *userdata) {
+static Runner *runner_for(const Task *t, void *userdata) {
         Manager *m = userdata;
 
         switch (t->rule->action) {
         case ACTION_EXEC:
         case ACTION_SHELL:
-                return runner_exec_start(&m->runner, t);
+                return exec_runner_runner(m->exec);
         case ACTION_MOVE:
         case ACTION_COPY:
         case ACTION_DELETE:
-                return runner_file_start(&m->runner, m->worker, t);
+                return file_runner_runner(m->files);
         case ACTION_START_UNIT:
         case ACTION_STOP_UNIT:
         case ACTION_RESTART_UNIT:
         case ACTION_RELOAD_UNIT:
-                return runner_unit_start(m->units, t);
+                return unit_runner_runner(m->units);
         case ACTION_PLUGIN:
-                return runner_plugin_start(&m->runner, m->worker, t,
-                                           m->plugins ? g_hash_table_lookup(m->plugins, t->rule) : NULL);
+                return plugin_runner_runner(m->plugin_runner);
         default:
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 ": Action=%s is not supported.", t->id,
                          action_type_to_string(t->rule->action));
-                return -EOPNOTSUPP;
+                return NULL;
         }
 }
 
@@ -528,7 +530,7 @@ static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata
         }
         log_warning("Tasks still running after ShutdownTimeoutSec=, killing them.");
         m->shutdown_killed = true;
-        scheduler_kill_running(m->scheduler, SIGKILL);
+        scheduler_kill_running(m->scheduler);
         (void) sd_event_source_set_time_relative(s, SHUTDOWN_KILL_GRACE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -621,7 +623,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         r = backend_new(&m->backend, &backend_inotify_ops, m->event, on_event, m);
         if (r < 0)
                 return r;
-        r = scheduler_new(&m->scheduler, m->event, run_task, m);
+        r = scheduler_new(&m->scheduler, m->event, runner_for, m);
         if (r < 0)
                 return r;
         scheduler_set_listener(m->scheduler, &(SchedulerListener) {
@@ -642,7 +644,13 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         r = worker_new(&m->worker, m->event, 4);
         if (r < 0)
                 return r;
-        r = unit_runner_new(&m->units, m->event, &m->runner, o->user_mode);
+        r = exec_runner_new(&m->exec, &m->runner);
+        if (r >= 0)
+                r = file_runner_new(&m->files, &m->runner, m->worker);
+        if (r >= 0)
+                r = plugin_runner_new(&m->plugin_runner, &m->runner, m->worker, &m->plugins);
+        if (r >= 0)
+                r = unit_runner_new(&m->units, &m->runner, o->user_mode);
         if (r < 0)
                 return r;
         m->sources = config_sources_new(o->user_mode, o->config_file);
@@ -666,8 +674,11 @@ Manager *manager_free(Manager *m) {
         /* Workers finish their jobs and report to the scheduler: before it goes. */
         m->worker = worker_free(m->worker);
         m->units = unit_runner_free(m->units);
+        m->files = file_runner_free(m->files);
+        m->plugin_runner = plugin_runner_free(m->plugin_runner);
+        /* Its children's records point at tasks: before the scheduler. */
+        m->exec = exec_runner_free(m->exec);
         m->scheduler = scheduler_free(m->scheduler);
-        runner_context_done(&m->runner);
         if (m->plugins)
                 g_hash_table_unref(m->plugins);
         if (m->backend) {

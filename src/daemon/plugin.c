@@ -9,6 +9,7 @@
 #include "inotaskd-plugin.h"
 #include "log.h"
 #include "plugin.h"
+#include "template.h"
 #include "trust.h"
 
 static void plugin_instance_unref_void(gpointer p);
@@ -17,6 +18,7 @@ struct PluginInstance {
         gint n_ref;
         GModule *module;
         const InotaskdPlugin *plugin;
+        unsigned revision;              /* the ABI revision it was built for: which optional members it has */
         void *state;
         char *rule;
         char *name;
@@ -128,13 +130,17 @@ static int plugin_open(const ConfigRule *r, bool trusted_only, PluginInstance **
                 *ret_error = g_strdup_printf("%s: %s() returned no plugin", path, symbol);
                 goto fail;
         }
-        if (p->plugin->abi_version != INOTASKD_PLUGIN_ABI_VERSION) {
+        /* The low 16 bits are the version (a change there is incompatible); the high ones the revision,
+         * which says how many of the optional members at the end of InotaskdPlugin the plugin has. */
+        if (INOTASKD_PLUGIN_ABI_VERSION_OF(p->plugin->abi_version) != INOTASKD_PLUGIN_ABI_VERSION) {
                 *ret_error = g_strdup_printf("%s was built for plugin ABI version %" PRIu32
                                              ", this inotaskd has version %u",
-                                             path, p->plugin->abi_version, INOTASKD_PLUGIN_ABI_VERSION);
+                                             path, INOTASKD_PLUGIN_ABI_VERSION_OF(p->plugin->abi_version),
+                                             INOTASKD_PLUGIN_ABI_VERSION);
                 p->plugin = NULL;
                 goto fail;
         }
+        p->revision = INOTASKD_PLUGIN_ABI_REVISION_OF(p->plugin->abi_version);
         if (!p->plugin->run) {
                 *ret_error = g_strdup_printf("%s has no run function", path);
                 p->plugin = NULL;
@@ -226,9 +232,30 @@ int config_load_with_plugins(const ConfigSources *sources, Config **ret, GHashTa
         return 0;
 }
 
+struct PluginRunner {
+        Runner runner;
+        RunnerContext ctx;
+        Worker *worker;
+        GHashTable *const *plugins;     /* ConfigRule* -> PluginInstance*, the manager's current map */
+};
+
+/* A member of revision 1 or later, read only from a plugin that has it. */
+static InotaskdPluginCancelFunc plugin_cancel_func(const PluginInstance *p) {
+        return p->revision >= 1 ? p->plugin->cancel : NULL;
+}
+
+typedef enum PluginJobState {
+        PLUGIN_JOB_QUEUED,
+        PLUGIN_JOB_RUNNING,
+        PLUGIN_JOB_SKIPPED,             /* cancelled before a thread took it */
+        PLUGIN_JOB_DONE,
+} PluginJobState;
+
 typedef struct PluginJob {
-        RunnerContext *ctx;
+        PluginRunner *runner;
         Task *task;
+        GMutex lock;                    /* state, between the thread and a cancel on the loop */
+        PluginJobState state;
         PluginInstance *instance;
         /* Copies, for the worker thread. */
         char *rule, *watch, *watch_path, *path, *relpath, *src, *maskname, *event, *item, *task_id;
@@ -249,6 +276,7 @@ static void run_job(void *data) {
                 .event = j->event,
         };
         InotaskdPluginLogger logger = { .log = logger_log, .internal = &lc };
+        PluginJobState state;
         InotaskdPluginEvent ev = {
                 .task_id = j->id,
                 .rule = j->rule,
@@ -263,10 +291,21 @@ static void run_job(void *data) {
                 .mask = j->mask,
         };
 
+        g_mutex_lock(&j->lock);
+        state = j->state;
+        if (state == PLUGIN_JOB_QUEUED)
+                j->state = PLUGIN_JOB_RUNNING;
+        g_mutex_unlock(&j->lock);
+        if (state == PLUGIN_JOB_SKIPPED)
+                return;
         j->result = j->instance->plugin->run(j->instance->state, &ev, &logger);
+        g_mutex_lock(&j->lock);
+        j->state = PLUGIN_JOB_DONE;
+        g_mutex_unlock(&j->lock);
 }
 
 static void plugin_job_free(PluginJob *j) {
+        g_mutex_clear(&j->lock);
         plugin_instance_unref(j->instance);
         g_free(j->rule);
         g_free(j->watch);
@@ -283,15 +322,23 @@ static void plugin_job_free(PluginJob *j) {
 
 static void job_done(void *data) {
         PluginJob *j = data;
+        Scheduler *sched = j->runner->ctx.scheduler;
 
-        if (j->result == 0)
-                scheduler_task_finished(j->ctx->scheduler, j->task, TASK_DONE, "success", 0);
+        j->task->runner_data = NULL;
+        /* Asked to stop and able to (or never begun): whatever run() returned then, it was cancelled. */
+        if (j->task->cancel_requested && (j->state == PLUGIN_JOB_SKIPPED || plugin_cancel_func(j->instance)))
+                scheduler_task_finished(sched, j->task, TASK_CANCELLED, "cancelled", j->result);
+        else if (j->result == 0)
+                scheduler_task_finished(sched, j->task, TASK_DONE, "success", 0);
         else
-                scheduler_task_finished(j->ctx->scheduler, j->task, TASK_FAILED, "exit-code", j->result);
+                scheduler_task_finished(sched, j->task, TASK_FAILED, "exit-code", j->result);
         plugin_job_free(j);
 }
 
-int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *p) {
+static int plugin_start(Runner *runner, Task *t) {
+        PluginRunner *pr = (PluginRunner *) runner;
+        const RunnerContext *ctx = &pr->ctx;
+        PluginInstance *p = *pr->plugins ? g_hash_table_lookup(*pr->plugins, t->rule) : NULL;
         _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL;
         TemplateValues v;
         PluginJob *j;
@@ -307,7 +354,8 @@ int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *
         }
         task_template_values(t, &v, &id, &mask, &dir);
         j = g_new0(PluginJob, 1);
-        j->ctx = ctx;
+        g_mutex_init(&j->lock);
+        j->runner = pr;
         j->task = t;
         j->instance = plugin_instance_ref(p);
         j->id = t->id;
@@ -324,8 +372,62 @@ int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *
         j->task_id = g_strdup(id);
         task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) started: plugin %s", t->id, t->rule->name,
                  p->name);
-        r = worker_submit(w, j, run_job, job_done);
-        if (r < 0)
+        r = worker_submit(pr->worker, j, run_job, job_done);
+        if (r < 0) {
                 plugin_job_free(j);
-        return r;
+                return r;
+        }
+        t->runner_data = j;
+        return 0;
+}
+
+/* On the loop, while run() may be running in a thread: the plugin makes it return soon. */
+static void plugin_stop(Runner *runner, Task *t, RunnerStop how) {
+        PluginJob *j = t->runner_data;
+        InotaskdPluginCancelFunc cancel;
+        bool skipped = false;
+
+        if (!j)
+                return;
+        /* A KILL after a cancel has nothing to add: nothing in a thread can be killed. */
+        if (how == RUNNER_STOP_KILL && t->cancel_requested)
+                return;
+        cancel = plugin_cancel_func(j->instance);
+        g_mutex_lock(&j->lock);
+        if (j->state == PLUGIN_JOB_QUEUED && how == RUNNER_STOP_CANCEL) {
+                j->state = PLUGIN_JOB_SKIPPED;
+                skipped = true;
+        } else if (j->state == PLUGIN_JOB_RUNNING && cancel)
+                cancel(j->instance->state, t->id);      /* under the lock: run() has not returned */
+        g_mutex_unlock(&j->lock);
+        if (!cancel && !skipped)
+                task_log(LOG_NOTICE, NULL, t, NULL, 0,
+                         "Task %" PRIu64 " (%s): plugin %s cannot be cancelled, it ends when it returns.",
+                         t->id, t->rule->name, j->instance->name);
+}
+
+static const RunnerOps plugin_runner_ops = {
+        .name = "plugin",
+        .start = plugin_start,
+        .stop = plugin_stop,
+};
+
+int plugin_runner_new(PluginRunner **ret, const RunnerContext *ctx, Worker *w, GHashTable *const *plugins) {
+        PluginRunner *p = g_new0(PluginRunner, 1);
+
+        p->runner.ops = &plugin_runner_ops;
+        p->ctx = *ctx;
+        p->worker = w;
+        p->plugins = plugins;
+        *ret = p;
+        return 0;
+}
+
+PluginRunner *plugin_runner_free(PluginRunner *p) {
+        g_free(p);
+        return NULL;
+}
+
+Runner *plugin_runner_runner(PluginRunner *p) {
+        return &p->runner;
 }

@@ -5,7 +5,8 @@
 #include <glib.h>
 
 #include "config.h"
-#include "runner-exec.h"
+#include "macro.h"
+#include "runner.h"
 #include "worker.h"
 
 typedef struct PluginInstance PluginInstance;
@@ -24,4 +25,13 @@ int plugins_load(const Config *c, GHashTable **ret, GPtrArray *errors);
 int config_load_with_plugins(const ConfigSources *sources, Config **ret, GHashTable **ret_plugins,
                              GPtrArray *errors);
 
-int runner_plugin_start(RunnerContext *ctx, Worker *w, Task *t, PluginInstance *p);
+/* Runs Action=plugin tasks in the worker's threads, with the instance of the task's rule from *plugins
+ * (the current configuration's map, read at each start). A cancel calls the plugin's cancel() where it
+ * has one (ABI revision 1); a plugin without it cannot be stopped and ends when its run() returns. */
+typedef struct PluginRunner PluginRunner;
+
+int plugin_runner_new(PluginRunner **ret, const RunnerContext *ctx, Worker *w, GHashTable *const *plugins);
+PluginRunner *plugin_runner_free(PluginRunner *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(PluginRunner *, plugin_runner_free);
+
+Runner *plugin_runner_runner(PluginRunner *p);

@@ -31,8 +31,28 @@
 
 extern char **environ;
 
+/* One stack for every vfork-like child: we are suspended until it is done with it. */
+#define SPAWN_STACK_SIZE (64 * 1024)
+
+struct ExecRunner {
+        Runner runner;
+        RunnerContext ctx;
+        /* The daemon's own user, looked up once: tasks without User= run as it. */
+        char *self_user, *self_home, *self_shell;
+        /* For spawning, set up at the first spawn: /dev/null for stdin, the signals the daemon ignores
+         * (a child must not inherit SIG_IGN), and whether a handler anywhere forces posix_spawn(). */
+        bool spawn_ready, spawn_posix;
+        int null_fd;
+        int n_ignored, ignored[64];
+        uint8_t *spawn_stack;
+        /* Children are reaped from one SIGCHLD source, found by pid: no pidfd, epoll entry and close
+         * per child. */
+        sd_event_source *sigchld;
+        GHashTable *children;           /* pid -> Run* */
+};
+
 typedef struct Run {
-        RunnerContext *ctx;
+        ExecRunner *ctx;
         Task *task;
         sd_event_source *timer;
         sd_event_source *output;
@@ -54,35 +74,6 @@ static void run_free(Run *r) {
         if (r->line)
                 g_string_free(r->line, true);
         g_free(r);
-}
-
-void task_template_values(const Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
-                          char **scratch_dir) {
-        char buf[EVENT_MASK_STRING_MAX];
-        const char *slash = strrchr(t->path, '/');
-
-        *scratch_id = g_strdup_printf("%" PRIu64, t->id);
-        /* Raised events without a kernel bit ("exists") are named by their kind, with or without IN_ISDIR. */
-        *scratch_mask = g_strdup((t->mask & ~IN_ISDIR) != 0 ? event_mask_to_string(t->mask, buf)
-                                                            : strempty(t->event_name));
-        *scratch_dir = slash ? g_strndup(t->path, slash == t->path ? 1 : (size_t) (slash - t->path))
-                             : g_strdup(".");
-
-        *v = (TemplateValues) {};
-        v->fixed[PLACEHOLDER_PATHNAME] = t->path;
-        v->fixed[PLACEHOLDER_SRC_PATHNAME] = t->src_path;
-        v->fixed[PLACEHOLDER_MASKNAME] = *scratch_mask;
-        v->fixed[PLACEHOLDER_EVENT] = t->event_name;
-        v->fixed[PLACEHOLDER_WATCH] = t->watch;
-        v->fixed[PLACEHOLDER_WATCH_PATH] = t->watch_path;
-        v->fixed[PLACEHOLDER_RELPATH] = t->path + t->relpath_offset;
-        v->fixed[PLACEHOLDER_NAME] = slash ? slash + 1 : t->path;
-        v->fixed[PLACEHOLDER_DIR] = *scratch_dir;
-        v->fixed[PLACEHOLDER_RULE] = t->rule->name;
-        v->fixed[PLACEHOLDER_TASK_ID] = *scratch_id;
-        v->fixed[PLACEHOLDER_ITEM] = t->item;
-        v->groups = (const char *const *) t->groups;
-        v->n_groups = t->n_groups;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -144,7 +135,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static void child_exited(Run *r, const siginfo_t *si) {
         Task *t = r->task;
-        Scheduler *sched = r->ctx->scheduler;
+        Scheduler *sched = r->ctx->ctx.scheduler;
         TaskState state;
         const char *result;
         int status = si->si_status;
@@ -159,7 +150,7 @@ static void child_exited(Run *r, const siginfo_t *si) {
         if (r->timed_out) {
                 state = TASK_TIMEOUT;
                 result = "timeout";
-        } else if (t->kill_sent) {
+        } else if (t->cancel_requested) {
                 state = TASK_CANCELLED;
                 result = "cancelled";
         } else if (si->si_code == CLD_EXITED) {
@@ -171,14 +162,14 @@ static void child_exited(Run *r, const siginfo_t *si) {
         }
 
         run_free(r);
-        t->runner = NULL;
+        t->runner_data = NULL;
         scheduler_task_finished(sched, t, state, result, status);
 }
 
 /* Our children that have exited, one by one. A zombie that is not ours (a library's) stays for its
  * owner: then each of ours is asked by pid instead. */
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
-        RunnerContext *ctx = userdata;
+        ExecRunner *ctx = userdata;
 
         for (;;) {
                 siginfo_t si = {};
@@ -262,20 +253,8 @@ static int resolve_gid(const char *name, gid_t *ret) {
         return 0;
 }
 
-void runner_context_done(RunnerContext *c) {
-        if (c->spawn_ready) {
-                c->null_fd = safe_close(c->null_fd);
-                c->sigchld = sd_event_source_disable_unref(c->sigchld);
-                g_clear_pointer(&c->children, g_hash_table_unref);
-        }
-        c->spawn_ready = false;
-        c->self_user = (g_free(c->self_user), NULL);
-        c->self_home = (g_free(c->self_home), NULL);
-        c->self_shell = (g_free(c->self_shell), NULL);
-}
-
 /* Looked up in the parent: NSS is not safe after fork(). The daemon's own entry once, not per task. */
-static int credentials_resolve(RunnerContext *ctx, const ConfigRule *rule, Credentials *c) {
+static int credentials_resolve(ExecRunner *ctx, const ConfigRule *rule, Credentials *c) {
         struct passwd *pw = NULL;
         int r;
 
@@ -465,14 +444,15 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
  * resets all 64 dispositions in the child). */
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata);
 
-static int spawn_setup(RunnerContext *ctx) {
+static int spawn_setup(ExecRunner *ctx) {
         int r;
 
         /* SIGCHLD is blocked since the start (the manager blocks it with the signals it handles). */
-        r = sd_event_add_signal(ctx->event, &ctx->sigchld, SIGCHLD, on_sigchld, ctx);
+        r = sd_event_add_signal(ctx->ctx.event, &ctx->sigchld, SIGCHLD, on_sigchld, ctx);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch for exited tasks: %m");
         ctx->children = g_hash_table_new(g_direct_hash, g_direct_equal);
+        ctx->spawn_stack = g_malloc(SPAWN_STACK_SIZE);
         ctx->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         ctx->n_ignored = 0;
         ctx->spawn_posix = ctx->null_fd < 0;
@@ -497,7 +477,7 @@ static int spawn_setup(RunnerContext *ctx) {
 }
 
 typedef struct SpawnArgs {
-        const RunnerContext *ctx;
+        const ExecRunner *ctx;
         char **argv, **envp;
         const char *wd;
         int out_fd;
@@ -524,11 +504,7 @@ fail:
         _exit(127);
 }
 
-/* One stack for every such child: we are suspended until it is done with it. */
-#define SPAWN_STACK_SIZE (64 * 1024)
-static uint8_t spawn_stack[SPAWN_STACK_SIZE] __attribute__((aligned(64)));
-
-static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials *c, const char *wd, int out_fd,
+static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c, const char *wd, int out_fd,
                  pid_t *ret) {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -554,7 +530,7 @@ static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials
                 /* Blocked across the clone, so no signal reaches the child before its mask is reset. */
                 sigfillset(&all);
                 (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-                pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+                pid = clone(spawn_child, ctx->spawn_stack + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
                 r = pid < 0 ? -errno : 0;
                 (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
                 if (r < 0)
@@ -592,7 +568,8 @@ static int spawn(RunnerContext *ctx, char **argv, char **envp, const Credentials
         return 0;
 }
 
-int runner_exec_start(RunnerContext *ctx, Task *t) {
+static int exec_start(Runner *runner, Task *t) {
+        ExecRunner *ctx = (ExecRunner *) runner;
         _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL, *shown = NULL, *exe = NULL;
         _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
         _cleanup_(credentials_done) Credentials cred = {};
@@ -607,10 +584,10 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         argv = build_argv(t, &v);
         shown = argv_display(argv);
 
-        if (ctx->dry_run) {
+        if (ctx->ctx.dry_run) {
                 task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, NULL, 0, "Task %" PRIu64 " (%s) would run: %s",
                          t->id, t->rule->name, shown);
-                scheduler_task_finished(ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                scheduler_task_finished(ctx->ctx.scheduler, t, TASK_DONE, "dry-run", 0);
                 return 0;
         }
 
@@ -676,7 +653,7 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
         run->task = t;
         run->output_fd = TAKE_FD(out_read);
         run->line = g_string_new(NULL);
-        t->runner = run;
+        t->runner_data = run;
         (void) fcntl(run->output_fd, F_SETFL, O_NONBLOCK);
 
         snprintf(pid_buf, sizeof pid_buf, "%d", (int) t->pid);
@@ -686,11 +663,70 @@ int runner_exec_start(RunnerContext *ctx, Task *t) {
 
         /* Reaped by on_sigchld(), even while the loop is exiting, so a stop waits for it. */
         g_hash_table_insert(ctx->children, GINT_TO_POINTER(t->pid), run);
-        r = sd_event_add_io(ctx->event, &run->output, run->output_fd, EPOLLIN, on_output, run);
+        r = sd_event_add_io(ctx->ctx.event, &run->output, run->output_fd, EPOLLIN, on_output, run);
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);
         if (t->rule->timeout != USEC_INFINITY && t->rule->timeout > 0)
-                (void) sd_event_add_time_relative(ctx->event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout, USEC_PER_MSEC,
-                                                  on_timeout, run);
+                (void) sd_event_add_time_relative(ctx->ctx.event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout,
+                                                  USEC_PER_MSEC, on_timeout, run);
         return 0;
+}
+
+/* A cancel asks the process group to end with SIGTERM (the result "cancelled", from child_exited()); the
+ * stop's last resort kills it. The scheduler asks for a cancel once. */
+static void exec_stop(Runner *runner, Task *t, RunnerStop how) {
+        Run *r = t->runner_data;
+
+        if (!r || t->pid <= 0)
+                return;
+        if (how == RUNNER_STOP_KILL) {
+                (void) kill(-t->pid, SIGKILL);
+                return;
+        }
+        (void) kill(-t->pid, SIGTERM);
+}
+
+static const RunnerOps exec_runner_ops = {
+        .name = "exec",
+        .start = exec_start,
+        .stop = exec_stop,
+};
+
+int exec_runner_new(ExecRunner **ret, const RunnerContext *ctx) {
+        ExecRunner *x = g_new0(ExecRunner, 1);
+
+        x->runner.ops = &exec_runner_ops;
+        x->ctx = *ctx;
+        x->null_fd = -1;
+        *ret = x;
+        return 0;
+}
+
+ExecRunner *exec_runner_free(ExecRunner *x) {
+        if (!x)
+                return NULL;
+        x->sigchld = sd_event_source_disable_unref(x->sigchld);
+        if (x->children) {
+                /* Tasks still running are the scheduler's: their Run goes, the process is left alone. */
+                g_autoptr(GList) runs = g_hash_table_get_values(x->children);
+
+                for (GList *l = runs; l; l = l->next) {
+                        Run *r = l->data;
+
+                        r->task->runner_data = NULL;
+                        run_free(r);
+                }
+                g_hash_table_unref(x->children);
+        }
+        x->null_fd = safe_close(x->null_fd);
+        g_free(x->spawn_stack);
+        g_free(x->self_user);
+        g_free(x->self_home);
+        g_free(x->self_shell);
+        g_free(x);
+        return NULL;
+}
+
+Runner *exec_runner_runner(ExecRunner *x) {
+        return &x->runner;
 }

@@ -23,8 +23,9 @@
 #include "rule.h"
 #include "runner-file.h"
 
-/* Bytes per copy_file_range() call: below the kernel's MAX_RW_COUNT on every version. */
-#define COPY_CHUNK ((size_t) 1 << 30)
+/* Bytes per copy_file_range() call: below the kernel's MAX_RW_COUNT on every version, and small enough
+ * that a cancel is seen within a few milliseconds of it. */
+#define COPY_CHUNK ((size_t) 16 << 20)
 #define READ_BUFFER_SIZE ((size_t) 64 * 1024)
 
 /* An entry named beneath a root directory: the root is opened by its path, which the configuration
@@ -73,9 +74,17 @@ static int beneath_init(Beneath *b, const char *root, const char *rel) {
         return 0;
 }
 
+struct FileRunner {
+        Runner runner;
+        RunnerContext ctx;
+        Worker *worker;
+};
+
 typedef struct FileJob {
-        RunnerContext *ctx;
+        FileRunner *runner;
         Task *task;                     /* touched on the loop only */
+        gint cancel;                    /* set on the loop, read by the worker between chunks and entries */
+        bool cancelled;                 /* the worker stopped for it */
 
         ActionType action;
         char *source, *destination;     /* as named (the task's path, Destination= expanded): messages */
@@ -96,6 +105,16 @@ static void file_job_free(FileJob *j) {
         beneath_done(&j->dst);
         g_free(j->error);
         g_free(j);
+}
+
+/* The worker's look at a cancel: the failure it makes is the task's "cancelled". */
+static bool job_cancelled(FileJob *j) {
+        if (!g_atomic_int_get(&j->cancel))
+                return false;
+        j->cancelled = true;
+        if (!j->error)
+                j->error = g_strdup("cancelled");
+        return true;
 }
 
 static void fail(FileJob *j, const char *what, const char *path, const char *why) {
@@ -350,6 +369,8 @@ static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path
                         fail(j, "Failed to list", path, g_strerror(-r));
                         return false;
                 }
+                if (job_cancelled(j))
+                        return false;
                 child = g_build_filename(path, de->d_name, NULL);
                 if (!delete_at(j, dirfd(d), de->d_name, child))
                         return false;
@@ -403,11 +424,15 @@ static int rename_at(int old_dir, const char *old_name, int new_dir, const char 
         return renameat(old_dir, old_name, new_dir, new_name) < 0 ? -errno : 0;
 }
 
-static int copy_data_read_write(int in, int out) {
+static int copy_data_read_write(FileJob *j, int in, int out) {
         g_autofree char *buf = g_malloc(READ_BUFFER_SIZE);
 
         for (;;) {
-                ssize_t n = read(in, buf, READ_BUFFER_SIZE);
+                ssize_t n;
+
+                if (job_cancelled(j))
+                        return -ECANCELED;
+                n = read(in, buf, READ_BUFFER_SIZE);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -431,19 +456,22 @@ static int copy_data_read_write(int in, int out) {
 
 /* In the kernel where it can (reflinks, server-side copies), else through a buffer; both advance the
  * file offsets, so the fallback may take over at any point. */
-static int copy_data(int in, int out) {
+static int copy_data(FileJob *j, int in, int out) {
         for (bool copied = false;; copied = true) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0);
+                ssize_t n;
 
+                if (job_cancelled(j))
+                        return -ECANCELED;
+                n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0);
                 /* Some file systems report an end at once rather than an error: read to be sure. */
                 if (n == 0)
-                        return copied ? 0 : copy_data_read_write(in, out);
+                        return copied ? 0 : copy_data_read_write(j, in, out);
                 if (n > 0)
                         continue;
                 if (errno == EINTR)
                         continue;
                 if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
-                        return copy_data_read_write(in, out);
+                        return copy_data_read_write(j, in, out);
                 return -errno;
         }
 }
@@ -544,7 +572,7 @@ static bool copy_regular(FileJob *j, int src_dir, const char *src_name, const ch
                 fail(j, what, dst_path, g_strerror(-out));
                 return false;
         }
-        r = copy_data(in, out);
+        r = copy_data(j, in, out);
         if (r >= 0)
                 r = copy_metadata(in, out, &st, &what);
         if (r >= 0 && close(TAKE_FD(out)) < 0)
@@ -656,6 +684,8 @@ static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const 
                         fail(j, "Failed to list", src_path, g_strerror(-n));
                         return false;
                 }
+                if (job_cancelled(j))
+                        return false;
                 src_child = g_build_filename(src_path, de->d_name, NULL);
                 dst_child = g_build_filename(dst_path, de->d_name, NULL);
                 if (!copy_at(j, dirfd(d), de->d_name, src_child, out, de->d_name, dst_child, replace))
@@ -699,6 +729,9 @@ static void run_job(void *data) {
         struct stat st;
         int r;
 
+        /* Cancelled while it waited for a thread. */
+        if (job_cancelled(j))
+                return;
         /* Both directories first: an unsafe path on either side touches nothing. */
         src_dir = open_directory(j, &j->src, false, "Failed to look at", src);
         if (src_dir < 0)
@@ -736,15 +769,21 @@ static void run_job(void *data) {
 static void job_done(void *data) {
         FileJob *j = data;
         Task *t = j->task;
+        Scheduler *sched = j->runner->ctx.scheduler;
 
-        if (j->error) {
+        t->runner_data = NULL;
+        if (j->cancelled) {
+                /* What a copy had written is gone with its temporary file; a tree stays as far as it got. */
+                task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): stopped by a cancel.", t->id,
+                         t->rule->name);
+                scheduler_task_finished(sched, t, TASK_CANCELLED, "cancelled", 0);
+        } else if (j->error) {
                 LogField f = LOG_FIELD("INOTASKD_ERROR", j->error);
 
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, j->error);
-                scheduler_task_finished(j->ctx->scheduler, t, TASK_FAILED,
-                                        j->unsafe ? "unsafe-path" : "file-error", 0);
+                scheduler_task_finished(sched, t, TASK_FAILED, j->unsafe ? "unsafe-path" : "file-error", 0);
         } else
-                scheduler_task_finished(j->ctx->scheduler, t, TASK_DONE, "success", 0);
+                scheduler_task_finished(sched, t, TASK_DONE, "success", 0);
         file_job_free(j);
 }
 
@@ -851,7 +890,9 @@ static int job_locate(FileJob *j, const Task *t, const char *dest, char **ret_er
         return 0;
 }
 
-int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
+static int file_start(Runner *runner, Task *t) {
+        FileRunner *fr = (FileRunner *) runner;
+        const RunnerContext *ctx = &fr->ctx;
         const ConfigRule *r = t->rule;
         g_autofree char *err = NULL, *dest = NULL, *shown = NULL;
         bool unsafe = false;
@@ -887,7 +928,7 @@ int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
                 return 0;
         }
 
-        j->ctx = ctx;
+        j->runner = fr;
         j->task = t;
         j->action = r->action;
         j->source = g_strdup(t->path);
@@ -906,8 +947,45 @@ int runner_file_start(RunnerContext *ctx, Worker *w, Task *t) {
         }
         task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) started: %s %s%s%s", t->id, r->name,
                  action_type_to_string(r->action), shown, j->destination ? " to " : "", strempty(j->destination));
-        q = worker_submit(w, j, run_job, job_done);
-        if (q < 0)
+        q = worker_submit(fr->worker, j, run_job, job_done);
+        if (q < 0) {
                 file_job_free(j);
-        return q;
+                return q;
+        }
+        t->runner_data = j;
+        return 0;
+}
+
+/* The worker sees the flag between chunks and entries; a move's rename or a delete of one file is over
+ * before it could look, and ends as it did. Nothing can be killed here: KILL is a cancel too. */
+static void file_stop(Runner *runner, Task *t, RunnerStop how) {
+        FileJob *j = t->runner_data;
+
+        if (j)
+                g_atomic_int_set(&j->cancel, 1);
+}
+
+static const RunnerOps file_runner_ops = {
+        .name = "file",
+        .start = file_start,
+        .stop = file_stop,
+};
+
+int file_runner_new(FileRunner **ret, const RunnerContext *ctx, Worker *w) {
+        FileRunner *f = g_new0(FileRunner, 1);
+
+        f->runner.ops = &file_runner_ops;
+        f->ctx = *ctx;
+        f->worker = w;
+        *ret = f;
+        return 0;
+}
+
+FileRunner *file_runner_free(FileRunner *f) {
+        g_free(f);
+        return NULL;
+}
+
+Runner *file_runner_runner(FileRunner *f) {
+        return &f->runner;
 }

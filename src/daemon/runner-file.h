@@ -3,7 +3,17 @@
 #pragma once
 
 #include "config.h"
-#include "runner-exec.h"
+#include "macro.h"
+#include "runner.h"
 #include "worker.h"
 
-int runner_file_start(RunnerContext *ctx, Worker *w, Task *t);
+/* Runs file actions in the worker's threads; a cancel is seen between chunks of a copy and between the
+ * entries of a tree, and leaves no temporary file behind. */
+typedef struct FileRunner FileRunner;
+
+int file_runner_new(FileRunner **ret, const RunnerContext *ctx, Worker *w);
+FileRunner *file_runner_free(FileRunner *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FileRunner *, file_runner_free);
+
+Runner *file_runner_runner(FileRunner *f);
+

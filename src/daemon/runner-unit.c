@@ -11,12 +11,12 @@
 #include "template.h"
 
 struct UnitRunner {
-        sd_event *event;
-        RunnerContext *ctx;
+        Runner runner;
+        RunnerContext ctx;
         bool user_mode;
         sd_bus *bus;
         sd_bus_slot *match;
-        GHashTable *jobs;               /* job object path -> Task* */
+        GHashTable *jobs;               /* job object path -> Task* (whose runner_data is that path) */
         GHashTable *early;              /* job path -> result, for JobRemoved seen before the reply */
 };
 
@@ -36,15 +36,17 @@ char *unit_name_escape(const char *s) {
 
 char *unit_name_for_task(const Task *t, char **ret_error) {
         _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL;
-        _cleanup_(exec_template_freep) ExecTemplate *tmpl = NULL;
         _cleanup_strv_free_ char **argv = NULL;
         TemplateValues v, escaped = {};
         char *esc[_PLACEHOLDER_MAX] = {};
         g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(g_free);
         char *name = NULL;
 
-        if (exec_template_new(&tmpl, t->rule->unit, (const char *const *) t->rule->group_names, ret_error) < 0)
+        /* Compiled at load, like Exec=; a rule without it failed to load. */
+        if (!t->rule->unit_template) {
+                *ret_error = g_strdup("Unit= is not compiled");
                 return NULL;
+        }
         task_template_values(t, &v, &id, &mask, &dir);
         for (int p = 0; p < _PLACEHOLDER_MAX; p++)
                 escaped.fixed[p] = esc[p] = unit_name_escape(strempty(v.fixed[p]));
@@ -53,7 +55,7 @@ char *unit_name_for_task(const Task *t, char **ret_error) {
         escaped.groups = (const char *const *) groups->pdata;
         escaped.n_groups = groups->len;
 
-        argv = exec_template_expand(tmpl, &escaped);
+        argv = exec_template_expand(t->rule->unit_template, &escaped);
         if (g_strv_length(argv) != 1)
                 *ret_error = g_strdup("Unit= must be one unit name");
         else
@@ -65,11 +67,35 @@ char *unit_name_for_task(const Task *t, char **ret_error) {
 
 static void finish(UnitRunner *u, Task *t, const char *result) {
         bool ok = streq(result, "done");
+        bool cancelled = !ok && t->cancel_requested && streq(result, "canceled");
         LogField f = LOG_FIELD("INOTASKD_JOB_RESULT", result);
 
-        task_log(ok ? LOG_INFO : LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): job %s.", t->id,
-                 t->rule->name, result);
-        scheduler_task_finished(u->ctx->scheduler, t, ok ? TASK_DONE : TASK_FAILED, ok ? "success" : "job-failed", 0);
+        t->runner_data = NULL;
+        task_log(ok || cancelled ? LOG_INFO : LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): job %s.",
+                 t->id, t->rule->name, result);
+        if (cancelled)
+                scheduler_task_finished(u->ctx.scheduler, t, TASK_CANCELLED, "cancelled", 0);
+        else
+                scheduler_task_finished(u->ctx.scheduler, t, ok ? TASK_DONE : TASK_FAILED,
+                                        ok ? "success" : "job-failed", 0);
+}
+
+static int on_cancel_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        /* The job may be gone already (it ended meanwhile): its JobRemoved tells what happened. */
+        if (e)
+                log_debug("Cancelling a unit job failed, ignoring: %s", e->message);
+        return 0;
+}
+
+static void cancel_job(UnitRunner *u, Task *t, const char *job) {
+        int r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", job,
+                                         "org.freedesktop.systemd1.Job", "Cancel", on_cancel_reply, NULL, NULL);
+
+        if (r < 0)
+                task_log(LOG_WARNING, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot cancel job %s: %s", t->id,
+                         t->rule->name, job, strerror(-r));
 }
 
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -87,6 +113,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
                         g_hash_table_insert(u->early, g_strdup(job), g_strdup(result));
                 return 0;
         }
+        t->runner_data = NULL;
         g_hash_table_remove(u->jobs, job);
         finish(u, t, result);
         return 0;
@@ -100,7 +127,7 @@ typedef struct Call {
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Call *c = userdata;
         UnitRunner *u = c->runner;
-        Task *t = scheduler_get(u->ctx->scheduler, c->task_id);
+        Task *t = scheduler_get(u->ctx.scheduler, c->task_id);
         const sd_bus_error *e = sd_bus_message_get_error(m);
         const char *job, *early;
 
@@ -111,11 +138,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 LogField f = LOG_FIELD("INOTASKD_ERROR", e->message);
 
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, e->message);
-                scheduler_task_finished(u->ctx->scheduler, t, TASK_FAILED, "job-failed", 0);
+                scheduler_task_finished(u->ctx.scheduler, t, TASK_FAILED, "job-failed", 0);
                 return 0;
         }
         if (sd_bus_message_read(m, "o", &job) < 0) {
-                scheduler_task_finished(u->ctx->scheduler, t, TASK_FAILED, "job-failed", 0);
+                scheduler_task_finished(u->ctx.scheduler, t, TASK_FAILED, "job-failed", 0);
                 return 0;
         }
         early = g_hash_table_lookup(u->early, job);
@@ -126,7 +153,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 finish(u, t, r);
                 return 0;
         }
-        g_hash_table_insert(u->jobs, g_strdup(job), t);
+        t->runner_data = g_strdup(job);
+        g_hash_table_insert(u->jobs, t->runner_data, t);
+        /* A cancel that came while the call was out. */
+        if (t->cancel_requested)
+                cancel_job(u, t, job);
         return 0;
 }
 
@@ -142,6 +173,8 @@ static int on_unit_bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *e
                     u->user_mode ? "user" : "system", g_hash_table_size(u->jobs));
         /* Taken out first: finishing a task may start another, which adds to the table. */
         waiting = g_hash_table_get_values(u->jobs);
+        for (GList *l = waiting; l; l = l->next)
+                ((Task *) l->data)->runner_data = NULL;
         g_hash_table_remove_all(u->jobs);      /* the paths go, the tasks stay */
         g_hash_table_remove_all(u->early);
         for (GList *l = waiting; l; l = l->next)
@@ -164,7 +197,7 @@ static int connect_bus(UnitRunner *u) {
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the %s bus for unit actions: %m",
                                        u->user_mode ? "user" : "system");
-        r = sd_bus_attach_event(u->bus, u->event, SD_EVENT_PRIORITY_NORMAL);
+        r = sd_bus_attach_event(u->bus, u->ctx.event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
         r = sd_bus_add_filter(u->bus, NULL, on_unit_bus_filter, u);
@@ -182,11 +215,21 @@ static int connect_bus(UnitRunner *u) {
         return 0;
 }
 
-int unit_runner_new(UnitRunner **ret, sd_event *e, RunnerContext *ctx, bool user_mode) {
+static int unit_start(Runner *runner, Task *t);
+static void unit_stop(Runner *runner, Task *t, RunnerStop how);
+
+static const RunnerOps unit_runner_ops = {
+        .name = "unit",
+        .start = unit_start,
+        .stop = unit_stop,
+};
+
+int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, bool user_mode) {
         UnitRunner *u = g_new0(UnitRunner, 1);
 
-        u->event = sd_event_ref(e);
-        u->ctx = ctx;
+        u->runner.ops = &unit_runner_ops;
+        u->ctx = *ctx;
+        sd_event_ref(u->ctx.event);
         u->user_mode = user_mode;
         u->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         u->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -201,7 +244,7 @@ UnitRunner *unit_runner_free(UnitRunner *u) {
         u->bus = sd_bus_flush_close_unref(u->bus);
         g_hash_table_unref(u->jobs);
         g_hash_table_unref(u->early);
-        sd_event_unref(u->event);
+        sd_event_unref(u->ctx.event);
         g_free(u);
         return NULL;
 }
@@ -221,7 +264,12 @@ static const char *method_for(ActionType a) {
         }
 }
 
-int runner_unit_start(UnitRunner *u, Task *t) {
+Runner *unit_runner_runner(UnitRunner *u) {
+        return &u->runner;
+}
+
+static int unit_start(Runner *runner, Task *t) {
+        UnitRunner *u = (UnitRunner *) runner;
         g_autofree char *name = NULL, *err = NULL;
         const char *method = method_for(t->rule->action);
         Call *c;
@@ -233,10 +281,10 @@ int runner_unit_start(UnitRunner *u, Task *t) {
                          strempty(err));
                 return -EINVAL;
         }
-        if (u->ctx->dry_run) {
+        if (u->ctx.dry_run) {
                 task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) would call %s(%s).", t->id,
                          t->rule->name, method, name);
-                scheduler_task_finished(u->ctx->scheduler, t, TASK_DONE, "dry-run", 0);
+                scheduler_task_finished(u->ctx.scheduler, t, TASK_DONE, "dry-run", 0);
                 return 0;
         }
         r = connect_bus(u);
@@ -253,4 +301,15 @@ int runner_unit_start(UnitRunner *u, Task *t) {
                 return log_error_errno(r, "Failed to call %s: %m", method);
         }
         return 0;
+}
+
+/* The job is cancelled, once its path is known (else on_reply does it). A job cannot be killed: KILL is
+ * a cancel as well, so the stop does not wait on a job that systemd may keep for long. */
+static void unit_stop(Runner *runner, Task *t, RunnerStop how) {
+        UnitRunner *u = (UnitRunner *) runner;
+
+        if (how == RUNNER_STOP_KILL && t->cancel_requested)
+                return;
+        if (t->runner_data && u->bus)
+                cancel_job(u, t, t->runner_data);
 }

@@ -2,17 +2,19 @@
 /* Action=start-unit|stop-unit|restart-unit|reload-unit: a systemd job per task, its result the task's. */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "macro.h"
+#include "runner.h"
 
-#include "runner-exec.h"
-
+/* A cancel cancels the task's job (org.freedesktop.systemd1.Job.Cancel), as `systemctl cancel` does:
+ * the task ends as "cancelled" once systemd removes the job. The unit itself is systemd's: what the job
+ * had begun (a start's processes) is not stopped — a task asked for a job, not for a unit's state. */
 typedef struct UnitRunner UnitRunner;
 
-int unit_runner_new(UnitRunner **ret, sd_event *e, RunnerContext *ctx, bool user_mode);
+int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, bool user_mode);
 UnitRunner *unit_runner_free(UnitRunner *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitRunner *, unit_runner_free);
 
-int runner_unit_start(UnitRunner *u, Task *t);
+Runner *unit_runner_runner(UnitRunner *u);
 
 /* systemd-escape for one placeholder value: "/" becomes "-", anything outside [A-Za-z0-9:_.] (and a
  * leading ".") becomes \xNN. Newly allocated. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tasks keyed by (rule, item, path): delayed with one timer, debounced, limited, run and remembered. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "watch.h"
 #include "log.h"
 #include "message-ids.h"
+#include "runner.h"
 #include "scheduler.h"
 
 /* Tasks of one rule share its delay, so a rescheduled task simply goes to the tail: the queue stays in
@@ -21,8 +21,8 @@ struct Scheduler {
         sd_event *event;
         sd_event_source *timer;
         sd_event_source *due_now;       /* defer: tasks already due start without the timer */
-        SchedulerRunFunc run;
-        void *run_userdata;
+        SchedulerRunnerFunc runner_for;
+        void *runner_userdata;
         SchedulerListener listener;
 
         unsigned max_running;
@@ -103,13 +103,13 @@ static gint task_id_compare(gconstpointer a, gconstpointer b) {
         return x < y ? -1 : x > y;
 }
 
-int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_userdata) {
+int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunnerFunc runner_for, void *userdata) {
         _cleanup_(scheduler_freep) Scheduler *s = g_new0(Scheduler, 1);
         int r;
 
         s->event = sd_event_ref(e);
-        s->run = run;
-        s->run_userdata = run_userdata;
+        s->runner_for = runner_for;
+        s->runner_userdata = userdata;
         s->max_running = 16;
         s->task_history = 100;
         s->next_id = 1;
@@ -194,7 +194,8 @@ void task_log(int level, const char *message_id, const Task *t, const LogField *
               const char *fmt, ...) {
         LogField f[16];
         size_t n = 0;
-        char id[32], msg[1024];
+        char id[32];
+        g_autofree char *msg = NULL;
         va_list ap;
 
         if (log_get_max_level() < level)
@@ -210,8 +211,9 @@ void task_log(int level, const char *message_id, const Task *t, const LogField *
         for (size_t i = 0; i < n_extra && n < ELEMENTSOF(f); i++)
                 f[n++] = extra[i];
 
+        /* As long as it is: a message that names a long path must not lose its end. */
         va_start(ap, fmt);
-        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
         (void) log_internal(level, 0, message_id, f, n, __func__, "%s", msg);
 }
@@ -332,6 +334,8 @@ static void unstart_task(Scheduler *s, Task *t) {
         t->state = TASK_SCHEDULED;
         t->started_usec = 0;
         t->pid = 0;
+        t->runner = NULL;
+        t->runner_data = NULL;
         t->due_usec = now_usec(CLOCK_REALTIME);
         g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
@@ -357,7 +361,8 @@ static void start_task(Scheduler *s, Task *t) {
         NOTIFY(s, task_started, t);
         counts_changed(s);
 
-        r = s->run(s, t, s->run_userdata);
+        t->runner = s->runner_for(t, s->runner_userdata);
+        r = t->runner ? runner_start(t->runner, t) : -EOPNOTSUPP;
         if (r >= 0 || t->state != TASK_RUNNING)
                 return;
         /* Out of file descriptors or processes is a passing state while other tasks run: put the task
@@ -368,6 +373,22 @@ static void start_task(Scheduler *s, Task *t) {
                 return;
         }
         scheduler_task_finished(s, t, TASK_FAILED, "start-failed", 0);
+}
+
+static void cancel_running(Task *t) {
+        if (t->cancel_requested || !t->runner)
+                return;
+        t->cancel_requested = true;
+        runner_stop(t->runner, t, RUNNER_STOP_CANCEL);
+}
+
+/* IfRunning=restart: every running task of the key is asked to stop. Stopping one may end it at once,
+ * which changes the array: walk a copy. */
+static void stop_running_of_key(GPtrArray *a) {
+        g_autoptr(GPtrArray) copy = g_ptr_array_copy(a, NULL, NULL);
+
+        for (guint i = 0; i < copy->len; i++)
+                cancel_running(copy->pdata[i]);
 }
 
 /* Starts what may start: ready tasks in due order, within MaxRunningTasks=, and after a running task of
@@ -396,14 +417,7 @@ static void start_ready(Scheduler *s) {
                         a = running_of(s, t);
                         if (a && a->len > 0 && t->rule->if_running != IF_RUNNING_PARALLEL) {
                                 if (t->rule->if_running == IF_RUNNING_RESTART)
-                                        for (guint i = 0; i < a->len; i++) {
-                                                Task *old = a->pdata[i];
-
-                                                if (!old->kill_sent && old->pid > 0) {
-                                                        old->kill_sent = true;
-                                                        (void) kill(-old->pid, SIGTERM);
-                                                }
-                                        }
+                                        stop_running_of_key(a);
                                 continue;
                         }
                         start_task(s, t);
@@ -488,6 +502,7 @@ void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char 
         t->exit_status = exit_status;
         t->finished_usec = now_usec(CLOCK_REALTIME);
         t->runner = NULL;
+        t->runner_data = NULL;
         if (state == TASK_DONE)
                 s->n_done++;
         else
@@ -742,10 +757,7 @@ int scheduler_cancel(Scheduler *s, Task *t) {
                 return 0;
         }
         if (t->state == TASK_RUNNING) {
-                if (t->pid > 0 && !t->kill_sent) {
-                        t->kill_sent = true;
-                        (void) kill(-t->pid, SIGTERM);
-                }
+                cancel_running(t);
                 return 0;
         }
         return -EALREADY;
@@ -807,20 +819,20 @@ unsigned scheduler_stop(Scheduler *s) {
         return s->n_running;
 }
 
-void scheduler_kill_running(Scheduler *s, int sig) {
+void scheduler_kill_running(Scheduler *s) {
+        g_autoptr(GPtrArray) tasks = g_ptr_array_new();
         GHashTableIter i;
         gpointer v;
 
+        /* Collected first: a runner may end a task at once, which changes the table. */
         g_hash_table_iter_init(&i, s->running);
-        while (g_hash_table_iter_next(&i, NULL, &v)) {
-                GPtrArray *a = v;
+        while (g_hash_table_iter_next(&i, NULL, &v))
+                g_ptr_array_extend(tasks, v, NULL, NULL);
+        for (guint k = 0; k < tasks->len; k++) {
+                Task *t = tasks->pdata[k];
 
-                for (guint k = 0; k < a->len; k++) {
-                        Task *t = a->pdata[k];
-
-                        if (t->pid > 0)
-                                (void) kill(-t->pid, sig);
-                }
+                if (t->state == TASK_RUNNING && t->runner)
+                        runner_stop(t->runner, t, RUNNER_STOP_KILL);
         }
 }
 

@@ -56,9 +56,10 @@ struct Task {
         /* Scheduler internals. */
         Task *prev, *next;              /* in the rule's queue, ordered by due time */
         bool ready;                     /* due, in the ready queue */
-        bool kill_sent;
+        bool cancel_requested;          /* a cancel was asked of its runner (once) */
         unsigned key_hash;              /* of (rule name, item, path), computed once */
-        void *runner;                   /* the runner's state while running */
+        struct Runner *runner;          /* what runs it, while running */
+        void *runner_data;              /* that runner's state for it */
 };
 
 typedef struct SchedulerListener {
@@ -74,10 +75,11 @@ typedef struct SchedulerListener {
         void *userdata;
 } SchedulerListener;
 
-/* Starts t; must later call scheduler_task_finished() exactly once (possibly from within). */
-typedef int (*SchedulerRunFunc)(Scheduler *s, Task *t, void *userdata);
+/* The runner for t's action (runner.h), or NULL if none runs it (t then fails as "start-failed"). The
+ * scheduler starts and stops tasks only through that face. */
+typedef struct Runner *(*SchedulerRunnerFunc)(const Task *t, void *userdata);
 
-int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunFunc run, void *run_userdata);
+int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunnerFunc runner_for, void *userdata);
 Scheduler *scheduler_free(Scheduler *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Scheduler *, scheduler_free);
 
@@ -112,7 +114,8 @@ uint64_t scheduler_get_next_id(const Scheduler *s);
 void scheduler_bump_next_id(Scheduler *s, uint64_t id);
 
 Task *scheduler_get(Scheduler *s, uint64_t id);
-/* Cancels a scheduled task, or stops a running one. -ENOENT, -EALREADY for finished ones. */
+/* Cancels a scheduled task, or asks a running one's runner to stop it (it ends as "cancelled" unless it
+ * completes first). -EALREADY for finished ones. */
 int scheduler_cancel(Scheduler *s, Task *t);
 /* Runs a scheduled task now. -EALREADY if it is not scheduled. */
 int scheduler_trigger(Scheduler *s, Task *t);
@@ -126,8 +129,8 @@ void scheduler_replace_rules(Scheduler *s, GPtrArray *rules);
 
 /* Stop: no new starts; returns the number of tasks still running. */
 unsigned scheduler_stop(Scheduler *s);
-/* Sends sig to every running task's process group. */
-void scheduler_kill_running(Scheduler *s, int sig);
+/* The stop's last resort: asks every running task's runner to kill it (RUNNER_STOP_KILL). */
+void scheduler_kill_running(Scheduler *s);
 
 typedef struct SchedulerStats {
         unsigned n_scheduled, n_running;

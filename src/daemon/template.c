@@ -2,14 +2,18 @@
 /* Exec= templates: split once at load into words of literal and placeholder segments, expanded per task. */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/inotify.h>
 
 /* macro.h before glib.h: GLib #undefs MIN/MAX before its own, the other order warns. */
 #include "macro.h"
 
 #include <glib.h>
 
+#include "event-names.h"
+#include "scheduler.h"
 #include "split-words.h"
 #include "template.h"
 
@@ -344,4 +348,33 @@ int shell_script_check(const char *script, char **ret_error) {
         }
 
         return 0;
+}
+
+void task_template_values(const Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
+                          char **scratch_dir) {
+        char buf[EVENT_MASK_STRING_MAX];
+        const char *slash = strrchr(t->path, '/');
+
+        *scratch_id = g_strdup_printf("%" PRIu64, t->id);
+        /* Raised events without a kernel bit ("exists") are named by their kind, with or without IN_ISDIR. */
+        *scratch_mask = g_strdup((t->mask & ~IN_ISDIR) != 0 ? event_mask_to_string(t->mask, buf)
+                                                            : strempty(t->event_name));
+        *scratch_dir = slash ? g_strndup(t->path, slash == t->path ? 1 : (size_t) (slash - t->path))
+                             : g_strdup(".");
+
+        *v = (TemplateValues) {};
+        v->fixed[PLACEHOLDER_PATHNAME] = t->path;
+        v->fixed[PLACEHOLDER_SRC_PATHNAME] = t->src_path;
+        v->fixed[PLACEHOLDER_MASKNAME] = *scratch_mask;
+        v->fixed[PLACEHOLDER_EVENT] = t->event_name;
+        v->fixed[PLACEHOLDER_WATCH] = t->watch;
+        v->fixed[PLACEHOLDER_WATCH_PATH] = t->watch_path;
+        v->fixed[PLACEHOLDER_RELPATH] = t->path + t->relpath_offset;
+        v->fixed[PLACEHOLDER_NAME] = slash ? slash + 1 : t->path;
+        v->fixed[PLACEHOLDER_DIR] = *scratch_dir;
+        v->fixed[PLACEHOLDER_RULE] = t->rule->name;
+        v->fixed[PLACEHOLDER_TASK_ID] = *scratch_id;
+        v->fixed[PLACEHOLDER_ITEM] = t->item;
+        v->groups = (const char *const *) t->groups;
+        v->n_groups = t->n_groups;
 }

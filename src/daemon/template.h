@@ -53,6 +53,12 @@ typedef struct TemplateValues {
  * never changes. */
 char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v);
 
+/* Fills v with task t's placeholder values; buffers (task id, mask name, dir) are kept in the three scratch
+ * strings, which the caller frees. */
+struct Task;
+void task_template_values(const struct Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
+                          char **scratch_dir);
+
 size_t exec_template_argc(const ExecTemplate *t);
 bool exec_template_uses(const ExecTemplate *t, Placeholder p);
 const char *exec_template_text(const ExecTemplate *t);

@@ -8,8 +8,14 @@
  * plugin its extra YAML keys), then run() once per task, in a worker thread, off the event loop.
  * Everything the plugin is handed is valid only during the call.
  *
- * Versioning: any incompatible change increments INOTASKD_PLUGIN_ABI_VERSION; a plugin built for
- * another version is refused at load with a configuration error naming both versions. */
+ * Versioning: abi_version holds the version in its low 16 bits and a revision in its high 16 bits; set it
+ * to INOTASKD_PLUGIN_ABI. Any incompatible change increments INOTASKD_PLUGIN_ABI_VERSION; a plugin built
+ * for another version is refused at load with a configuration error naming both versions. A compatible
+ * addition appends a member to InotaskdPlugin and increments INOTASKD_PLUGIN_ABI_REVISION: the daemon
+ * reads a member only from a plugin whose revision has it, so a plugin built before keeps working
+ * (abi_version 1 is version 1, revision 0).
+ *
+ * Revision 1 adds cancel(). */
 #pragma once
 
 #include <stddef.h>
@@ -20,6 +26,10 @@ extern "C" {
 #endif
 
 #define INOTASKD_PLUGIN_ABI_VERSION 1U
+#define INOTASKD_PLUGIN_ABI_REVISION 1U
+#define INOTASKD_PLUGIN_ABI (INOTASKD_PLUGIN_ABI_VERSION | (INOTASKD_PLUGIN_ABI_REVISION << 16))
+#define INOTASKD_PLUGIN_ABI_VERSION_OF(abi) ((uint32_t) (abi) & 0xffffU)
+#define INOTASKD_PLUGIN_ABI_REVISION_OF(abi) ((uint32_t) (abi) >> 16)
 #define INOTASKD_PLUGIN_DEFAULT_SYMBOL "inotaskd_plugin_setup"
 
 /* The rule's configuration: the rule name and its extra keys, in no particular order. */
@@ -69,8 +79,14 @@ typedef struct InotaskdPluginEvent {
         uint32_t mask;
 } InotaskdPluginEvent;
 
+/* Revision 1: asks the run() of task task_id, running in a worker thread, to return soon (CancelTask,
+ * IfRunning=restart, the daemon's stop). Called on the daemon's main thread, only while that run() runs
+ * (in another thread: the plugin synchronizes), at most once for a cancel; the task ends as "cancelled"
+ * whatever run() then returns. */
+typedef void (*InotaskdPluginCancelFunc)(void *state, uint64_t task_id);
+
 typedef struct InotaskdPlugin {
-        uint32_t abi_version;           /* INOTASKD_PLUGIN_ABI_VERSION */
+        uint32_t abi_version;           /* INOTASKD_PLUGIN_ABI */
         const char *name;
 
         /* Once per rule. Returns the plugin's state for that rule, or NULL with *error set to a
@@ -83,6 +99,9 @@ typedef struct InotaskdPlugin {
 
         /* When the rule goes away (reload, stop). May be NULL. */
         void (*free)(void *state);
+
+        /* Revision 1 and later. May be NULL: then a running task cannot be cancelled. */
+        InotaskdPluginCancelFunc cancel;
 } InotaskdPlugin;
 
 typedef const InotaskdPlugin *(*InotaskdPluginSetupFunc)(void);

@@ -1088,6 +1088,22 @@ static void test_enums(void) {
         g_assert_cmpint(if_running_from_string("wait"), ==, -EINVAL);
 }
 
+/* Unit= is compiled at load, like Exec=: its placeholders (fixed ones and MatchRegex= groups) are
+ * checked then, not when a task runs. */
+static void test_unit_template(void) {
+        Config *c = load_ok(WATCH_W "[Rule u]\nOn=created\nMatchRegex=(?P<app>[a-z]+)$\nAction=start-unit\n"
+                                    "Unit=app@{app}-{name}.service\n");
+        const ConfigRule *r = config_find_rule(c, "u");
+
+        g_assert_nonnull(r->unit_template);
+        g_assert_cmpuint(exec_template_argc(r->unit_template), ==, 1);
+        g_assert_true(exec_template_uses(r->unit_template, PLACEHOLDER_NAME));
+        config_free(c);
+
+        assert_errors(WATCH_W "[Rule u]\nOn=created\nAction=stop-unit\nUnit=app@{nme}.service\n",
+                      "test.conf:6: Unit: unknown placeholder {nme}");
+}
+
 static void test_rule_ref(void) {
         Config *c = load_ok(WATCH_W "[Rule r]\nOn=created\nExec=true\n");
         ConfigRule *r = c->rules->pdata[0];
@@ -1133,6 +1149,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/sources", test_sources);
         g_test_add_func("/config/enums", test_enums);
         g_test_add_func("/config/rule-ref", test_rule_ref);
+        g_test_add_func("/config/unit-template", test_unit_template);
 
         return g_test_run();
 }

@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The scheduler on a real sd-event loop with a fake runner (runner.h): debounce, CancelOn=, IfRunning=
+ * (queue, skip, parallel, restart), ForEach=, MaxRunningTasks=, cancelling a running task. */
+#include <errno.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include "macro.h"
+#include <glib.h>
+
+#include "watch.h"
+#include "config.h"
+#include "event.h"
+#include "runner.h"
+#include "scheduler.h"
+
+#define DEADLINE_USEC (10 * USEC_PER_SEC)
+
+/* A runner that runs nothing: it remembers what it was asked, and the test ends tasks when it likes. */
+typedef struct FakeRunner {
+        Runner runner;
+        Scheduler *scheduler;
+        GPtrArray *started;             /* Task*, in start order (borrowed: the history keeps them) */
+        GPtrArray *stopped;             /* Task*, every stop asked for */
+        unsigned n_kill;
+        bool finish_on_cancel;          /* a cancel ends the task at once, as "cancelled" */
+        int start_error;                /* returned by start once, if set */
+} FakeRunner;
+
+static int fake_start(Runner *r, Task *t) {
+        FakeRunner *f = (FakeRunner *) r;
+        int e = f->start_error;
+
+        if (e) {
+                f->start_error = 0;
+                return e;
+        }
+        g_ptr_array_add(f->started, t);
+        return 0;
+}
+
+static void fake_stop(Runner *r, Task *t, RunnerStop how) {
+        FakeRunner *f = (FakeRunner *) r;
+
+        g_ptr_array_add(f->stopped, t);
+        if (how == RUNNER_STOP_KILL)
+                f->n_kill++;
+        else if (f->finish_on_cancel)
+                scheduler_task_finished(f->scheduler, t, TASK_CANCELLED, "cancelled", 0);
+}
+
+static const RunnerOps fake_ops = { .name = "fake", .start = fake_start, .stop = fake_stop };
+
+static Runner *fake_runner_for(const Task *t, void *userdata) {
+        /* Plugins have no runner here: the scheduler fails such a task as "start-failed". */
+        return t->rule->action == ACTION_PLUGIN ? NULL : userdata;
+}
+
+typedef struct Fixture {
+        sd_event *event;
+        Config *config;
+        Scheduler *scheduler;
+        FakeRunner fake;
+        Watch watch;
+} Fixture;
+
+#define CONFIG_HEAD "[Watch w]\nPath=/srv/w\n\n"
+
+static void fixture_setup(Fixture *f, const char *rules) {
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *text = g_strconcat(CONFIG_HEAD, rules, NULL);
+        int r;
+
+        r = config_load_string("test.conf", text, &f->config, errors);
+        for (guint i = 0; i < errors->len; i++)
+                g_test_message("%s", (char *) errors->pdata[i]);
+        g_assert_cmpint(r, ==, 0);
+        g_assert_cmpint(sd_event_new(&f->event), >=, 0);
+        f->fake = (FakeRunner) {
+                .runner.ops = &fake_ops,
+                .started = g_ptr_array_new(),
+                .stopped = g_ptr_array_new(),
+                .finish_on_cancel = true,
+        };
+        g_assert_cmpint(scheduler_new(&f->scheduler, f->event, fake_runner_for, &f->fake), ==, 0);
+        f->fake.scheduler = f->scheduler;
+        f->watch = (Watch) { .name = (char *) "w", .path = (char *) "/srv/w" };
+}
+
+static void fixture_teardown(Fixture *f) {
+        f->scheduler = scheduler_free(f->scheduler);
+        g_ptr_array_unref(f->fake.started);
+        g_ptr_array_unref(f->fake.stopped);
+        f->config = config_free(f->config);
+        f->event = sd_event_unref(f->event);
+}
+
+static ConfigRule *rule(Fixture *f, const char *name) {
+        ConfigRule *r = (ConfigRule *) config_find_rule(f->config, name);
+
+        g_assert_nonnull(r);
+        return r;
+}
+
+/* An event for the file name in the watch, as the backend hands it over. */
+static void event_on(Fixture *f, const char *rule_name, const char *name, uint32_t mask) {
+        Event ev = {
+                .watch = &f->watch,
+                .mask = mask,
+                .pathname = g_strconcat("/srv/w/", name, NULL),
+                .relpath_offset = strlen("/srv/w/"),
+        };
+
+        scheduler_schedule(f->scheduler, rule(f, rule_name), &ev, NULL);
+        event_done(&ev);
+}
+
+static void cancel_event_on(Fixture *f, const char *rule_name, const char *name) {
+        Event ev = {
+                .watch = &f->watch,
+                .mask = IN_DELETE,
+                .pathname = g_strconcat("/srv/w/", name, NULL),
+                .relpath_offset = strlen("/srv/w/"),
+        };
+
+        scheduler_cancel_event(f->scheduler, rule(f, rule_name), &ev);
+        event_done(&ev);
+}
+
+/* Runs the loop until cond holds; fails after the deadline. */
+static void run_until(Fixture *f, bool (*cond)(Fixture *f, gconstpointer data), gconstpointer data) {
+        usec_t end = now_usec(CLOCK_MONOTONIC) + DEADLINE_USEC;
+
+        while (!cond(f, data)) {
+                g_assert_cmpuint(now_usec(CLOCK_MONOTONIC), <, end);
+                g_assert_cmpint(sd_event_run(f->event, 10 * USEC_PER_MSEC), >=, 0);
+        }
+}
+
+static bool n_started_is(Fixture *f, gconstpointer n) {
+        return f->fake.started->len == GPOINTER_TO_UINT(n);
+}
+
+static Task *started(Fixture *f, guint i) {
+        g_assert_cmpuint(i, <, f->fake.started->len);
+        return f->fake.started->pdata[i];
+}
+
+static void finish(Fixture *f, Task *t) {
+        scheduler_task_finished(f->scheduler, t, TASK_DONE, "success", 0);
+}
+
+static SchedulerStats stats(Fixture *f) {
+        SchedulerStats s;
+
+        scheduler_get_stats(f->scheduler, &s);
+        return s;
+}
+
+/* Runs the loop until the scheduler has nothing waiting for its timer or its defer source. */
+static bool none_scheduled(Fixture *f, gconstpointer data) {
+        return stats(f).n_scheduled == 0;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_debounce(void) {
+        Fixture f = {};
+        usec_t second;
+        Task *t;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_ATTRIB\nDelaySec=0.2s\nExec=/bin/true\n");
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);
+        event_on(&f, "r", "a", IN_ATTRIB);
+        second = now_usec(CLOCK_MONOTONIC);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);        /* the same task, its delay started again */
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        g_assert_cmpuint(now_usec(CLOCK_MONOTONIC) - second, >=, 200 * USEC_PER_MSEC);
+        t = started(&f, 0);
+        g_assert_cmpuint(t->id, ==, 1);
+        g_assert_cmpuint(t->mask, ==, IN_ATTRIB);              /* the latest event */
+        g_assert_cmpint(t->state, ==, TASK_RUNNING);
+        finish(&f, t);
+        g_assert_cmpint(t->state, ==, TASK_DONE);
+        g_assert_cmpuint(stats(&f).n_done, ==, 1);
+        /* Another file is a task of its own. */
+        event_on(&f, "r", "b", IN_CLOSE_WRITE);
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 2);
+        fixture_teardown(&f);
+}
+
+static void test_cancel_on(void) {
+        Fixture f = {};
+        Task *gone;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nCancelOn=IN_DELETE\nDelaySec=0.1s\n"
+                          "Exec=/bin/true\n");
+        event_on(&f, "r", "gone", IN_CLOSE_WRITE);
+        gone = scheduler_get(f.scheduler, 1);
+        g_assert_nonnull(gone);
+        cancel_event_on(&f, "r", "gone");
+        g_assert_cmpint(gone->state, ==, TASK_CANCELLED);
+        g_assert_cmpstr(gone->result, ==, "cancelled");
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 0);
+        /* A CancelOn= event for a path without a task does nothing. */
+        cancel_event_on(&f, "r", "never");
+        /* A later file's task, due after the cancelled one would have been, is the only one to start. */
+        event_on(&f, "r", "kept", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        g_assert_cmpstr(started(&f, 0)->path, ==, "/srv/w/kept");
+        fixture_teardown(&f);
+}
+
+#define IF_RUNNING_RULE(mode) \
+        "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_ATTRIB\nIfRunning=" mode "\nExec=/bin/true\n"
+
+static void test_if_running_queue(void) {
+        Fixture f = {};
+        Task *first, *next;
+
+        fixture_setup(&f, IF_RUNNING_RULE("queue"));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        first = started(&f, 0);
+        /* Two events while it runs: one follow-up task, with the latest event, waiting for it. */
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        event_on(&f, "r", "a", IN_ATTRIB);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);
+        for (int i = 0; i < 5; i++)
+                g_assert_cmpint(sd_event_run(f.event, 0), >=, 0);
+        g_assert_cmpuint(f.fake.started->len, ==, 1);
+        next = scheduler_get(f.scheduler, first->id + 1);
+        g_assert_nonnull(next);
+        g_assert_cmpint(next->state, ==, TASK_SCHEDULED);
+        g_assert_true(next->ready);
+        finish(&f, first);
+        g_assert_cmpuint(f.fake.started->len, ==, 2);          /* started as the first one ended */
+        g_assert_true(started(&f, 1) == next);
+        g_assert_cmpuint(next->mask, ==, IN_ATTRIB);
+        g_assert_cmpuint(f.fake.stopped->len, ==, 0);
+        fixture_teardown(&f);
+}
+
+static void test_if_running_skip(void) {
+        Fixture f = {};
+
+        fixture_setup(&f, IF_RUNNING_RULE("skip"));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 0);        /* dropped */
+        g_assert_null(scheduler_get(f.scheduler, 2));
+        /* Another path is not skipped. */
+        event_on(&f, "r", "b", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        finish(&f, started(&f, 0));
+        /* Not running any more: the next event is a task again. */
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(3));
+        fixture_teardown(&f);
+}
+
+static void test_if_running_parallel(void) {
+        Fixture f = {};
+
+        fixture_setup(&f, IF_RUNNING_RULE("parallel"));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        g_assert_cmpuint(stats(&f).n_running, ==, 2);
+        g_assert_cmpstr(started(&f, 0)->path, ==, started(&f, 1)->path);
+        g_assert_cmpint(started(&f, 0)->state, ==, TASK_RUNNING);
+        g_assert_cmpuint(f.fake.stopped->len, ==, 0);
+        fixture_teardown(&f);
+}
+
+static void test_if_running_restart(void) {
+        Fixture f = {};
+        Task *first, *second;
+
+        fixture_setup(&f, IF_RUNNING_RULE("restart"));
+        /* The runner ends a cancelled task later, as a process does after SIGTERM. */
+        f.fake.finish_on_cancel = false;
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        first = started(&f, 0);
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        while (f.fake.stopped->len == 0)
+                g_assert_cmpint(sd_event_run(f.event, 10 * USEC_PER_MSEC), >=, 0);
+        g_assert_true(f.fake.stopped->pdata[0] == first);
+        g_assert_true(first->cancel_requested);
+        g_assert_cmpuint(f.fake.started->len, ==, 1);          /* the new one waits for the old one to end */
+        /* Asked once, however often the scheduler looks. */
+        event_on(&f, "r", "a", IN_ATTRIB);
+        for (int i = 0; i < 5; i++)
+                g_assert_cmpint(sd_event_run(f.event, 0), >=, 0);
+        g_assert_cmpuint(f.fake.stopped->len, ==, 1);
+        scheduler_task_finished(f.scheduler, first, TASK_CANCELLED, "cancelled", 0);
+        g_assert_cmpuint(f.fake.started->len, ==, 2);
+        second = started(&f, 1);
+        g_assert_cmpint(first->state, ==, TASK_CANCELLED);
+        g_assert_cmpint(second->state, ==, TASK_RUNNING);
+        g_assert_false(second->cancel_requested);
+        g_assert_cmpuint(second->mask, ==, IN_ATTRIB);
+        fixture_teardown(&f);
+}
+
+/* A runner that ends a cancelled task at once, from within the stop: the new task starts all the same. */
+static void test_if_running_restart_at_once(void) {
+        Fixture f = {};
+
+        fixture_setup(&f, IF_RUNNING_RULE("restart"));
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        event_on(&f, "r", "a", IN_ATTRIB);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        g_assert_cmpint(started(&f, 0)->state, ==, TASK_CANCELLED);
+        g_assert_cmpint(started(&f, 1)->state, ==, TASK_RUNNING);
+        g_assert_cmpuint(stats(&f).n_running, ==, 1);
+        fixture_teardown(&f);
+}
+
+static void test_for_each(void) {
+        Fixture f = {};
+        g_autoptr(GHashTable) items = g_hash_table_new(g_str_hash, g_str_equal);
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nForEach=n1 n2\nForEach=n3\nExec=/bin/true\n");
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 3);
+        /* Debounced per item. */
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 3);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(3));
+        for (guint i = 0; i < 3; i++) {
+                g_assert_cmpstr(started(&f, i)->path, ==, "/srv/w/a");
+                g_hash_table_add(items, started(&f, i)->item);
+        }
+        g_assert_true(g_hash_table_contains(items, "n1"));
+        g_assert_true(g_hash_table_contains(items, "n2"));
+        g_assert_true(g_hash_table_contains(items, "n3"));
+        fixture_teardown(&f);
+}
+
+static void test_max_running(void) {
+        Fixture f = {};
+        const char *names[] = { "a", "b", "c", "d", "e" };
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n");
+        scheduler_set_limits(f.scheduler, 2, 100);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                event_on(&f, "r", names[i], IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        for (int i = 0; i < 5; i++)
+                g_assert_cmpint(sd_event_run(f.event, 0), >=, 0);
+        g_assert_cmpuint(stats(&f).n_running, ==, 2);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 3);
+        /* In due order, one for each that ends. */
+        g_assert_cmpstr(started(&f, 0)->path, ==, "/srv/w/a");
+        g_assert_cmpstr(started(&f, 1)->path, ==, "/srv/w/b");
+        finish(&f, started(&f, 0));
+        g_assert_cmpuint(f.fake.started->len, ==, 3);
+        g_assert_cmpstr(started(&f, 2)->path, ==, "/srv/w/c");
+        finish(&f, started(&f, 1));
+        finish(&f, started(&f, 2));
+        g_assert_cmpuint(f.fake.started->len, ==, 5);
+        g_assert_cmpuint(stats(&f).n_running, ==, 2);
+        run_until(&f, none_scheduled, NULL);
+        fixture_teardown(&f);
+}
+
+static void test_cancel_running(void) {
+        Fixture f = {};
+        Task *t;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n");
+        f.fake.finish_on_cancel = false;
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        t = started(&f, 0);
+        /* The runner is asked, once; the task ends when the runner says so. */
+        g_assert_cmpint(scheduler_cancel(f.scheduler, t), ==, 0);
+        g_assert_cmpint(scheduler_cancel(f.scheduler, t), ==, 0);
+        g_assert_cmpuint(f.fake.stopped->len, ==, 1);
+        g_assert_cmpint(t->state, ==, TASK_RUNNING);
+        /* The stop's last resort goes to the runner too. */
+        scheduler_kill_running(f.scheduler);
+        g_assert_cmpuint(f.fake.n_kill, ==, 1);
+        scheduler_task_finished(f.scheduler, t, TASK_CANCELLED, "cancelled", 0);
+        g_assert_cmpint(t->state, ==, TASK_CANCELLED);
+        g_assert_cmpint(scheduler_cancel(f.scheduler, t), ==, -EALREADY);
+        g_assert_null(t->runner);
+        fixture_teardown(&f);
+}
+
+static void test_start_failures(void) {
+        Fixture f = {};
+        Task *t;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n"
+                          "[Rule p]\nWatch=w\nOn=IN_CLOSE_WRITE\nAction=plugin\nPlugin=/nonexistent.so\n");
+        /* No runner for the action. */
+        event_on(&f, "p", "a", IN_CLOSE_WRITE);
+        t = scheduler_get(f.scheduler, 1);
+        run_until(&f, none_scheduled, NULL);
+        g_assert_cmpint(t->state, ==, TASK_FAILED);
+        g_assert_cmpstr(t->result, ==, "start-failed");
+        /* A runner's error alone is a failure too. */
+        f.fake.start_error = -EIO;
+        event_on(&f, "r", "b", IN_CLOSE_WRITE);
+        t = scheduler_get(f.scheduler, 2);
+        run_until(&f, none_scheduled, NULL);
+        g_assert_cmpint(t->state, ==, TASK_FAILED);
+        g_assert_cmpstr(t->result, ==, "start-failed");
+        g_assert_cmpuint(f.fake.started->len, ==, 0);
+        fixture_teardown(&f);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/scheduler/debounce", test_debounce);
+        g_test_add_func("/scheduler/cancel-on", test_cancel_on);
+        g_test_add_func("/scheduler/if-running/queue", test_if_running_queue);
+        g_test_add_func("/scheduler/if-running/skip", test_if_running_skip);
+        g_test_add_func("/scheduler/if-running/parallel", test_if_running_parallel);
+        g_test_add_func("/scheduler/if-running/restart", test_if_running_restart);
+        g_test_add_func("/scheduler/if-running/restart-at-once", test_if_running_restart_at_once);
+        g_test_add_func("/scheduler/for-each", test_for_each);
+        g_test_add_func("/scheduler/max-running", test_max_running);
+        g_test_add_func("/scheduler/cancel-running", test_cancel_running);
+        g_test_add_func("/scheduler/start-failures", test_start_failures);
+        return g_test_run();
+}
