@@ -44,11 +44,36 @@ typedef struct Query {
         sd_bus_error error;
 } Query;
 
+/* What the bus driver said of a sender. A unique name is never given to another connection while the bus
+ * runs, and the credentials are those of its connect time, so asking again could only give the same
+ * answer: they are kept (a BusPolkit lives as long as one connection to one bus). */
+typedef struct Credentials {
+        uid_t uid;
+        size_t n_gids;
+        gid_t gids[];
+} Credentials;
+
+/* Senders whose credentials are kept; past that the table starts over (it only saves round trips). */
+#define CREDENTIALS_CACHE_MAX 4096U
+
 struct BusPolkit {
         GHashTable *queries;            /* sd_bus_message * -> Query *, owned by the table's user */
         GHashTable *pending;            /* sender -> number of queries still waiting (GUINT_TO_POINTER) */
+        GHashTable *credentials;        /* sender -> Credentials * */
         bool unreachable_logged;
 };
+
+static void credentials_remember(BusPolkit *p, const char *sender, uid_t uid, const gid_t *gids, size_t n) {
+        Credentials *c = g_malloc(sizeof(Credentials) + n * sizeof(gid_t));
+
+        c->uid = uid;
+        c->n_gids = n;
+        if (n > 0)
+                memcpy(c->gids, gids, n * sizeof(gid_t));
+        if (g_hash_table_size(p->credentials) >= CREDENTIALS_CACHE_MAX)
+                g_hash_table_remove_all(p->credentials);
+        g_hash_table_insert(p->credentials, g_strdup(sender), c);
+}
 
 bool bus_polkit_trusted(uid_t uid, const gid_t *gids, size_t n_gids, gid_t admin_gid) {
         if (uid == 0 || uid == geteuid())
@@ -301,6 +326,7 @@ static int on_credentials(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 goto finish;
         }
 
+        credentials_remember(q->polkit, q->sender, uid, (const gid_t *) gids->data, gids->len);
         if (bus_polkit_trusted(uid, (const gid_t *) gids->data, gids->len, q->admin_gid))
                 r = query_done(q, VERDICT_ALLOWED);
         else {
@@ -319,6 +345,7 @@ finish:
 int bus_polkit_verify(BusPolkit *p, sd_bus_message *message, const char *action, gid_t admin_gid,
                       sd_bus_error *error) {
         _cleanup_(query_freep) Query *q = NULL;
+        const Credentials *known;
         Query *found;
         const char *sender;
         unsigned n;
@@ -343,6 +370,11 @@ int bus_polkit_verify(BusPolkit *p, sd_bus_message *message, const char *action,
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Not authorized for %s: the call has no sender.", action);
 
+        /* Known already: root, our uid and AdminGroup= go through without a round trip. */
+        known = g_hash_table_lookup(p->credentials, sender);
+        if (known && bus_polkit_trusted(known->uid, known->gids, known->n_gids, admin_gid))
+                return 1;
+
         n = GPOINTER_TO_UINT(g_hash_table_lookup(p->pending, sender));
         if (n >= POLKIT_PENDING_PER_SENDER_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
@@ -354,9 +386,13 @@ int bus_polkit_verify(BusPolkit *p, sd_bus_message *message, const char *action,
         q->sender = g_strdup(sender);
         q->admin_gid = admin_gid;
 
-        r = sd_bus_call_method_async(sd_bus_message_get_bus(message), &q->slot, "org.freedesktop.DBus",
-                                     "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                     "GetConnectionCredentials", on_credentials, q, "s", sender);
+        if (known)
+                r = ask_polkit(q);
+        else
+                r = sd_bus_call_method_async(sd_bus_message_get_bus(message), &q->slot,
+                                             "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "GetConnectionCredentials",
+                                             on_credentials, q, "s", sender);
         if (r < 0)
                 return r;
 
@@ -372,6 +408,7 @@ int bus_polkit_new(BusPolkit **ret) {
 
         p->queries = g_hash_table_new(g_direct_hash, g_direct_equal);
         p->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        p->credentials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         *ret = p;
         return 0;
 }
@@ -396,6 +433,8 @@ BusPolkit *bus_polkit_free(BusPolkit *p) {
         }
         if (p->pending)
                 g_hash_table_unref(p->pending);
+        if (p->credentials)
+                g_hash_table_unref(p->credentials);
         g_free(p);
         return NULL;
 }
