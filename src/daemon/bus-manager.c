@@ -2,6 +2,7 @@
 /* org.inotaskd1.Manager: lists, verbs and properties over the scheduler, plus the bus connection. */
 #include <grp.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "backend.h"
@@ -32,7 +33,29 @@ struct Bus {
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
         GHashTable *subscribers;        /* unique name -> Subscriber: per-task signals only for them */
         BusPolkit *polkit;              /* calls waiting for their authorization; made at the first */
+        unsigned n_calls;               /* method calls since the heap was last trimmed */
+        usec_t trimmed_usec;            /* CLOCK_MONOTONIC of that trim */
 };
+
+/* A flood of calls leaves the heap holding megabytes that are free but lie between objects that live on,
+ * which glibc does not give back by itself (measured: 5 MB of heap, 0.45 MB in use, after 50 clients for
+ * 20 s). After many calls, at most every 250 ms, hand free pages back (what systemd's sd_event_trim_memory
+ * does under memory pressure). A quiet bus never gets here. */
+#define TRIM_AFTER_CALLS 2048U
+#define TRIM_INTERVAL_USEC (250 * USEC_PER_MSEC)
+
+static void maybe_trim_heap(Bus *b) {
+        usec_t n;
+
+        if (++b->n_calls < TRIM_AFTER_CALLS)
+                return;
+        n = now_usec(CLOCK_MONOTONIC);
+        if (n - b->trimmed_usec < TRIM_INTERVAL_USEC)
+                return;
+        b->n_calls = 0;
+        b->trimmed_usec = n;
+        (void) malloc_trim(0);
+}
 
 Manager *bus_get_manager(Bus *b) {
         return b->manager;
@@ -746,8 +769,10 @@ static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected"))
                 return on_disconnected(m, userdata, error);
-        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !path ||
-            !(streq(path, BUS_PATH) || g_str_has_prefix(path, BUS_PATH "/")))
+        if (!sd_bus_message_is_method_call(m, NULL, NULL))
+                return 0;
+        maybe_trim_heap(b);
+        if (!path || !(streq(path, BUS_PATH) || g_str_has_prefix(path, BUS_PATH "/")))
                 return 0;
         if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")) {
                 c.managed = true;

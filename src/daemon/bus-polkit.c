@@ -379,6 +379,9 @@ int bus_polkit_verify(BusPolkit *p, sd_bus_message *message, const char *action,
         if (n >= POLKIT_PENDING_PER_SENDER_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many calls of %s waiting for authorization.", sender);
+        if (g_hash_table_size(p->queries) >= POLKIT_PENDING_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many calls waiting for authorization, try again later.");
 
         q = g_new0(Query, 1);
         q->request = sd_bus_message_ref(message);

@@ -10,8 +10,10 @@
 #include "bus-names.h"
 #include "macro.h"
 
-/* Calls of one sender waiting for an answer at once; more are refused with LimitsExceeded. */
-#define POLKIT_PENDING_PER_SENDER_MAX 512U
+/* Calls waiting for an answer at once, of one sender and of all; more are refused with LimitsExceeded.
+ * Each holds its whole request message: the bounds keep a flood of callers from growing the daemon. */
+#define POLKIT_PENDING_PER_SENDER_MAX 64U
+#define POLKIT_PENDING_MAX 256U
 
 typedef struct BusPolkit BusPolkit;
 

@@ -97,7 +97,12 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                         a->dry_run = true;
                         break;
                 case 'v':
-                        /* One level only: a second -v (scripts pass -vv) means the same. */
+                        /* One level only, so a second -v is refused rather than silently meaning nothing more. */
+                        if (a->verbose) {
+                                fprintf(stderr, _("%s: -v/--verbose may be given once\n"),
+                                        program_invocation_short_name);
+                                return -EXIT_USAGE;
+                        }
                         a->verbose = true;
                         break;
                 case ARG_LOG_TARGET:

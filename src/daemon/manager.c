@@ -597,8 +597,9 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
 
         /* A bus message can be megabytes (a refused RunRule with a huge path): glibc would raise its mmap
          * threshold to that size after the first one and keep later ones in the heap when freed. A fixed
-         * threshold (glibc's initial one) gives such buffers back at once. */
-        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+         * threshold gives such buffers back at once; at 32 KiB, a flood of 64 KiB calls does not leave
+         * the heap fragmented between the small objects that live on (RSS 7.5-11.2 MB -> see the note). */
+        (void) mallopt(M_MMAP_THRESHOLD, 32 * 1024);
 
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);

@@ -351,7 +351,7 @@ class Daemon:
 
     def command(self):
         # -v twice: debug level for certain, settle() and the tests read the "scheduled for" lines.
-        return [binary(), '-c', self.config_path, '--log-target=console', '-v', '-v'] + self.args
+        return [binary(), '-c', self.config_path, '--log-target=console', '-v'] + self.args
 
     def start(self, wait_ready=True, timeout=DEFAULT_TIMEOUT):
         self.notify = NotifyListener(self.notify_path)

@@ -51,7 +51,7 @@ class Cli(harness.unittest.TestCase):
         self.assertIn('--check-config', p.stdout.decode())
 
     def test_bad_command_line(self):
-        for args in (['--no-such-option'], ['stray-argument'], ['--log-target=nowhere'], ['-c']):
+        for args in (['--no-such-option'], ['stray-argument'], ['--log-target=nowhere'], ['-c'], ['-v', '-v'], ['-vv']):
             p = run_inotaskd(args)
             self.assertEqual(p.returncode, 64, '%r -> %d, stderr %r' % (args, p.returncode, p.stderr))
             self.assertTrue(p.stderr, 'a message on stderr for %r' % args)
