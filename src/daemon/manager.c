@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <systemd/sd-event.h>
 
 #include "backend.h"
@@ -120,12 +121,67 @@ static void status_changed(Manager *m) {
 
 /* ------------------------------------------------------------------ events -> rules */
 
+/* The scheduled task of r for path and every ForEach= item: f(task, ...) for each one found. */
+static void follow_tasks_of(Manager *m, ConfigRule *r, const char *path, Event *ev) {
+        const char *no_items[] = { NULL, NULL };
+        const char *const *items = r->for_each && r->for_each[0] ? (const char *const *) r->for_each : no_items;
+
+        for (size_t i = 0; i == 0 || items[i]; i++) {
+                Task *t = scheduler_find(m->scheduler, r, items[i], path);
+                _cleanup_strv_free_ char **groups = NULL;
+
+                if (!t)
+                        continue;
+                if (ev->kind == EVENT_KIND_DELETED)
+                        scheduler_cancel_task(m->scheduler, t, "moved out of the watch");
+                else if (ev->kind != EVENT_KIND_MOVED)
+                        scheduler_cancel_task(m->scheduler, t, "renamed away (deleted)");
+                else if (rule_match_entry(r, ev, &groups))
+                        scheduler_rekey(m->scheduler, t, event_pathname(ev), groups);
+                else
+                        scheduler_cancel_task(m->scheduler, t, "renamed to a name its rule does not match");
+        }
+}
+
+/* Waiting tasks follow their files (only moves get here, no cost for other events). The renamed-away
+ * half of a move (kind none) is a deletion for rules with CancelOn=deleted; the arriving half (moved,
+ * with the old path) re-keys the old name's tasks, or cancels them if the rule no longer matches; a
+ * move out of the watch (deleted) cancels them. A directory takes the tasks below it along. */
+static void follow_move(Manager *m, Event *ev, GPtrArray *rules) {
+        const char *old;
+
+        if (ev->kind == EVENT_KIND_NONE) {
+                old = event_pathname(ev);
+                for (guint i = 0; i < rules->len; i++) {
+                        ConfigRule *r = rules->pdata[i];
+
+                        if ((r->cancel_kinds & EVENT_KIND_BIT(EVENT_KIND_DELETED)) ||
+                            (r->cancel_mask & (IN_DELETE | IN_MOVED_FROM)))
+                                follow_tasks_of(m, r, old, ev);
+                }
+                return;
+        }
+        old = ev->kind == EVENT_KIND_MOVED ? ev->src_pathname : event_pathname(ev);
+        if (!old)
+                return;
+        for (guint i = 0; i < rules->len; i++)
+                follow_tasks_of(m, rules->pdata[i], old, ev);
+        if (!ev->is_dir)
+                return;
+        if (ev->kind == EVENT_KIND_MOVED)
+                scheduler_rename_prefix(m->scheduler, old, event_pathname(ev));
+        else
+                scheduler_cancel_below(m->scheduler, old, "moved out of the watch");
+}
+
 static void on_event(Backend *b, Event *ev, void *userdata) {
         Manager *m = userdata;
         GPtrArray *rules = ev->watch->userdata;
 
         if (!rules)
                 return;
+        if ((ev->mask & IN_MOVED_FROM) || ev->kind == EVENT_KIND_MOVED)
+                follow_move(m, ev, rules);
         for (guint i = 0; i < rules->len; i++) {
                 ConfigRule *r = rules->pdata[i];
                 _cleanup_strv_free_ char **groups = NULL;

@@ -44,26 +44,33 @@ static bool glob_hit(char **patterns, Event *ev) {
 RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups) {
         bool cancel = events_hit(r->cancel_mask, r->cancel_kinds, ev);
         bool on = !cancel && events_hit(r->on_mask, r->on_kinds, ev);
-        g_autoptr(GMatchInfo) mi = NULL;
 
         if (!cancel && !on)
                 return RULE_IGNORE;
         /* An overflow concerns the whole watch, not an entry: no entry filters apply. */
         if (ev->kind == EVENT_KIND_OVERFLOW)
                 return cancel ? RULE_CANCEL : RULE_SCHEDULE;
+        if (!rule_match_entry(r, ev, on ? ret_groups : NULL))
+                return RULE_IGNORE;
+        return cancel ? RULE_CANCEL : RULE_SCHEDULE;
+}
+
+bool rule_match_entry(const ConfigRule *r, Event *ev, char ***ret_groups) {
+        g_autoptr(GMatchInfo) mi = NULL;
+
         if (ev->is_dir ? !r->directories : !r->files)
-                return RULE_IGNORE;
+                return false;
         if (!glob_hit(r->match, ev))
-                return RULE_IGNORE;
+                return false;
         /* Source= of a file-manager rule selects the paths it acts on, like pyinotifyd's src_re. */
         if (r->source_regex && !g_regex_match(r->source_regex, event_pathname(ev), 0, NULL))
-                return RULE_IGNORE;
+                return false;
         if (r->regex) {
                 const char *p = event_pathname(ev);
 
                 if (!g_regex_match_full(r->regex, p, (gssize) strlen(p), 0, 0, &mi, NULL))
-                        return RULE_IGNORE;
-                if (on && ret_groups && r->group_names && r->group_names[0]) {
+                        return false;
+                if (ret_groups && r->group_names && r->group_names[0]) {
                         size_t n = g_strv_length(r->group_names);
                         char **g = g_new0(char *, n + 1);
 
@@ -75,7 +82,7 @@ RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups) {
                         *ret_groups = g;
                 }
         }
-        return cancel ? RULE_CANCEL : RULE_SCHEDULE;
+        return true;
 }
 
 char *file_destination(const ConfigRule *r, const char *path, char **ret_error) {

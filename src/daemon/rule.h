@@ -21,6 +21,10 @@ uint32_t rule_inotify_mask(const ConfigRule *r);
  * newly allocated values in group_names order. A CancelOn= match wins over an On= match. */
 RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups);
 
+/* The entry filters alone (Files=/Directories=, Match=, Source=, MatchRegex=), whatever the event: does
+ * r still concern ev's path? *ret_groups as for rule_match(). */
+bool rule_match_entry(const ConfigRule *r, Event *ev, char ***ret_groups);
+
 /* Destination= of a move/copy rule with Source=’s groups (\g<name>, \1) for path; "" without
  * Destination=; NULL and *ret_error if Source= does not match. Newly allocated. */
 char *file_destination(const ConfigRule *r, const char *path, char **ret_error);

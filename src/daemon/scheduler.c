@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include "watch.h"
 #include "log.h"
@@ -345,8 +347,30 @@ static void unstart_task(Scheduler *s, Task *t) {
         counts_changed(s);
 }
 
+static void end_scheduled(Scheduler *s, Task *t, const char *result, const char *why);
+
+/* A task whose path is gone does not start, unless it is about the deletion or its rule runs on
+ * deletions (those run on a path that is not there by design). */
+static bool task_vanished(const Task *t) {
+        const ConfigRule *r = t->rule;
+        struct stat st;
+
+        if (t->kind == EVENT_KIND_DELETED || (t->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)) ||
+            streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
+                return false;
+        if ((r->on_kinds & EVENT_KIND_BIT(EVENT_KIND_DELETED)) ||
+            (r->on_mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)))
+                return false;
+        return lstat(t->path, &st) < 0 && errno == ENOENT;
+}
+
 static void start_task(Scheduler *s, Task *t) {
         int r;
+
+        if (task_vanished(t)) {
+                end_scheduled(s, t, "vanished", "its path no longer exists");
+                return;
+        }
 
         g_queue_remove(&s->ready, t);
         t->ready = false;
@@ -531,7 +555,7 @@ void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char 
         arm_timer(s);
 }
 
-static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
+static void end_scheduled(Scheduler *s, Task *t, const char *result, const char *why) {
         if (t->ready)
                 g_queue_remove(&s->ready, t);
         else
@@ -540,14 +564,23 @@ static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
         g_hash_table_remove(s->scheduled, t);
         s->n_scheduled--;
         t->state = TASK_CANCELLED;
-        t->result = "cancelled";
+        t->result = result;
         t->due_usec = 0;
         t->finished_usec = now_usec(CLOCK_REALTIME);
-        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) cancelled: %s.", t->id, t->rule->name, why);
+        {
+                LogField f = LOG_FIELD("INOTASKD_RESULT", result);
+
+                task_log(LOG_INFO, NULL, t, &f, 1, "Task %" PRIu64 " (%s) %s: %s.", t->id, t->rule->name,
+                         result, why);
+        }
         NOTIFY(s, task_removed, t);
         history_add(s, t);
         counts_changed(s);
         arm_timer(s);
+}
+
+static void cancel_scheduled(Scheduler *s, Task *t, const char *why) {
+        end_scheduled(s, t, "cancelled", why);
 }
 
 /* ------------------------------------------------------------------ scheduling */
@@ -734,6 +767,83 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         counts_changed(s);
         arm_timer(s);
         return t;
+}
+
+/* ------------------------------------------------------------------ following renames */
+
+Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *path) {
+        Task probe = TASK_PROBE(r, item, path);
+
+        return g_hash_table_lookup(s->scheduled, &probe);
+}
+
+void scheduler_cancel_task(Scheduler *s, Task *t, const char *why) {
+        if (t->state == TASK_SCHEDULED)
+                cancel_scheduled(s, t, why);
+}
+
+/* Gives a scheduled task a new path: its key changes, its id and due time stay. If the new key has a
+ * task already, that one stays and t is cancelled (they are the same file's work). */
+void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups) {
+        Task probe = TASK_PROBE(t->rule, t->item, new_path);
+        Task *other;
+
+        if (t->state != TASK_SCHEDULED || streq(t->path, new_path))
+                return;
+        other = g_hash_table_lookup(s->scheduled, &probe);
+        if (other) {
+                cancel_scheduled(s, t, "its file was renamed onto a path with a task");
+                return;
+        }
+        g_hash_table_remove(s->scheduled, t);
+        g_free(t->path);
+        t->path = g_strdup(new_path);
+        t->relpath_offset = relpath_offset(t->path, t->watch_path);
+        t->key_hash = probe.key_hash;
+        if (groups) {
+                g_strfreev(t->groups);
+                t->groups = g_strdupv(groups);
+                t->n_groups = g_strv_length(groups);
+        }
+        g_hash_table_add(s->scheduled, t);
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) follows its file to %s.", t->id,
+                 t->rule->name, t->path);
+        NOTIFY(s, task_changed, t);
+}
+
+static GPtrArray *scheduled_below(Scheduler *s, const char *dir) {
+        GPtrArray *a = g_ptr_array_new();
+        size_t l = strlen(dir);
+        GHashTableIter i;
+        gpointer v;
+
+        g_hash_table_iter_init(&i, s->scheduled);
+        while (g_hash_table_iter_next(&i, NULL, &v)) {
+                Task *t = v;
+
+                if (strneq(t->path, dir, l) && t->path[l] == '/')
+                        g_ptr_array_add(a, t);
+        }
+        return a;
+}
+
+void scheduler_rename_prefix(Scheduler *s, const char *old_dir, const char *new_dir) {
+        g_autoptr(GPtrArray) a = scheduled_below(s, old_dir);
+        size_t l = strlen(old_dir);
+
+        for (guint k = 0; k < a->len; k++) {
+                Task *t = a->pdata[k];
+                g_autofree char *p = g_strconcat(new_dir, t->path + l, NULL);
+
+                scheduler_rekey(s, t, p, NULL);
+        }
+}
+
+void scheduler_cancel_below(Scheduler *s, const char *dir, const char *why) {
+        g_autoptr(GPtrArray) a = scheduled_below(s, dir);
+
+        for (guint k = 0; k < a->len; k++)
+                cancel_scheduled(s, a->pdata[k], why);
 }
 
 /* ------------------------------------------------------------------ verbs */

@@ -47,7 +47,8 @@ struct Task {
         TaskState state;
         const char *result;             /* "success", "exit-code", "signal", "timeout", "cancelled",
                                          * "start-failed", "dry-run", "file-error", "unsafe-path",
-                                         * "job-failed"; NULL while not finished */
+                                         * "job-failed", "vanished" (its path was gone when due);
+                                         * NULL while not finished */
         usec_t created_usec, due_usec, started_usec, finished_usec;     /* CLOCK_REALTIME */
         usec_t due_mono;                /* CLOCK_MONOTONIC */
         pid_t pid;
@@ -92,6 +93,16 @@ void scheduler_schedule(Scheduler *s, ConfigRule *r, Event *ev, char **groups);
 
 /* A CancelOn= event: cancels the scheduled tasks of r for the event's path. */
 void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev);
+
+/* Renames: a scheduled task follows its file. The task of (r, item, path), or NULL; a new path for a
+ * scheduled task (its key changes, its id stays); cancelling one with a reason. A directory renamed:
+ * every scheduled task below old_dir gets the path below new_dir (walks the scheduled tasks: only on
+ * directory moves). A directory moved away: the tasks below it are cancelled. */
+Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *path);
+void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups);
+void scheduler_cancel_task(Scheduler *s, Task *t, const char *why);
+void scheduler_rename_prefix(Scheduler *s, const char *old_dir, const char *new_dir);
+void scheduler_cancel_below(Scheduler *s, const char *dir, const char *why);
 
 /* By hand (RunRule): a task for r and path, due now. Returns the task. */
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path);

@@ -521,7 +521,7 @@ class Daemon:
         self.sync(timeout)
 
         def done():
-            pending = set(self.task_ids('scheduled for ')) - set(self.task_ids('finished|failed|cancelled'))
+            pending = set(self.task_ids('scheduled for ')) - set(self.task_ids('finished|failed|cancelled|vanished'))
             return not pending
         try:
             wait_for(done, timeout, 'every scheduled task to end')
