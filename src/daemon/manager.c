@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <systemd/sd-event.h>
 
 #include "backend.h"
@@ -121,7 +122,7 @@ static void status_changed(Manager *m) {
 
 /* ------------------------------------------------------------------ events -> rules */
 
-/* The scheduled task of r for path and every ForEach= item: f(task, ...) for each one found. */
+/* The scheduled tasks of r for path (one per ForEach= item) after the move or removal ev. */
 static void follow_tasks_of(Manager *m, ConfigRule *r, const char *path, Event *ev) {
         const char *no_items[] = { NULL, NULL };
         const char *const *items = r->for_each && r->for_each[0] ? (const char *const *) r->for_each : no_items;
@@ -169,9 +170,9 @@ static void follow_move(Manager *m, Event *ev, GPtrArray *rules) {
         if (!ev->is_dir)
                 return;
         if (ev->kind == EVENT_KIND_MOVED)
-                scheduler_rename_prefix(m->scheduler, old, event_pathname(ev));
+                scheduler_rename_prefix(m->scheduler, ev->watch->name, old, event_pathname(ev));
         else
-                scheduler_cancel_below(m->scheduler, old, "moved out of the watch");
+                scheduler_cancel_below(m->scheduler, ev->watch->name, old, "moved out of the watch");
 }
 
 static void on_event(Backend *b, Event *ev, void *userdata) {
@@ -235,6 +236,12 @@ static void state_changed(Manager *m) {
 
 static void on_before_due(void *userdata) {
         backend_drain(((Manager *) userdata)->backend);
+}
+
+static bool on_path_gone(const char *path, void *userdata) {
+        struct stat st;
+
+        return lstat(path, &st) < 0 && errno == ENOENT;
 }
 
 static void on_task_new(Task *t, void *userdata) {
@@ -691,6 +698,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
                 .task_forgotten = on_task_forgotten,
                 .counts_changed = on_counts_changed,
                 .before_due = on_before_due,
+                .path_gone = on_path_gone,
                 .userdata = m,
         });
         m->runner = (RunnerContext) {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 
 #include "watch.h"
 #include "log.h"
@@ -349,25 +348,26 @@ static void unstart_task(Scheduler *s, Task *t) {
 
 static void end_scheduled(Scheduler *s, Task *t, const char *result, const char *why);
 
-/* A task whose path is gone does not start, unless it is about the deletion or its rule runs on
- * deletions (those run on a path that is not there by design). */
-static bool task_vanished(const Task *t) {
+/* A task whose path is gone (the listener's path_gone says so) does not start, unless it is about the
+ * deletion or its rule runs on deletions (those run on a path that is not there by design). */
+static bool task_vanished(const Scheduler *s, const Task *t) {
         const ConfigRule *r = t->rule;
-        struct stat st;
 
+        if (!s->listener.path_gone)
+                return false;
         if (t->kind == EVENT_KIND_DELETED || (t->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)) ||
             streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
                 return false;
         if ((r->on_kinds & EVENT_KIND_BIT(EVENT_KIND_DELETED)) ||
             (r->on_mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)))
                 return false;
-        return lstat(t->path, &st) < 0 && errno == ENOENT;
+        return s->listener.path_gone(t->path, s->listener.userdata);
 }
 
 static void start_task(Scheduler *s, Task *t) {
         int r;
 
-        if (task_vanished(t)) {
+        if (task_vanished(s, t)) {
                 end_scheduled(s, t, "vanished", "its path no longer exists");
                 return;
         }
@@ -811,7 +811,7 @@ void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups)
         NOTIFY(s, task_changed, t);
 }
 
-static GPtrArray *scheduled_below(Scheduler *s, const char *dir) {
+static GPtrArray *scheduled_below(Scheduler *s, const char *watch, const char *dir) {
         GPtrArray *a = g_ptr_array_new();
         size_t l = strlen(dir);
         GHashTableIter i;
@@ -821,14 +821,14 @@ static GPtrArray *scheduled_below(Scheduler *s, const char *dir) {
         while (g_hash_table_iter_next(&i, NULL, &v)) {
                 Task *t = v;
 
-                if (strneq(t->path, dir, l) && t->path[l] == '/')
+                if (streq(t->watch, watch) && strneq(t->path, dir, l) && t->path[l] == '/')
                         g_ptr_array_add(a, t);
         }
         return a;
 }
 
-void scheduler_rename_prefix(Scheduler *s, const char *old_dir, const char *new_dir) {
-        g_autoptr(GPtrArray) a = scheduled_below(s, old_dir);
+void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir) {
+        g_autoptr(GPtrArray) a = scheduled_below(s, watch, old_dir);
         size_t l = strlen(old_dir);
 
         for (guint k = 0; k < a->len; k++) {
@@ -839,8 +839,8 @@ void scheduler_rename_prefix(Scheduler *s, const char *old_dir, const char *new_
         }
 }
 
-void scheduler_cancel_below(Scheduler *s, const char *dir, const char *why) {
-        g_autoptr(GPtrArray) a = scheduled_below(s, dir);
+void scheduler_cancel_below(Scheduler *s, const char *watch, const char *dir, const char *why) {
+        g_autoptr(GPtrArray) a = scheduled_below(s, watch, dir);
 
         for (guint k = 0; k < a->len; k++)
                 cancel_scheduled(s, a->pdata[k], why);

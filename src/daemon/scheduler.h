@@ -73,6 +73,9 @@ typedef struct SchedulerListener {
         /* Tasks that are due are about to start: read what the kernel holds already first, so that a
          * file's own event still debounces into the task a scan made for it. */
         void (*before_due)(void *userdata);
+        /* Is path gone (ENOENT)? Asked as a task is about to start: one that is ends as "vanished"
+         * unless it or its rule is about deletions. NULL: never asked. */
+        bool (*path_gone)(const char *path, void *userdata);
         void *userdata;
 } SchedulerListener;
 
@@ -95,14 +98,14 @@ void scheduler_schedule(Scheduler *s, ConfigRule *r, Event *ev, char **groups);
 void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev);
 
 /* Renames: a scheduled task follows its file. The task of (r, item, path), or NULL; a new path for a
- * scheduled task (its key changes, its id stays); cancelling one with a reason. A directory renamed:
- * every scheduled task below old_dir gets the path below new_dir (walks the scheduled tasks: only on
- * directory moves). A directory moved away: the tasks below it are cancelled. */
+ * scheduled task (its key changes, its id stays); cancelling one with a reason. A directory renamed in
+ * watch: every scheduled task of that watch below old_dir gets the path below new_dir (walks the
+ * scheduled tasks: only on directory moves). A directory moved away: those tasks are cancelled. */
 Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *path);
 void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups);
 void scheduler_cancel_task(Scheduler *s, Task *t, const char *why);
-void scheduler_rename_prefix(Scheduler *s, const char *old_dir, const char *new_dir);
-void scheduler_cancel_below(Scheduler *s, const char *dir, const char *why);
+void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir);
+void scheduler_cancel_below(Scheduler *s, const char *watch, const char *dir, const char *why);
 
 /* By hand (RunRule): a task for r and path, due now. Returns the task. */
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path);

@@ -213,6 +213,70 @@ static void test_cancel_on(void) {
         fixture_teardown(&f);
 }
 
+/* A renamed directory re-keys the tasks below it (ids and due times kept) and no others; a renamed file's
+ * task re-keyed onto a key that has a task already is cancelled; a directory moved away cancels. */
+static void test_follow(void) {
+        Fixture f = {};
+        Task *a, *b, *other, *t;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=0.1s\nExec=/bin/true\n");
+        event_on(&f, "r", "d/a", IN_CLOSE_WRITE);
+        event_on(&f, "r", "d/sub/b", IN_CLOSE_WRITE);
+        event_on(&f, "r", "dd/c", IN_CLOSE_WRITE);
+        a = scheduler_get(f.scheduler, 1);
+        b = scheduler_get(f.scheduler, 2);
+        other = scheduler_get(f.scheduler, 3);
+        scheduler_rename_prefix(f.scheduler, "w", "/srv/w/d", "/srv/w/e");
+        g_assert_cmpstr(a->path, ==, "/srv/w/e/a");
+        g_assert_cmpstr(a->path + a->relpath_offset, ==, "e/a");
+        g_assert_cmpstr(b->path, ==, "/srv/w/e/sub/b");
+        g_assert_cmpstr(other->path, ==, "/srv/w/dd/c");          /* a sibling sharing the prefix */
+        g_assert_true(scheduler_find(f.scheduler, rule(&f, "r"), NULL, "/srv/w/e/a") == a);
+        g_assert_null(scheduler_find(f.scheduler, rule(&f, "r"), NULL, "/srv/w/d/a"));
+        /* Another watch's rename does not touch them. */
+        scheduler_rename_prefix(f.scheduler, "x", "/srv/w/e", "/srv/w/f");
+        g_assert_cmpstr(a->path, ==, "/srv/w/e/a");
+        /* Onto a key with a task: that one stays. */
+        scheduler_rekey(f.scheduler, b, "/srv/w/e/a", NULL);
+        g_assert_cmpint(b->state, ==, TASK_CANCELLED);
+        g_assert_cmpint(a->state, ==, TASK_SCHEDULED);
+        scheduler_cancel_below(f.scheduler, "w", "/srv/w/dd", "moved out of the watch");
+        g_assert_cmpint(other->state, ==, TASK_CANCELLED);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        t = started(&f, 0);
+        g_assert_true(t == a);
+        g_assert_cmpuint(t->id, ==, 1);
+        fixture_teardown(&f);
+}
+
+static bool fake_path_gone(const char *path, void *userdata) {
+        return g_str_has_suffix(path, "/gone");
+}
+
+/* A task whose path is gone ends as "vanished" without starting, unless its rule runs on deletions. */
+static void test_vanished(void) {
+        Fixture f = {};
+        Task *gone, *del;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n\n"
+                          "[Rule d]\nWatch=w\nOn=IN_CLOSE_WRITE IN_DELETE\nExec=/bin/true\n");
+        scheduler_set_listener(f.scheduler, &(SchedulerListener) { .path_gone = fake_path_gone });
+        event_on(&f, "r", "gone", IN_CLOSE_WRITE);
+        event_on(&f, "d", "gone", IN_CLOSE_WRITE);
+        event_on(&f, "r", "kept", IN_CLOSE_WRITE);
+        gone = scheduler_get(f.scheduler, 1);
+        del = scheduler_get(f.scheduler, 2);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        run_until(&f, none_scheduled, NULL);
+        g_assert_cmpint(gone->state, ==, TASK_CANCELLED);
+        g_assert_cmpstr(gone->result, ==, "vanished");
+        g_assert_cmpint(del->state, ==, TASK_RUNNING);
+        g_assert_cmpstr(started(&f, 1)->path, ==, "/srv/w/kept");
+        g_assert_cmpuint(f.fake.started->len, ==, 2);
+        fixture_teardown(&f);
+}
+
 #define IF_RUNNING_RULE(mode) \
         "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_ATTRIB\nIfRunning=" mode "\nExec=/bin/true\n"
 
@@ -423,6 +487,8 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/scheduler/debounce", test_debounce);
         g_test_add_func("/scheduler/cancel-on", test_cancel_on);
+        g_test_add_func("/scheduler/follow", test_follow);
+        g_test_add_func("/scheduler/vanished", test_vanished);
         g_test_add_func("/scheduler/if-running/queue", test_if_running_queue);
         g_test_add_func("/scheduler/if-running/skip", test_if_running_skip);
         g_test_add_func("/scheduler/if-running/parallel", test_if_running_parallel);
