@@ -131,7 +131,8 @@ static void follow_tasks_of(Manager *m, ConfigRule *r, const char *path, Event *
                 Task *t = scheduler_find(m->scheduler, r, items[i], path);
                 _cleanup_strv_free_ char **groups = NULL;
 
-                if (!t)
+                /* A task for the old name's going away (IN_MOVED_FROM, a delete) stays with it. */
+                if (!t || task_is_deletion(t))
                         continue;
                 if (ev->kind == EVENT_KIND_DELETED)
                         scheduler_cancel_task(m->scheduler, t, "moved out of the watch");

@@ -350,13 +350,16 @@ static void end_scheduled(Scheduler *s, Task *t, const char *result, const char 
 
 /* A task whose path is gone (the listener's path_gone says so) does not start, unless it is about the
  * deletion or its rule runs on deletions (those run on a path that is not there by design). */
+bool task_is_deletion(const Task *t) {
+        return t->kind == EVENT_KIND_DELETED || (t->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM));
+}
+
 static bool task_vanished(const Scheduler *s, const Task *t) {
         const ConfigRule *r = t->rule;
 
         if (!s->listener.path_gone)
                 return false;
-        if (t->kind == EVENT_KIND_DELETED || (t->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)) ||
-            streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
+        if (task_is_deletion(t) || streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
                 return false;
         if ((r->on_kinds & EVENT_KIND_BIT(EVENT_KIND_DELETED)) ||
             (r->on_mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM)))
@@ -821,7 +824,8 @@ static GPtrArray *scheduled_below(Scheduler *s, const char *watch, const char *d
         while (g_hash_table_iter_next(&i, NULL, &v)) {
                 Task *t = v;
 
-                if (streq(t->watch, watch) && strneq(t->path, dir, l) && t->path[l] == '/')
+                if (streq(t->watch, watch) && strneq(t->path, dir, l) && t->path[l] == '/' &&
+                    !task_is_deletion(t))
                         g_ptr_array_add(a, t);
         }
         return a;

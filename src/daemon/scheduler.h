@@ -102,6 +102,9 @@ void scheduler_cancel_event(Scheduler *s, ConfigRule *r, Event *ev);
  * watch: every scheduled task of that watch below old_dir gets the path below new_dir (walks the
  * scheduled tasks: only on directory moves). A directory moved away: those tasks are cancelled. */
 Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *path);
+/* Is t's latest event its path going away (a delete, the renamed-away half of a move)? Such a task
+ * stays with the old name. */
+bool task_is_deletion(const Task *t);
 void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups);
 void scheduler_cancel_task(Scheduler *s, Task *t, const char *why);
 void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir);

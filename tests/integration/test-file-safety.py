@@ -226,9 +226,8 @@ class FileSafety(Setup, DaemonTestCase):
         log('AutoCreate=yes through dst/sub -> victim: refused, nothing created in the victim; a missing '
             'dst made')
 
-    def test_directory_swapped_for_a_symlink_during_the_delay(self):
-        """w/sub replaced by a symlink to the victim while the tasks wait: the delete must not remove
-        victim/important.del, the move must not take victim/secret.mv (0600) out as a 0644 file."""
+    def swap_sub_for_symlink(self, how):
+        """w/sub replaced by a symlink to the victim while the tasks for the files in it wait."""
         delay = max(3, int(3 * TIMEOUT_SCALE))
         # AutoCreate=yes: the move's destination dst/sub/secret needs its directory.
         d = self.start(config(delay=delay, auto_create=True))
@@ -240,7 +239,10 @@ class FileSafety(Setup, DaemonTestCase):
         rules = ('copy', 'move', 'delete')
         scheduled = [t for r in rules for t in d.task_ids('scheduled for ', r)]
         self.assertEqual(len(scheduled), 3, d.log_text()[-3000:])
-        self.attacker.run('mv', sub, sub + '.old')
+        if how == 'rm':
+            self.attacker.run('rm', '-rf', sub)
+        else:
+            self.attacker.run('mv', sub, sub + '.old')
         self.attacker.run('ln', '-s', self.victim, sub)
         # Still within the delay: the swap happened before any of the three ran.
         self.assertEqual([t for r in rules for t in d.task_ids('started', r)], [],
@@ -249,9 +251,27 @@ class FileSafety(Setup, DaemonTestCase):
         self.assert_victim_untouched(d)
         self.assertFalse(os.path.lexists(os.path.join(self.dst, 'sub')),
                          'nothing of the victim may reach the destination: %s' % tree(self.dst))
+        return d
+
+    def test_directory_swapped_for_a_symlink_during_the_delay(self):
+        """w/sub removed and replaced by a symlink to the victim while the tasks wait: their paths now
+        lead through it; the delete must not remove victim/important.del, the move must not take
+        victim/secret.mv (0600) out as a 0644 file."""
+        d = self.swap_sub_for_symlink('rm')
         for rule in ('copy', 'move', 'delete'):
             self.assert_unsafe(d, rule)
         log('w/sub swapped for a symlink during the delay: delete, move and copy refused')
+
+    def test_directory_renamed_and_replaced_by_a_symlink(self):
+        """w/sub renamed to w/sub.old, a symlink to the victim put in its place: the waiting tasks
+        followed their files to sub.old, so nothing goes through the symlink."""
+        d = self.swap_sub_for_symlink('mv')
+        for rule in ('copy', 'move', 'delete'):
+            self.assertEqual(len(d.log_matches(r'^Task \d+ \(%s\) follows its file to .*/sub\.old/' % rule)),
+                             1, d.log_text()[-3000:])
+        self.assertFalse(os.path.lexists(os.path.join(self.w, 'sub.old', 'important.del')),
+                         'the delete acted on the renamed file')
+        log('w/sub renamed and replaced by a symlink: the tasks followed to sub.old')
 
     def test_destination_root_inside_the_watch_swapped_for_a_symlink(self):
         """Destination=w/done/...: its root lies in the watched tree, so w/done -> victim is refused
