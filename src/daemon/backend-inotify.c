@@ -35,6 +35,7 @@ typedef struct PendingMove {
         char *name;
         uint32_t cookie;
         uint32_t mask;
+        uint64_t read;          /* the read it came in */
 } PendingMove;
 
 typedef struct InotifyBackend {
@@ -47,7 +48,8 @@ typedef struct InotifyBackend {
 
         WatchTree *tree;
         Reconciler reconciler;
-        GArray *pending;        /* PendingMove */
+        GArray *pending;        /* PendingMove, in arrival order: halves waiting for their cookie */
+        uint64_t n_reads;
 
         usec_t last_drained;    /* CLOCK_REALTIME of the last read that emptied the queue */
         uint64_t n_overflows;
@@ -192,12 +194,19 @@ static void flush_enospc(InotifyBackend *b) {
         b->enospc_first = (g_free(b->enospc_first), NULL);
 }
 
-/* Adds the kernel watch for n. Returns 1 if watched, 0 if it could not be (logged/counted), <0 if the
- * directory is gone. */
-static int watch_node(InotifyBackend *b, WatchNode *n, const char *path) {
+/* Adds the kernel watch for n, through fd if it is open (its /proc path names the directory whatever
+ * renames of its ancestors the tree has not applied yet; fd was opened without following a link). Returns
+ * 1 if watched, 0 if it could not be (logged/counted), <0 if the directory is gone. */
+static int watch_node(InotifyBackend *b, WatchNode *n, const char *path, int fd) {
+        char fd_path[sizeof "/proc/self/fd/" + 12];
+        uint32_t flags = b->mask | TREE_MASK | ADD_FLAGS;
         int wd;
 
-        wd = inotify_add_watch(b->fd, path, b->mask | TREE_MASK | ADD_FLAGS);
+        if (fd >= 0) {
+                snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+                wd = inotify_add_watch(b->fd, fd_path, flags & ~IN_DONT_FOLLOW);
+        } else
+                wd = inotify_add_watch(b->fd, path, flags);
         if (wd < 0) {
                 if (errno == ENOSPC) {
                         note_enospc(b, n->owner, path);
@@ -233,8 +242,8 @@ static void scan_progress(InotifyBackend *b) {
 
 /* ------------------------------------------------------------------ the reconcile walk's hooks */
 
-static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path) {
-        return watch_node(userdata, n, path);
+static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path, int fd) {
+        return watch_node(userdata, n, path, fd);
 }
 
 static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
@@ -275,7 +284,7 @@ static void inotify_add(Backend *base, Watch *w) {
         }
 
         w->root = watch_tree_add_root(b->tree, w, dir);
-        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir) : -ENAMETOOLONG;
+        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir, -1) : -ENAMETOOLONG;
         if (r < 0)
                 log_warning_errno(r, "Watch %s: %s does not exist, not watching it for now.", w->name, dir);
         else if (r > 0) {
@@ -373,20 +382,49 @@ static void moved_out(InotifyBackend *b, PendingMove *p) {
                 (void) watch_node_remove_file(p->parent, p->name);
 }
 
-static void flush_pending(InotifyBackend *b) {
-        /* Take the array: handlers may remove nodes, which edits b->pending. */
-        while (b->pending->len > 0) {
-                PendingMove p = g_array_index(b->pending, PendingMove, 0);
+/* Takes entry i out and resolves it as moved out: handlers may remove nodes, which edits b->pending. */
+static void expire_pending(InotifyBackend *b, guint i) {
+        PendingMove p = g_array_index(b->pending, PendingMove, i);
 
-                p.name = g_strdup(p.name);
-                g_array_remove_index(b->pending, 0);
-                moved_out(b, &p);
-                g_free(p.name);
+        p.name = g_strdup(p.name);
+        g_array_remove_index(b->pending, i);
+        moved_out(b, &p);
+        g_free(p.name);
+}
+
+/* Expires the halves that came in read up_to or before. */
+static void flush_pending_upto(InotifyBackend *b, uint64_t up_to) {
+        while (b->pending->len > 0 && g_array_index(b->pending, PendingMove, 0).read <= up_to)
+                expire_pending(b, 0);
+}
+
+static void flush_pending(InotifyBackend *b) {
+        flush_pending_upto(b, UINT64_MAX);
+}
+
+/* An entry name appears in n while a half that left n under that name still waits: that one went
+ * elsewhere, so it is resolved first and the tree never holds two of a name. Rare: only another
+ * process can create the name between the two halves of a rename. */
+static void flush_conflicting(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name) {
+        for (guint i = 0; i < b->pending->len;) {
+                const PendingMove *p = &g_array_index(b->pending, PendingMove, i);
+
+                if (p->watch == w && p->parent == n && streq(p->name, name))
+                        expire_pending(b, i);
+                else
+                        i++;
         }
 }
 
 static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        flush_pending(userdata);
+        InotifyBackend *b = userdata;
+        uint64_t waited = b->n_reads;
+
+        /* The other half may sit in the queue behind a long read: read once more, then what waited
+         * since before that read and is still unpaired was moved out. */
+        if (b->enabled && b->fd >= 0)
+                (void) on_inotify(b->io, b->fd, EPOLLIN, b);
+        flush_pending_upto(b, waited);
         return 0;
 }
 
@@ -518,6 +556,7 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                         .name = g_strdup(name),
                         .cookie = e->cookie,
                         .mask = mask,
+                        .read = b->n_reads,
                 };
 
                 g_array_append_val(b->pending, p);
@@ -532,13 +571,19 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
 
                         copy.name = g_strdup(p->name);
                         g_array_remove_index(b->pending, idx);
+                        /* A rename onto its own name (a hard link of it) is a pair, not a conflict. */
+                        if (copy.parent != n || !streq(copy.name, name))
+                                flush_conflicting(b, w, n, name);
                         moved(b, &copy, n, name, mask);
                         g_free(copy.name);
-                } else
+                } else {
+                        flush_conflicting(b, w, n, name);
                         moved_in(b, w, n, name, mask, e->cookie);
+                }
                 return;
         }
         if (mask & IN_CREATE) {
+                flush_conflicting(b, w, n, name);
                 emit_mask(b, w, n, name, mask, false);
                 if (mask & IN_ISDIR)
                         new_dir(b, w, n, name);
@@ -561,15 +606,6 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                 emit_mask(b, w, n, name, mask, false);
 }
 
-static bool pairs_with_pending(InotifyBackend *b, const struct inotify_event *e) {
-        if (!(e->mask & IN_MOVED_TO))
-                return false;
-        for (guint i = 0; i < b->pending->len; i++)
-                if (g_array_index(b->pending, PendingMove, i).cookie == e->cookie)
-                        return true;
-        return false;
-}
-
 static bool wd_has_node(const InotifyBackend *b, int wd, const WatchNode *node) {
         WatchWdIter wi;
         WatchNode *n;
@@ -587,12 +623,10 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
         size_t k = 0, cap = ELEMENTSOF(inline_nodes);
         WatchWdIter wi;
 
-        /* The kernel queues both halves of a rename back to back: anything else after an IN_MOVED_FROM
-         * means it has no pair here. Resolve it now, so events keep their order (a move out and a new
-         * file of the same name must not swap). */
-        if (b->pending->len > 0 && !pairs_with_pending(b, e))
-                flush_pending(b);
-
+        /* The two halves of a rename are queued one after the other, but other processes' events can
+         * come between them: a half waits in b->pending for its cookie (at most until the pair timer
+         * and one more read), whatever comes between. Events meanwhile below a directory being moved
+         * carry its old path; the move, once paired, re-keys them. */
         if (e->mask & IN_Q_OVERFLOW) {
                 handle_overflow(b);
                 return;
@@ -636,6 +670,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 return log_error_errno(errno, "Failed to read inotify events: %m");
         }
+        b->n_reads++;
         for (uint8_t *p = b->buffer; p < b->buffer + l;) {
                 const struct inotify_event *e = (const struct inotify_event *) p;
 

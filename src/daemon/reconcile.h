@@ -19,8 +19,10 @@ typedef enum ReconcileMode {
 
 /* What the walk asks of the backend. */
 typedef struct ReconcileOps {
-        /* Arms directory n, found at path: 1 watched, 0 not (the backend notes why), <0 gone. */
-        int (*watch_dir)(void *userdata, WatchNode *n, const char *path);
+        /* Arms directory n, found at path and open as fd (the watch is added through fd: a rename of an
+         * ancestor not yet applied to the tree leaves path stale): 1 watched, 0 not (the backend notes
+         * why), <0 gone. */
+        int (*watch_dir)(void *userdata, WatchNode *n, const char *path, int fd);
         /* Forgets n and its subtree. */
         void (*remove_subtree)(void *userdata, WatchNode *n);
         /* Raises a synthetic event for entry name of directory n (of watch w). */
