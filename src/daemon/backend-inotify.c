@@ -38,6 +38,12 @@ typedef struct PendingMove {
         uint64_t read;          /* the read it came in */
 } PendingMove;
 
+/* A new directory whose parent was not at its path: renamed, and the tree has not heard yet. */
+typedef struct RetryDir {
+        WatchNode *parent;
+        char *name;
+} RetryDir;
+
 typedef struct InotifyBackend {
         Backend base;
         int fd;
@@ -50,6 +56,7 @@ typedef struct InotifyBackend {
         Reconciler reconciler;
         GArray *pending;        /* PendingMove, in arrival order: halves waiting for their cookie */
         uint64_t n_reads;
+        GArray *retry;          /* RetryDir */
 
         usec_t last_drained;    /* CLOCK_REALTIME of the last read that emptied the queue */
         uint64_t n_overflows;
@@ -69,7 +76,12 @@ static void pending_clear(PendingMove *p) {
         g_free(p->name);
 }
 
+static void retry_clear(RetryDir *r) {
+        g_free(r->name);
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void retry_new_dirs(InotifyBackend *b, bool final);
 static const ReconcileOps reconcile_ops;
 
 static int inotify_backend_init(Backend *base) {
@@ -79,6 +91,8 @@ static int inotify_backend_init(Backend *base) {
         b->fd = -1;
         b->pending = g_array_new(false, true, sizeof(PendingMove));
         g_array_set_clear_func(b->pending, (GDestroyNotify) pending_clear);
+        b->retry = g_array_new(false, true, sizeof(RetryDir));
+        g_array_set_clear_func(b->retry, (GDestroyNotify) retry_clear);
         b->buffer = g_malloc(READ_BUFFER_SIZE);
         b->enabled = true;
         b->last_drained = now_usec(CLOCK_REALTIME);
@@ -108,6 +122,8 @@ static void inotify_done(Backend *base) {
         b->pair_timer = sd_event_source_disable_unref(b->pair_timer);
         if (b->pending)
                 g_array_unref(b->pending);
+        if (b->retry)
+                g_array_unref(b->retry);
         /* Closing the fd drops every kernel watch at once. */
         b->fd = safe_close(b->fd);
         b->tree = watch_tree_free(b->tree);
@@ -151,6 +167,12 @@ static void on_node_removed(WatchTree *t, WatchNode *n, void *userdata) {
 
                 if (p->parent == n)
                         g_array_remove_index(b->pending, i);
+                else
+                        i++;
+        }
+        for (guint i = 0; i < b->retry->len;) {
+                if (g_array_index(b->retry, RetryDir, i).parent == n)
+                        g_array_remove_index(b->retry, i);
                 else
                         i++;
         }
@@ -425,6 +447,8 @@ static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         if (b->enabled && b->fd >= 0)
                 (void) on_inotify(b->io, b->fd, EPOLLIN, b);
         flush_pending_upto(b, waited);
+        if (b->retry->len > 0)
+                retry_new_dirs(b, b->pending->len == 0);
         return 0;
 }
 
@@ -432,7 +456,13 @@ static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
  * only remembers it. */
 static void new_dir(InotifyBackend *b, Watch *w, WatchNode *n, const char *name) {
         if (w->recursive && w->auto_add) {
-                reconcile_new_dir(&b->reconciler, n, name, RECONCILE_CREATED);
+                /* Its parent was renamed after the event and the rename's events are still to come:
+                 * try again once they are applied (a removed parent takes the retry with it). */
+                if (reconcile_new_dir(&b->reconciler, n, name, RECONCILE_CREATED) == -ENOENT) {
+                        RetryDir r = { .parent = n, .name = g_strdup(name) };
+
+                        g_array_append_val(b->retry, r);
+                }
                 flush_enospc(b);
         }
         else if (!w->recursive)
@@ -478,6 +508,30 @@ static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, g
                 }
         }
         return NULL;
+}
+
+/* New directories whose parents were not at their paths. final: the queue was drained and no move waits
+ * for its pair, so the tree's paths are as true as they get; what is still not found is gone. */
+static void retry_new_dirs(InotifyBackend *b, bool final) {
+        /* One at a time from the head: a walk may remove nodes, which edits b->retry. */
+        for (guint todo = b->retry->len; todo > 0 && b->retry->len > 0; todo--) {
+                RetryDir r = g_array_index(b->retry, RetryDir, 0);
+                const WatchNode *c;
+
+                r.name = g_strdup(r.name);
+                g_array_remove_index(b->retry, 0);
+                c = watch_node_child(r.parent, r.name);
+                if ((!c || c->wd < 0) &&
+                    reconcile_new_dir(&b->reconciler, r.parent, r.name, RECONCILE_CREATED) == -ENOENT) {
+                        if (!final) {
+                                g_array_append_val(b->retry, r);
+                                continue;
+                        }
+                        log_debug("%s/%s is gone, not watching it.", r.parent->name, r.name);
+                }
+                g_free(r.name);
+        }
+        flush_enospc(b);
 }
 
 /* ------------------------------------------------------------------ overflow */
@@ -662,6 +716,7 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         InotifyBackend *b = userdata;
         usec_t before = now_usec(CLOCK_REALTIME);
+        bool drained;
         ssize_t l;
 
         l = read(fd, b->buffer, READ_BUFFER_SIZE);
@@ -680,8 +735,11 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 
         /* A read that did not fill the buffer emptied the queue: nothing before it was dropped. Noted
          * only now: an overflow in this very read must look back to the previous emptying. */
-        if ((size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1)
+        drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
+        if (drained)
                 b->last_drained = before;
+        if (b->retry->len > 0)
+                retry_new_dirs(b, drained && b->pending->len == 0);
 
         /* A pair split across two reads: wait a little for the rest, but not while it is armed
          * already, so a stream of events cannot postpone it. */

@@ -258,13 +258,15 @@ void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_
                 walk_dir(&k, n, fd, l, mode);
 }
 
-void reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
+int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
         Walk k = { .r = r };
         size_t l;
         _cleanup_close_ int fd = walk_start(&k, parent, &l);
 
-        if (fd >= 0)
-                add_dir(&k, parent, fd, name, l, mode);
+        if (fd < 0)
+                return IN_SET_GONE(errno) ? -ENOENT : 0;
+        add_dir(&k, parent, fd, name, l, mode);
+        return 0;
 }
 
 void reconcile_snapshot(const Reconciler *r, Watch *w, GHashTable *known, usec_t since) {

@@ -48,7 +48,7 @@ import os, sys
 d, stop = sys.argv[1], sys.argv[2]
 i = 0
 while not os.path.exists(stop):
-    p = os.path.join(d, 'n%d' % i)
+    p = os.path.join(d, 'n%d-%d' % (os.getpid(), i))
     with open(p, 'w') as f:
         f.write('x')
     os.unlink(p)
