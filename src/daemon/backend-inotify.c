@@ -499,7 +499,8 @@ static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *n
 }
 
 static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, guint *ret_index) {
-        for (guint i = 0; i < b->pending->len; i++) {
+        /* From the newest: the pair of a rename is nearly always the half that came last. */
+        for (guint i = b->pending->len; i-- > 0;) {
                 PendingMove *p = &g_array_index(b->pending, PendingMove, i);
 
                 if (p->watch == w && p->cookie == cookie) {
@@ -736,8 +737,12 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         /* A read that did not fill the buffer emptied the queue: nothing before it was dropped. Noted
          * only now: an overflow in this very read must look back to the previous emptying. */
         drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
-        if (drained)
+        if (drained) {
                 b->last_drained = before;
+                /* A half from an earlier read had the rest of its read and all of this one, which
+                 * emptied the queue: its pair is not coming. Keeps the table small in a storm. */
+                flush_pending_upto(b, b->n_reads - 1);
+        }
         if (b->retry->len > 0)
                 retry_new_dirs(b, drained && b->pending->len == 0);
 
