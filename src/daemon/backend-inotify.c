@@ -42,6 +42,7 @@ typedef struct PendingMove {
 typedef struct RetryDir {
         WatchNode *parent;
         char *name;
+        unsigned n_final;       /* tries with the queue drained and no move waiting */
 } RetryDir;
 
 typedef struct InotifyBackend {
@@ -524,7 +525,9 @@ static void retry_new_dirs(InotifyBackend *b, bool final) {
                 c = watch_node_child(r.parent, r.name);
                 if ((!c || c->wd < 0) &&
                     reconcile_new_dir(&b->reconciler, r.parent, r.name, RECONCILE_CREATED) == -ENOENT) {
-                        if (!final) {
+                        /* The kernel queues a rename's events just after the name changes: one more
+                         * try, on the pair timer, before it counts as gone. */
+                        if (!final || r.n_final++ == 0) {
                                 g_array_append_val(b->retry, r);
                                 continue;
                         }
@@ -746,9 +749,9 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         if (b->retry->len > 0)
                 retry_new_dirs(b, drained && b->pending->len == 0);
 
-        /* A pair split across two reads: wait a little for the rest, but not while it is armed
-         * already, so a stream of events cannot postpone it. */
-        if (b->pending->len > 0) {
+        /* A pair split across two reads, or a new directory to try again: wait a little for the rest,
+         * but not while it is armed already, so a stream of events cannot postpone it. */
+        if (b->pending->len > 0 || b->retry->len > 0) {
                 int r, enabled = SD_EVENT_OFF;
 
                 if (b->pair_timer)
