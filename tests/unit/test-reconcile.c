@@ -70,6 +70,28 @@ static void put(const Fixture *f, const char *rel) {
         g_assert_true(g_file_set_contents(p, "x", 1, NULL));
 }
 
+/* The file system's clock (ctime, coarse) moved past everything written so far: the ctime of a probe
+ * beside the tree once it is later than the probe's first one. What is written afterwards has a ctime
+ * of at least that, what was there before an earlier one. */
+static usec_t fs_clock_moved_on(const Fixture *f) {
+        g_autofree char *probe = g_strconcat(f->dir, ".tick", NULL);
+        usec_t first = 0, now = 0, deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
+        struct stat st;
+
+        do {
+                g_assert_true(g_file_set_contents(probe, "x", 1, NULL));
+                g_assert_cmpint(stat(probe, &st), ==, 0);
+                now = (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000;
+                if (first == 0)
+                        first = now;
+                else if (now == first)
+                        g_usleep(1000);         /* poll interval of the wait, bounded by the deadline */
+        } while (now == first && now_usec(CLOCK_MONOTONIC) < deadline);
+        g_assert_cmpuint(now, >, first);
+        (void) unlink(probe);
+        return now;
+}
+
 static void mkdir_rel(const Fixture *f, const char *rel) {
         g_autofree char *p = g_build_filename(f->dir, rel, NULL);
 
@@ -197,9 +219,7 @@ static void test_rescan(void) {
         put(&f, "d/keep2");
         fixture_record(&f);
         /* ctime has a coarse clock: "since" is after what was there, before what changes. */
-        g_usleep(20 * 1000);
-        since = now_usec(CLOCK_REALTIME);
-        g_usleep(20 * 1000);
+        since = fs_clock_moved_on(&f);
 
         gone = g_build_filename(f.dir, "gone", NULL);
         g_assert_cmpint(g_unlink(gone), ==, 0);
@@ -240,9 +260,7 @@ static void test_snapshot(void) {
         fixture_init(&f, true, NULL);
         put(&f, "keep");
         put(&f, "d/keep2");
-        g_usleep(20 * 1000);
-        since = now_usec(CLOCK_REALTIME);
-        g_usleep(20 * 1000);
+        since = fs_clock_moved_on(&f);
         put(&f, "edit");
         put(&f, "new");
         put(&f, "newdir/y");
