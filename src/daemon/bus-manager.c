@@ -171,6 +171,34 @@ static int check_list(sd_bus_message *message, Bus *b, sd_bus_error *error) {
         return bus_check_admin(message, b, POLKIT_ACTION_LIST_TASKS, error);
 }
 
+/* A reply holding the array of c's tasks: all of them in the scheduler's order, or (paged) those after
+ * after in id order; c says whether the budget cut it short. */
+static int reply_task_array(sd_bus_message *message, Bus *b, ListContext *c, bool paged, uint64_t after,
+                            sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Scheduler *s = manager_get_scheduler(b->manager);
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
+        if (r < 0)
+                return r;
+        c->reply = reply;
+        if (paged)
+                scheduler_foreach_after(s, after, append_task, c);
+        else
+                scheduler_foreach(s, append_task_all, c);
+        if (c->r < 0)
+                return c->r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(reply);
+        return 0;
+}
+
 static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         ListContext c = { .budget = BUS_REPLY_SIZE_MAX, .max = UINT_MAX };
@@ -180,24 +208,13 @@ static int method_list_tasks(sd_bus_message *message, void *userdata, sd_bus_err
         r = check_list(message, b, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = sd_bus_message_new_method_return(message, &reply);
+        r = reply_task_array(message, b, &c, false, 0, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
-        if (r < 0)
-                return r;
-        c.reply = reply;
-        scheduler_foreach(manager_get_scheduler(b->manager), append_task_all, &c);
-        if (c.r < 0)
-                return c.r;
         if (c.full)
                 return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
                                          "The list of tasks is larger than %u bytes, use ListTasksPaged().",
                                          BUS_REPLY_SIZE_MAX);
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
@@ -219,18 +236,7 @@ static int method_list_tasks_paged(sd_bus_message *message, void *userdata, sd_b
         if (r <= 0)
                 return r < 0 ? r : 1;
         c.max = max == 0 ? BUS_PAGE_ENTRIES_MAX : MIN(max, BUS_PAGE_ENTRIES_MAX);
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(tosssst)");
-        if (r < 0)
-                return r;
-        c.reply = reply;
-        scheduler_foreach_after(manager_get_scheduler(b->manager), after, append_task, &c);
-        if (c.r < 0)
-                return c.r;
-        r = sd_bus_message_close_container(reply);
+        r = reply_task_array(message, b, &c, true, after, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(reply, "t", c.full ? c.last_id : (uint64_t) 0);
