@@ -35,7 +35,15 @@ typedef struct PendingMove {
         char *name;
         uint32_t cookie;
         uint32_t mask;
+        uint64_t read;          /* the read it came in */
 } PendingMove;
+
+/* A new directory whose parent was not at its path: renamed, and the tree has not heard yet. */
+typedef struct RetryDir {
+        WatchNode *parent;
+        char *name;
+        unsigned n_final;       /* tries with the queue drained and no move waiting */
+} RetryDir;
 
 typedef struct InotifyBackend {
         Backend base;
@@ -47,7 +55,9 @@ typedef struct InotifyBackend {
 
         WatchTree *tree;
         Reconciler reconciler;
-        GArray *pending;        /* PendingMove */
+        GArray *pending;        /* PendingMove, in arrival order: halves waiting for their cookie */
+        uint64_t n_reads;
+        GArray *retry;          /* RetryDir */
 
         usec_t last_drained;    /* CLOCK_REALTIME of the last read that emptied the queue */
         uint64_t n_overflows;
@@ -67,7 +77,12 @@ static void pending_clear(PendingMove *p) {
         g_free(p->name);
 }
 
+static void retry_clear(RetryDir *r) {
+        g_free(r->name);
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void retry_new_dirs(InotifyBackend *b, bool final);
 static const ReconcileOps reconcile_ops;
 
 static int inotify_backend_init(Backend *base) {
@@ -77,6 +92,8 @@ static int inotify_backend_init(Backend *base) {
         b->fd = -1;
         b->pending = g_array_new(false, true, sizeof(PendingMove));
         g_array_set_clear_func(b->pending, (GDestroyNotify) pending_clear);
+        b->retry = g_array_new(false, true, sizeof(RetryDir));
+        g_array_set_clear_func(b->retry, (GDestroyNotify) retry_clear);
         b->buffer = g_malloc(READ_BUFFER_SIZE);
         b->enabled = true;
         b->last_drained = now_usec(CLOCK_REALTIME);
@@ -106,6 +123,8 @@ static void inotify_done(Backend *base) {
         b->pair_timer = sd_event_source_disable_unref(b->pair_timer);
         if (b->pending)
                 g_array_unref(b->pending);
+        if (b->retry)
+                g_array_unref(b->retry);
         /* Closing the fd drops every kernel watch at once. */
         b->fd = safe_close(b->fd);
         b->tree = watch_tree_free(b->tree);
@@ -152,6 +171,12 @@ static void on_node_removed(WatchTree *t, WatchNode *n, void *userdata) {
                 else
                         i++;
         }
+        for (guint i = 0; i < b->retry->len;) {
+                if (g_array_index(b->retry, RetryDir, i).parent == n)
+                        g_array_remove_index(b->retry, i);
+                else
+                        i++;
+        }
         if (n->wd >= 0 && !watch_tree_wd_shared(t, n))
                 (void) inotify_rm_watch(b->fd, n->wd);
 }
@@ -192,12 +217,19 @@ static void flush_enospc(InotifyBackend *b) {
         b->enospc_first = (g_free(b->enospc_first), NULL);
 }
 
-/* Adds the kernel watch for n. Returns 1 if watched, 0 if it could not be (logged/counted), <0 if the
- * directory is gone. */
-static int watch_node(InotifyBackend *b, WatchNode *n, const char *path) {
+/* Adds the kernel watch for n, through fd if it is open (its /proc path names the directory whatever
+ * renames of its ancestors the tree has not applied yet; fd was opened without following a link). Returns
+ * 1 if watched, 0 if it could not be (logged/counted), <0 if the directory is gone. */
+static int watch_node(InotifyBackend *b, WatchNode *n, const char *path, int fd) {
+        char fd_path[sizeof "/proc/self/fd/" + 12];
+        uint32_t flags = b->mask | TREE_MASK | ADD_FLAGS;
         int wd;
 
-        wd = inotify_add_watch(b->fd, path, b->mask | TREE_MASK | ADD_FLAGS);
+        if (fd >= 0) {
+                snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+                wd = inotify_add_watch(b->fd, fd_path, flags & ~IN_DONT_FOLLOW);
+        } else
+                wd = inotify_add_watch(b->fd, path, flags);
         if (wd < 0) {
                 if (errno == ENOSPC) {
                         note_enospc(b, n->owner, path);
@@ -233,8 +265,8 @@ static void scan_progress(InotifyBackend *b) {
 
 /* ------------------------------------------------------------------ the reconcile walk's hooks */
 
-static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path) {
-        return watch_node(userdata, n, path);
+static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path, int fd) {
+        return watch_node(userdata, n, path, fd);
 }
 
 static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
@@ -275,7 +307,7 @@ static void inotify_add(Backend *base, Watch *w) {
         }
 
         w->root = watch_tree_add_root(b->tree, w, dir);
-        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir) : -ENAMETOOLONG;
+        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir, -1) : -ENAMETOOLONG;
         if (r < 0)
                 log_warning_errno(r, "Watch %s: %s does not exist, not watching it for now.", w->name, dir);
         else if (r > 0) {
@@ -373,20 +405,51 @@ static void moved_out(InotifyBackend *b, PendingMove *p) {
                 (void) watch_node_remove_file(p->parent, p->name);
 }
 
-static void flush_pending(InotifyBackend *b) {
-        /* Take the array: handlers may remove nodes, which edits b->pending. */
-        while (b->pending->len > 0) {
-                PendingMove p = g_array_index(b->pending, PendingMove, 0);
+/* Takes entry i out and resolves it as moved out: handlers may remove nodes, which edits b->pending. */
+static void expire_pending(InotifyBackend *b, guint i) {
+        PendingMove p = g_array_index(b->pending, PendingMove, i);
 
-                p.name = g_strdup(p.name);
-                g_array_remove_index(b->pending, 0);
-                moved_out(b, &p);
-                g_free(p.name);
+        p.name = g_strdup(p.name);
+        g_array_remove_index(b->pending, i);
+        moved_out(b, &p);
+        g_free(p.name);
+}
+
+/* Expires the halves that came in read up_to or before. */
+static void flush_pending_upto(InotifyBackend *b, uint64_t up_to) {
+        while (b->pending->len > 0 && g_array_index(b->pending, PendingMove, 0).read <= up_to)
+                expire_pending(b, 0);
+}
+
+static void flush_pending(InotifyBackend *b) {
+        flush_pending_upto(b, UINT64_MAX);
+}
+
+/* An entry name appears in n while a half that left n under that name still waits: that one went
+ * elsewhere, so it is resolved first and the tree never holds two of a name. Rare: only another
+ * process can create the name between the two halves of a rename. */
+static void flush_conflicting(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name) {
+        for (guint i = 0; i < b->pending->len;) {
+                const PendingMove *p = &g_array_index(b->pending, PendingMove, i);
+
+                if (p->watch == w && p->parent == n && streq(p->name, name))
+                        expire_pending(b, i);
+                else
+                        i++;
         }
 }
 
 static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        flush_pending(userdata);
+        InotifyBackend *b = userdata;
+        uint64_t waited = b->n_reads;
+
+        /* The other half may sit in the queue behind a long read: read once more, then what waited
+         * since before that read and is still unpaired was moved out. */
+        if (b->enabled && b->fd >= 0)
+                (void) on_inotify(b->io, b->fd, EPOLLIN, b);
+        flush_pending_upto(b, waited);
+        if (b->retry->len > 0)
+                retry_new_dirs(b, b->pending->len == 0);
         return 0;
 }
 
@@ -394,7 +457,13 @@ static int on_pair_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
  * only remembers it. */
 static void new_dir(InotifyBackend *b, Watch *w, WatchNode *n, const char *name) {
         if (w->recursive && w->auto_add) {
-                reconcile_new_dir(&b->reconciler, n, name, RECONCILE_CREATED);
+                /* Its parent was renamed after the event and the rename's events are still to come:
+                 * try again once they are applied (a removed parent takes the retry with it). */
+                if (reconcile_new_dir(&b->reconciler, n, name, RECONCILE_CREATED) == -ENOENT) {
+                        RetryDir r = { .parent = n, .name = g_strdup(name) };
+
+                        g_array_append_val(b->retry, r);
+                }
                 flush_enospc(b);
         }
         else if (!w->recursive)
@@ -431,7 +500,8 @@ static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *n
 }
 
 static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, guint *ret_index) {
-        for (guint i = 0; i < b->pending->len; i++) {
+        /* From the newest: the pair of a rename is nearly always the half that came last. */
+        for (guint i = b->pending->len; i-- > 0;) {
                 PendingMove *p = &g_array_index(b->pending, PendingMove, i);
 
                 if (p->watch == w && p->cookie == cookie) {
@@ -440,6 +510,32 @@ static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, g
                 }
         }
         return NULL;
+}
+
+/* New directories whose parents were not at their paths. final: the queue was drained and no move waits
+ * for its pair, so the tree's paths are as true as they get; what is still not found is gone. */
+static void retry_new_dirs(InotifyBackend *b, bool final) {
+        /* One at a time from the head: a walk may remove nodes, which edits b->retry. */
+        for (guint todo = b->retry->len; todo > 0 && b->retry->len > 0; todo--) {
+                RetryDir r = g_array_index(b->retry, RetryDir, 0);
+                const WatchNode *c;
+
+                r.name = g_strdup(r.name);
+                g_array_remove_index(b->retry, 0);
+                c = watch_node_child(r.parent, r.name);
+                if ((!c || c->wd < 0) &&
+                    reconcile_new_dir(&b->reconciler, r.parent, r.name, RECONCILE_CREATED) == -ENOENT) {
+                        /* The kernel queues a rename's events just after the name changes: one more
+                         * try, on the pair timer, before it counts as gone. */
+                        if (!final || r.n_final++ == 0) {
+                                g_array_append_val(b->retry, r);
+                                continue;
+                        }
+                        log_debug("%s/%s is gone, not watching it.", r.parent->name, r.name);
+                }
+                g_free(r.name);
+        }
+        flush_enospc(b);
 }
 
 /* ------------------------------------------------------------------ overflow */
@@ -518,6 +614,7 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                         .name = g_strdup(name),
                         .cookie = e->cookie,
                         .mask = mask,
+                        .read = b->n_reads,
                 };
 
                 g_array_append_val(b->pending, p);
@@ -532,13 +629,19 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
 
                         copy.name = g_strdup(p->name);
                         g_array_remove_index(b->pending, idx);
+                        /* A rename onto its own name (a hard link of it) is a pair, not a conflict. */
+                        if (copy.parent != n || !streq(copy.name, name))
+                                flush_conflicting(b, w, n, name);
                         moved(b, &copy, n, name, mask);
                         g_free(copy.name);
-                } else
+                } else {
+                        flush_conflicting(b, w, n, name);
                         moved_in(b, w, n, name, mask, e->cookie);
+                }
                 return;
         }
         if (mask & IN_CREATE) {
+                flush_conflicting(b, w, n, name);
                 emit_mask(b, w, n, name, mask, false);
                 if (mask & IN_ISDIR)
                         new_dir(b, w, n, name);
@@ -561,15 +664,6 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                 emit_mask(b, w, n, name, mask, false);
 }
 
-static bool pairs_with_pending(InotifyBackend *b, const struct inotify_event *e) {
-        if (!(e->mask & IN_MOVED_TO))
-                return false;
-        for (guint i = 0; i < b->pending->len; i++)
-                if (g_array_index(b->pending, PendingMove, i).cookie == e->cookie)
-                        return true;
-        return false;
-}
-
 static bool wd_has_node(const InotifyBackend *b, int wd, const WatchNode *node) {
         WatchWdIter wi;
         WatchNode *n;
@@ -587,12 +681,10 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
         size_t k = 0, cap = ELEMENTSOF(inline_nodes);
         WatchWdIter wi;
 
-        /* The kernel queues both halves of a rename back to back: anything else after an IN_MOVED_FROM
-         * means it has no pair here. Resolve it now, so events keep their order (a move out and a new
-         * file of the same name must not swap). */
-        if (b->pending->len > 0 && !pairs_with_pending(b, e))
-                flush_pending(b);
-
+        /* The two halves of a rename are queued one after the other, but other processes' events can
+         * come between them: a half waits in b->pending for its cookie (at most until the pair timer
+         * and one more read), whatever comes between. Events meanwhile below a directory being moved
+         * carry its old path; the move, once paired, re-keys them. */
         if (e->mask & IN_Q_OVERFLOW) {
                 handle_overflow(b);
                 return;
@@ -628,6 +720,7 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         InotifyBackend *b = userdata;
         usec_t before = now_usec(CLOCK_REALTIME);
+        bool drained;
         ssize_t l;
 
         l = read(fd, b->buffer, READ_BUFFER_SIZE);
@@ -636,6 +729,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 return log_error_errno(errno, "Failed to read inotify events: %m");
         }
+        b->n_reads++;
         for (uint8_t *p = b->buffer; p < b->buffer + l;) {
                 const struct inotify_event *e = (const struct inotify_event *) p;
 
@@ -645,12 +739,19 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 
         /* A read that did not fill the buffer emptied the queue: nothing before it was dropped. Noted
          * only now: an overflow in this very read must look back to the previous emptying. */
-        if ((size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1)
+        drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
+        if (drained) {
                 b->last_drained = before;
+                /* A half from an earlier read had the rest of its read and all of this one, which
+                 * emptied the queue: its pair is not coming. Keeps the table small in a storm. */
+                flush_pending_upto(b, b->n_reads - 1);
+        }
+        if (b->retry->len > 0)
+                retry_new_dirs(b, drained && b->pending->len == 0);
 
-        /* A pair split across two reads: wait a little for the rest, but not while it is armed
-         * already, so a stream of events cannot postpone it. */
-        if (b->pending->len > 0) {
+        /* A pair split across two reads, or a new directory to try again: wait a little for the rest,
+         * but not while it is armed already, so a stream of events cannot postpone it. */
+        if (b->pending->len > 0 || b->retry->len > 0) {
                 int r, enabled = SD_EVENT_OFF;
 
                 if (b->pair_timer)

@@ -21,7 +21,15 @@ typedef struct Walk {
         char path[PATH_MAX + 1];
 } Walk;
 
-static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode);
+static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileMode mode);
+
+/* Opens directory name of dfd without following a link: the walk goes by fds, not by the tree's names,
+ * so a rename of an ancestor that the tree has not heard of yet does not lose the subtree. */
+static int open_child(int dfd, const char *name) {
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
 
 static void emit(Walk *k, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
         k->r->ops->emit(k->r->userdata, w, n, name, mask);
@@ -43,21 +51,26 @@ static bool path_push(Walk *k, size_t *path_len, const char *name) {
 }
 
 /* A directory called name appeared in (or was found in) parent: watch it first, then list it. */
-static void add_dir(Walk *k, WatchNode *parent, const char *name, size_t path_len, ReconcileMode mode) {
+static void add_dir(Walk *k, WatchNode *parent, int parent_dfd, const char *name, size_t path_len,
+                    ReconcileMode mode) {
         WatchNode *n;
-        int r;
+        int r, fd;
 
         if (!path_push(k, &path_len, name))
                 return;
         if (k->r->ops->progress)
                 k->r->ops->progress(k->r->userdata);
         n = watch_tree_add_child(k->r->tree, parent, name);
-        r = k->r->ops->watch_dir(k->r->userdata, n, k->path);
+        fd = open_child(parent_dfd, name);
+        if (fd < 0 && !IN_SET_GONE(-fd))
+                log_warning_errno(fd, "Failed to open %s, ignoring: %m", k->path);
+        r = fd < 0 ? fd : k->r->ops->watch_dir(k->r->userdata, n, k->path, fd);
         if (r < 0) {
+                safe_close(fd);
                 k->r->ops->remove_subtree(k->r->userdata, n);
                 return;
         }
-        walk_dir(k, n, path_len, mode);
+        walk_dir(k, n, fd, path_len, mode);
 }
 
 static bool is_dir_entry(int dfd, const struct dirent *de) {
@@ -127,8 +140,9 @@ static void raise_gone(Walk *k, Watch *w, WatchNode *n, GHashTable *seen) {
         }
 }
 
-/* Lists directory n at k->path (path_len long) and brings the tree and the rules up to date with it. */
-static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode) {
+/* Lists directory n, open as dfd (taken) and found at k->path (path_len long), and brings the tree and the
+ * rules up to date with it. */
+static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileMode mode) {
         Watch *w = n->owner;
         bool raise = mode != RECONCILE_RECORD;
         /* Only a RESCAN learns from the listing what vanished; a directory it knew empty lost nothing. */
@@ -139,10 +153,11 @@ static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode)
         DIR *d;
 
         k->path[path_len] = 0;
-        d = opendir(k->path);
+        d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d) {
-                if (!IN_SET_GONE(errno))
+                if (dfd >= 0 && !IN_SET_GONE(errno))
                         log_warning_errno(errno, "Failed to list %s, ignoring: %m", k->path);
+                safe_close(dfd);
                 return;
         }
         while ((de = readdir(d))) {
@@ -181,12 +196,12 @@ static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode)
                                                 g_string_append_c(k->rel, '/');
                                         }
                                         if (path_push(k, &l, name))
-                                                walk_dir(k, c, l, mode);
+                                                walk_dir(k, c, open_child(dirfd(d), name), l, mode);
                                         if (mode == RECONCILE_SNAPSHOT)
                                                 g_string_truncate(k->rel, rel_base);
                                 }
                         } else if (w->recursive)
-                                add_dir(k, n, name, path_len,
+                                add_dir(k, n, dirfd(d), name, path_len,
                                         mode == RECONCILE_RECORD ? RECONCILE_RECORD : RECONCILE_CREATED);
                         else
                                 /* Known but not watched: InitialEvent=, snapshots and rescans see it. */
@@ -218,32 +233,40 @@ static void walk_dir(Walk *k, WatchNode *n, size_t path_len, ReconcileMode mode)
                 raise_gone(k, w, n, seen);
 }
 
-/* Fills k->path with n's path; false if it does not fit. */
-static bool walk_start(Walk *k, const WatchNode *n, size_t *ret_len) {
+/* Fills k->path with n's path and opens it; -1 if it does not fit or is gone. */
+static int walk_start(Walk *k, const WatchNode *n, size_t *ret_len) {
         g_autofree char *p = watch_node_path(n);
         size_t l = strlen(p);
+        int fd;
 
         if (l >= PATH_MAX)
-                return false;
+                return -1;
         memcpy(k->path, p, l + 1);
         *ret_len = l;
-        return true;
+        fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && !IN_SET_GONE(errno))
+                log_warning_errno(errno, "Failed to open %s, ignoring: %m", p);
+        return fd;
 }
 
 void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_t since) {
         Walk k = { .r = r, .since = since };
         size_t l;
+        int fd = walk_start(&k, n, &l);
 
-        if (walk_start(&k, n, &l))
-                walk_dir(&k, n, l, mode);
+        if (fd >= 0)
+                walk_dir(&k, n, fd, l, mode);
 }
 
-void reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
+int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
         Walk k = { .r = r };
         size_t l;
+        _cleanup_close_ int fd = walk_start(&k, parent, &l);
 
-        if (walk_start(&k, parent, &l))
-                add_dir(&k, parent, name, l, mode);
+        if (fd < 0)
+                return IN_SET_GONE(errno) ? -ENOENT : 0;
+        add_dir(&k, parent, fd, name, l, mode);
+        return 0;
 }
 
 void reconcile_snapshot(const Reconciler *r, Watch *w, GHashTable *known, usec_t since) {
@@ -253,10 +276,14 @@ void reconcile_snapshot(const Reconciler *r, Watch *w, GHashTable *known, usec_t
         GHashTableIter i;
         gpointer key, v;
         size_t l;
+        int fd;
 
-        if (!w->root || !w->active || !walk_start(&k, w->root, &l))
+        if (!w->root || !w->active)
                 return;
-        walk_dir(&k, w->root, l, RECONCILE_SNAPSHOT);
+        fd = walk_start(&k, w->root, &l);
+        if (fd < 0)
+                return;
+        walk_dir(&k, w->root, fd, l, RECONCILE_SNAPSHOT);
 
         /* What is left is gone. Raise it where its parent still exists; a vanished directory's
          * contents go with its own event. */

@@ -19,8 +19,10 @@ typedef enum ReconcileMode {
 
 /* What the walk asks of the backend. */
 typedef struct ReconcileOps {
-        /* Arms directory n, found at path: 1 watched, 0 not (the backend notes why), <0 gone. */
-        int (*watch_dir)(void *userdata, WatchNode *n, const char *path);
+        /* Arms directory n, found at path and open as fd (the watch is added through fd: a rename of an
+         * ancestor not yet applied to the tree leaves path stale): 1 watched, 0 not (the backend notes
+         * why), <0 gone. */
+        int (*watch_dir)(void *userdata, WatchNode *n, const char *path, int fd);
         /* Forgets n and its subtree. */
         void (*remove_subtree)(void *userdata, WatchNode *n);
         /* Raises a synthetic event for entry name of directory n (of watch w). */
@@ -39,8 +41,10 @@ typedef struct Reconciler {
  * changed at or after since (CLOCK_REALTIME) count as changed. */
 void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_t since);
 
-/* A directory called name appeared in parent: adds it to the tree, watches it, walks it in mode. */
-void reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode);
+/* A directory called name appeared in parent: adds it to the tree, watches it, walks it in mode. Returns
+ * -ENOENT (and does nothing) if parent is not found at its path: a rename of it or of an ancestor the tree
+ * has not applied yet; the caller tries again once it has. */
+int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode);
 
 /* Raises the differences between w's tree and a snapshot taken before (relpath ->
  * GINT_TO_POINTER(is_dir); entries are removed from it): created for new entries, deleted for vanished

@@ -23,7 +23,7 @@ typedef struct Recorder {
         WatchTree *tree;
 } Recorder;
 
-static int rec_watch_dir(void *userdata, WatchNode *n, const char *path) {
+static int rec_watch_dir(void *userdata, WatchNode *n, const char *path, int fd) {
         Recorder *r = userdata;
 
         r->n_watched++;
