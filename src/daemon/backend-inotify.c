@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The inotify backend: one raw fd read with a large buffer, a wd -> node tree, cookie-paired moves; new
  * directories and queue overflows are reconciled with the disk by the one walk in reconcile.c. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "log.h"
@@ -19,9 +22,10 @@
 #define IN_SET_GONE(e) ((e) == ENOENT || (e) == ENOTDIR || (e) == ELOOP)
 /* How long an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as moved out. */
 #define MOVE_PAIR_USEC (5 * USEC_PER_MSEC)
-/* File timestamps are coarse: after an overflow, anything changed this shortly before the last
- * drained read counts as possibly changed. */
-#define OVERFLOW_SLACK_USEC (1 * USEC_PER_SEC)
+/* After an overflow, a file counts as possibly changed if its ctime is at or after the last read that
+ * emptied the queue, taken on the clock the kernel stamps files with (CLOCK_REALTIME_COARSE), less the
+ * file system's own granularity where it is coarser (FAT's two seconds, see fs_slack()). */
+#define HANDLED_MAX 262144U     /* changes remembered since the queue was last empty (see note_handled()) */
 /* Overlapping watches on one directory that an event reaches without an allocation. */
 #define WD_NODES_INLINE 16U
 
@@ -48,6 +52,7 @@ typedef struct RetryDir {
 typedef struct InotifyBackend {
         Backend base;
         int fd;
+        int cwd_fd;             /* the working directory, to return to after adding a watch by "." */
         sd_event_source *io;
         sd_event_source *pair_timer;
         uint32_t mask;
@@ -59,7 +64,12 @@ typedef struct InotifyBackend {
         uint64_t n_reads;
         GArray *retry;          /* RetryDir */
 
-        usec_t last_drained;    /* CLOCK_REALTIME of the last read that emptied the queue */
+        usec_t last_drained;    /* CLOCK_REALTIME_COARSE before the last read that emptied the queue */
+        usec_t read_time;       /* CLOCK_REALTIME after the read being handled */
+        /* The files whose change was handled since the queue was last empty: HandledKey -> CLOCK_REALTIME
+         * of the read that brought it. After an overflow the rescan skips a file whose ctime is not
+         * later: a task ran (or waits) for it in that state. Exactly once, not twice. */
+        GHashTable *handled;
         uint64_t n_overflows;
 
         /* Directories a walk could not watch because the table is full; logged once per walk. */
@@ -81,6 +91,43 @@ static void retry_clear(RetryDir *r) {
         g_free(r->name);
 }
 
+/* A file by its directory's node and its name. A node freed and another allocated at its address
+ * could only match a file that was found by that new directory's own walk, after the change. */
+typedef struct HandledKey {
+        const WatchNode *node;
+        usec_t when;            /* CLOCK_REALTIME after the read that brought the change */
+        char name[];
+} HandledKey;
+
+static HandledKey *handled_key_new(const WatchNode *n, const char *name, usec_t when) {
+        size_t l = strlen(name);
+        HandledKey *k = g_malloc(sizeof(HandledKey) + l + 1);
+
+        k->node = n;
+        k->when = when;
+        memcpy(k->name, name, l + 1);
+        return k;
+}
+
+static guint handled_hash(gconstpointer p) {
+        const HandledKey *k = p;
+
+        return g_str_hash(k->name) ^ (guint) ((uintptr_t) k->node >> 4);
+}
+
+static gboolean handled_equal(gconstpointer a, gconstpointer b) {
+        const HandledKey *x = a, *y = b;
+
+        return x->node == y->node && streq(x->name, y->name);
+}
+
+/* The change of file name in n was handled (its task scheduled or merged) in the state it has now. */
+static void note_handled(InotifyBackend *b, const WatchNode *n, const char *name) {
+        if (g_hash_table_size(b->handled) >= HANDLED_MAX)
+                return;         /* a later rescan raises the rest again: twice, never lost */
+        g_hash_table_add(b->handled, handled_key_new(n, name, b->read_time));
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void retry_new_dirs(InotifyBackend *b, bool final);
 static const ReconcileOps reconcile_ops;
@@ -90,13 +137,15 @@ static int inotify_backend_init(Backend *base) {
         int r;
 
         b->fd = -1;
+        b->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         b->pending = g_array_new(false, true, sizeof(PendingMove));
         g_array_set_clear_func(b->pending, (GDestroyNotify) pending_clear);
         b->retry = g_array_new(false, true, sizeof(RetryDir));
         g_array_set_clear_func(b->retry, (GDestroyNotify) retry_clear);
         b->buffer = g_malloc(READ_BUFFER_SIZE);
         b->enabled = true;
-        b->last_drained = now_usec(CLOCK_REALTIME);
+        b->last_drained = now_usec(CLOCK_REALTIME_COARSE);
+        b->handled = g_hash_table_new_full(handled_hash, handled_equal, g_free, NULL);
         (void) watch_tree_new(&b->tree);
         b->reconciler = (Reconciler) { .ops = &reconcile_ops, .userdata = b, .tree = b->tree };
 
@@ -127,7 +176,10 @@ static void inotify_done(Backend *base) {
                 g_array_unref(b->retry);
         /* Closing the fd drops every kernel watch at once. */
         b->fd = safe_close(b->fd);
+        b->cwd_fd = safe_close(b->cwd_fd);
         b->tree = watch_tree_free(b->tree);
+        if (b->handled)
+                g_hash_table_destroy(b->handled);
         g_free(b->enospc_first);
         g_free(b->buffer);
 }
@@ -217,27 +269,38 @@ static void flush_enospc(InotifyBackend *b) {
         b->enospc_first = (g_free(b->enospc_first), NULL);
 }
 
-/* Adds the kernel watch for n, through fd if it is open (its /proc path names the directory whatever
- * renames of its ancestors the tree has not applied yet; fd was opened without following a link). Returns
- * 1 if watched, 0 if it could not be (logged/counted), <0 if the directory is gone. */
+/* Adds the kernel watch for n, found at path, or open as fd (path may then be NULL). Through fd, the watch
+ * is added by "." after an fchdir(): that names exactly the directory opened, whatever renames of its
+ * ancestors the tree has not applied yet, and whatever the length of its path; it costs no more than
+ * adding by path (a /proc/self/fd path costs a procfs lookup). The working directory is put back at
+ * once: the daemon uses no relative path, nor do its worker threads. Returns 1 if watched, 0 if it could
+ * not be (logged/counted), <0 if the directory is gone. */
 static int watch_node(InotifyBackend *b, WatchNode *n, const char *path, int fd) {
-        char fd_path[sizeof "/proc/self/fd/" + 12];
         uint32_t flags = b->mask | TREE_MASK | ADD_FLAGS;
+        g_autofree char *built = NULL;
         int wd;
 
-        if (fd >= 0) {
-                snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
-                wd = inotify_add_watch(b->fd, fd_path, flags & ~IN_DONT_FOLLOW);
-        } else
+        if (fd >= 0 && b->cwd_fd >= 0 && fchdir(fd) >= 0) {
+                wd = inotify_add_watch(b->fd, ".", flags);
+                if (fchdir(b->cwd_fd) < 0)
+                        log_warning_errno(errno, "Failed to return to the working directory: %m");
+        } else {
+                if (!path)
+                        path = built = watch_node_path(n);
                 wd = inotify_add_watch(b->fd, path, flags);
+        }
         if (wd < 0) {
-                if (errno == ENOSPC) {
+                int e = errno;
+
+                if (!path)
+                        path = built = watch_node_path(n);
+                if (e == ENOSPC) {
                         note_enospc(b, n->owner, path);
                         return 0;
                 }
-                if (IN_SET_GONE(errno))
-                        return -errno;
-                log_warning_errno(errno, "Failed to watch %s, ignoring: %m", path);
+                if (IN_SET_GONE(e))
+                        return -e;
+                log_warning_errno(e, "Failed to watch %s, ignoring: %m", path);
                 return 0;
         }
         watch_tree_set_wd(b->tree, n, wd);
@@ -265,8 +328,20 @@ static void scan_progress(InotifyBackend *b) {
 
 /* ------------------------------------------------------------------ the reconcile walk's hooks */
 
-static int reconcile_watch_dir(void *userdata, WatchNode *n, const char *path, int fd) {
-        return watch_node(userdata, n, path, fd);
+static int reconcile_watch_dir(void *userdata, WatchNode *n, int fd) {
+        return watch_node(userdata, n, NULL, fd);
+}
+
+static bool reconcile_handled(void *userdata, const WatchNode *n, const char *name, usec_t ctime) {
+        InotifyBackend *b = userdata;
+        g_autofree HandledKey *k = NULL;
+        const HandledKey *found;
+
+        if (g_hash_table_size(b->handled) == 0)
+                return false;
+        k = handled_key_new(n, name, 0);
+        found = g_hash_table_lookup(b->handled, k);
+        return found && ctime <= found->when;
 }
 
 static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
@@ -285,6 +360,7 @@ static const ReconcileOps reconcile_ops = {
         .watch_dir = reconcile_watch_dir,
         .remove_subtree = reconcile_remove_subtree,
         .emit = reconcile_emit,
+        .handled = reconcile_handled,
         .progress = reconcile_progress,
 };
 
@@ -475,8 +551,10 @@ static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name
         emit(b, w, n, name, mask, EVENT_KIND_CREATED, cookie, false, NULL);
         if (mask & IN_ISDIR)
                 new_dir(b, w, n, name);
-        else
+        else {
                 (void) watch_node_add_file(n, name);
+                note_handled(b, n, name);
+        }
 }
 
 static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *name, uint32_t mask) {
@@ -497,6 +575,8 @@ static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *n
                 (void) watch_node_add_file(n, name);
         }
         emit(b, w, n, name, mask, EVENT_KIND_MOVED, p->cookie, false, src);
+        if (!(mask & IN_ISDIR))
+                note_handled(b, n, name);
 }
 
 static PendingMove *find_pending(InotifyBackend *b, Watch *w, uint32_t cookie, guint *ret_index) {
@@ -540,8 +620,27 @@ static void retry_new_dirs(InotifyBackend *b, bool final) {
 
 /* ------------------------------------------------------------------ overflow */
 
+/* How much coarser than the clock a file system's timestamps may be. */
+static usec_t fs_slack(const Watch *w) {
+        struct statfs sfs;
+
+        if (!w->root || statfs(w->root->name, &sfs) < 0)
+                return 0;
+        switch ((unsigned long) sfs.f_type) {
+        case 0x4d44:            /* MSDOS_SUPER_MAGIC: vfat, two seconds */
+        case 0x2011BAB0:        /* EXFAT_SUPER_MAGIC: ten milliseconds, but rounded down to two seconds */
+        case 0x4244:            /* HFS_SUPER_MAGIC: one second */
+        case 0x9660:            /* ISOFS_SUPER_MAGIC */
+        case 0x6969:            /* NFS_SUPER_MAGIC: the server's clock */
+        case 0xFF534D42:        /* CIFS_MAGIC_NUMBER: likewise */
+        case 0x65735546:        /* FUSE_SUPER_MAGIC: whatever the daemon says */
+                return 2 * USEC_PER_SEC;
+        default:
+                return 0;
+        }
+}
+
 static void handle_overflow(InotifyBackend *b) {
-        usec_t since = b->last_drained > OVERFLOW_SLACK_USEC ? b->last_drained - OVERFLOW_SLACK_USEC : 0;
         char n[32];
         LogField f;
 
@@ -560,8 +659,11 @@ static void handle_overflow(InotifyBackend *b) {
 
                 if (!w->active)
                         continue;
+                usec_t slack = fs_slack(w);
+
                 emit(b, w, w->root, w->file_name, 0, EVENT_KIND_OVERFLOW, 0, true, NULL);
-                reconcile_node(&b->reconciler, w->root, RECONCILE_RESCAN, since);
+                reconcile_node(&b->reconciler, w->root, RECONCILE_RESCAN,
+                               b->last_drained > slack ? b->last_drained - slack : 0);
         }
         flush_enospc(b);
 }
@@ -660,8 +762,11 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                         (void) watch_node_remove_file(n, name);
                 return;
         }
-        if (mask & b->mask)
-                emit_mask(b, w, n, name, mask, false);
+        if (!(mask & b->mask))
+                return;
+        emit_mask(b, w, n, name, mask, false);
+        if ((mask & (IN_CLOSE_WRITE | IN_MODIFY)) && !(mask & IN_ISDIR))
+                note_handled(b, n, name);
 }
 
 static bool wd_has_node(const InotifyBackend *b, int wd, const WatchNode *node) {
@@ -717,10 +822,21 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
         }
 }
 
+static bool has_overflow(const uint8_t *buf, size_t l) {
+        for (const uint8_t *p = buf; p < buf + l;) {
+                const struct inotify_event *e = (const struct inotify_event *) p;
+
+                if (e->mask & IN_Q_OVERFLOW)
+                        return true;
+                p += sizeof(struct inotify_event) + e->len;
+        }
+        return false;
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         InotifyBackend *b = userdata;
-        usec_t before = now_usec(CLOCK_REALTIME);
-        bool drained;
+        usec_t before = now_usec(CLOCK_REALTIME_COARSE);
+        bool drained, overflow = false;
         ssize_t l;
 
         l = read(fd, b->buffer, READ_BUFFER_SIZE);
@@ -730,6 +846,19 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 return log_error_errno(errno, "Failed to read inotify events: %m");
         }
         b->n_reads++;
+        b->read_time = now_usec(CLOCK_REALTIME);
+        /* A read that did not fill the buffer emptied the queue: every change before it is in it, so
+         * what was handled before is forgotten. Unless it holds an overflow, which looks back to the
+         * previous emptying. */
+        drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
+        if (drained) {
+                overflow = has_overflow(b->buffer, (size_t) l);
+                if (!overflow) {
+                        b->last_drained = before;
+                        if (g_hash_table_size(b->handled) > 0)
+                                g_hash_table_remove_all(b->handled);
+                }
+        }
         for (uint8_t *p = b->buffer; p < b->buffer + l;) {
                 const struct inotify_event *e = (const struct inotify_event *) p;
 
@@ -737,9 +866,6 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 p += sizeof(struct inotify_event) + e->len;
         }
 
-        /* A read that did not fill the buffer emptied the queue: nothing before it was dropped. Noted
-         * only now: an overflow in this very read must look back to the previous emptying. */
-        drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
         if (drained) {
                 b->last_drained = before;
                 /* A half from an earlier read had the rest of its read and all of this one, which

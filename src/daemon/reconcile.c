@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One walk over a directory and the tree's idea of it; the mode says what was known before and what to
- * raise. Walks share one PATH_MAX buffer on the stack; nothing is allocated per entry but tree nodes. */
+ * raise. The walk goes by fds, each directory opened relative to its parent: no path is built (a tree
+ * may be deeper than PATH_MAX), and a rename of an ancestor that the tree has not heard of yet cannot
+ * send it into another directory. Nothing is allocated per entry but tree nodes. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,10 +20,9 @@ typedef struct Walk {
         usec_t since;
         GHashTable *known;      /* SNAPSHOT: relpath -> is_dir of what was known */
         GString *rel;           /* SNAPSHOT: relpath of the directory walked, with a trailing '/' */
-        char path[PATH_MAX + 1];
 } Walk;
 
-static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileMode mode);
+static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode);
 
 /* Opens directory name of dfd without following a link: the walk goes by fds, not by the tree's names,
  * so a rename of an ancestor that the tree has not heard of yet does not lose the subtree. */
@@ -35,42 +36,27 @@ static void emit(Walk *k, Watch *w, const WatchNode *n, const char *name, uint32
         k->r->ops->emit(k->r->userdata, w, n, name, mask);
 }
 
-/* Appends "/name" to the path; false (logged) if it would not fit. */
-static bool path_push(Walk *k, size_t *path_len, const char *name) {
-        size_t l = strlen(name), p = *path_len;
-
-        if (p + 1 + l + 1 > PATH_MAX) {
-                log_warning("Path too long below %s, not watching %s, ignoring.", k->path, name);
-                return false;
-        }
-        if (p > 0 && k->path[p - 1] != '/')
-                k->path[p++] = '/';
-        memcpy(k->path + p, name, l + 1);
-        *path_len = p + l;
-        return true;
-}
-
 /* A directory called name appeared in (or was found in) parent: watch it first, then list it. */
-static void add_dir(Walk *k, WatchNode *parent, int parent_dfd, const char *name, size_t path_len,
-                    ReconcileMode mode) {
+static void add_dir(Walk *k, WatchNode *parent, int parent_dfd, const char *name, ReconcileMode mode) {
         WatchNode *n;
         int r, fd;
 
-        if (!path_push(k, &path_len, name))
-                return;
         if (k->r->ops->progress)
                 k->r->ops->progress(k->r->userdata);
         n = watch_tree_add_child(k->r->tree, parent, name);
         fd = open_child(parent_dfd, name);
-        if (fd < 0 && !IN_SET_GONE(-fd))
-                log_warning_errno(fd, "Failed to open %s, ignoring: %m", k->path);
-        r = fd < 0 ? fd : k->r->ops->watch_dir(k->r->userdata, n, k->path, fd);
+        if (fd < 0 && !IN_SET_GONE(-fd)) {
+                g_autofree char *p = watch_node_path(n);
+
+                log_warning_errno(fd, "Failed to open %s, ignoring: %m", p);
+        }
+        r = fd < 0 ? fd : k->r->ops->watch_dir(k->r->userdata, n, fd);
         if (r < 0) {
                 safe_close(fd);
                 k->r->ops->remove_subtree(k->r->userdata, n);
                 return;
         }
-        walk_dir(k, n, fd, path_len, mode);
+        walk_dir(k, n, fd, mode);
 }
 
 static bool is_dir_entry(int dfd, const struct dirent *de) {
@@ -83,11 +69,17 @@ static bool is_dir_entry(int dfd, const struct dirent *de) {
         return S_ISDIR(st.st_mode);
 }
 
-static bool changed_since(int dfd, const char *name, usec_t since) {
+/* Whether file name of n was changed at or after since, and not already handled in that state. */
+static bool changed_since(Walk *k, int dfd, const WatchNode *n, const char *name) {
         struct stat st;
+        usec_t ctime;
 
-        return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
-               (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000 >= since;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        ctime = (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000;
+        if (ctime < k->since)
+                return false;
+        return !k->r->ops->handled || !k->r->ops->handled(k->r->userdata, n, name, ctime);
 }
 
 /* Whether name was known before: RESCAN asks the tree (the caller passes in_tree), SNAPSHOT the
@@ -105,6 +97,24 @@ static bool was_known(Walk *k, ReconcileMode mode, const char *name, bool in_tre
         found = g_hash_table_remove(k->known, k->rel->str);
         g_string_truncate(k->rel, base);
         return found;
+}
+
+/* A directory the tree knew is gone: what it knew inside is gone with it, deepest first, as rm -r
+ * reports it (rules on deleted hear of every file, CancelOn=deleted cancels their waiting tasks). */
+static void raise_subtree_gone(Walk *k, Watch *w, WatchNode *n) {
+        WatchChildIter i;
+        WatchFileIter fi;
+        WatchNode *v;
+        const char *f;
+
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                raise_subtree_gone(k, w, v);
+                emit(k, w, n, v->name, IN_DELETE | IN_ISDIR);
+        }
+        watch_file_iter_init(&fi, n);
+        while (watch_file_iter_next(&fi, &f))
+                emit(k, w, n, f, IN_DELETE);
 }
 
 /* After a RESCAN listing: what the tree holds and the disk no longer does is gone. */
@@ -134,15 +144,16 @@ static void raise_gone(Walk *k, Watch *w, WatchNode *n, GHashTable *seen) {
         for (guint j = 0; j < gone->len; j++) {
                 WatchNode *c = watch_node_child(n, gone->pdata[j]);
 
+                if (c && w->recursive)
+                        raise_subtree_gone(k, w, c);
                 emit(k, w, n, gone->pdata[j], IN_DELETE | IN_ISDIR);
                 if (c)
                         k->r->ops->remove_subtree(k->r->userdata, c);
         }
 }
 
-/* Lists directory n, open as dfd (taken) and found at k->path (path_len long), and brings the tree and the
- * rules up to date with it. */
-static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileMode mode) {
+/* Lists directory n, open as dfd (taken), and brings the tree and the rules up to date with it. */
+static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
         Watch *w = n->owner;
         bool raise = mode != RECONCILE_RECORD;
         /* Only a RESCAN learns from the listing what vanished; a directory it knew empty lost nothing. */
@@ -152,11 +163,13 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileM
         struct dirent *de;
         DIR *d;
 
-        k->path[path_len] = 0;
         d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d) {
-                if (dfd >= 0 && !IN_SET_GONE(errno))
-                        log_warning_errno(errno, "Failed to list %s, ignoring: %m", k->path);
+                if (dfd >= 0 && !IN_SET_GONE(errno)) {
+                        g_autofree char *p = watch_node_path(n);
+
+                        log_warning_errno(errno, "Failed to list %s, ignoring: %m", p);
+                }
                 safe_close(dfd);
                 return;
         }
@@ -189,31 +202,27 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileM
                                 emit(k, w, n, name, IN_CREATE | IN_ISDIR);
                         if (c) {
                                 if (w->recursive) {
-                                        size_t l = path_len;
-
                                         if (mode == RECONCILE_SNAPSHOT) {
                                                 g_string_append(k->rel, name);
                                                 g_string_append_c(k->rel, '/');
                                         }
-                                        if (path_push(k, &l, name))
-                                                walk_dir(k, c, open_child(dirfd(d), name), l, mode);
+                                        walk_dir(k, c, open_child(dirfd(d), name), mode);
                                         if (mode == RECONCILE_SNAPSHOT)
                                                 g_string_truncate(k->rel, rel_base);
                                 }
                         } else if (w->recursive)
-                                add_dir(k, n, dirfd(d), name, path_len,
+                                add_dir(k, n, dirfd(d), name,
                                         mode == RECONCILE_RECORD ? RECONCILE_RECORD : RECONCILE_CREATED);
                         else
                                 /* Known but not watched: InitialEvent=, snapshots and rescans see it. */
                                 (void) watch_tree_add_child(k->r->tree, n, name);
-                        k->path[path_len] = 0;
                         continue;
                 }
 
                 if (mode >= RECONCILE_RESCAN && watch_node_has_file(n, name)) {
                         if (was_known(k, mode, name, true)) {
                                 /* It may have been written while nobody was listening. */
-                                if (changed_since(dirfd(d), name, k->since))
+                                if (changed_since(k, dirfd(d), n, name))
                                         emit(k, w, n, name, IN_CLOSE_WRITE);
                                 continue;
                         }
@@ -233,39 +242,45 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, size_t path_len, ReconcileM
                 raise_gone(k, w, n, seen);
 }
 
-/* Fills k->path with n's path and opens it; -1 if it does not fit or is gone. */
-static int walk_start(Walk *k, const WatchNode *n, size_t *ret_len) {
-        g_autofree char *p = watch_node_path(n);
-        size_t l = strlen(p);
-        int fd;
+/* Opens directory n by its path, or component by component where the path is longer than the kernel
+ * takes in one call. -errno if gone (not logged) or not openable (logged). */
+static int open_node(const WatchNode *n) {
+        g_autofree char *p = NULL;
+        int fd, pfd;
 
-        if (l >= PATH_MAX)
-                return -1;
-        memcpy(k->path, p, l + 1);
-        *ret_len = l;
+        if (n->parent && watch_node_path_len(n) >= PATH_MAX) {
+                pfd = open_node(n->parent);
+                if (pfd < 0)
+                        return pfd;
+                fd = open_child(pfd, n->name);
+                safe_close(pfd);
+                return fd;
+        }
+        p = watch_node_path(n);
         fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 && !IN_SET_GONE(errno))
-                log_warning_errno(errno, "Failed to open %s, ignoring: %m", p);
+        if (fd < 0) {
+                if (!IN_SET_GONE(errno))
+                        return log_warning_errno(errno, "Failed to open %s, ignoring: %m", p);
+                return -errno;
+        }
         return fd;
 }
 
 void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_t since) {
         Walk k = { .r = r, .since = since };
-        size_t l;
-        int fd = walk_start(&k, n, &l);
+        int fd = open_node(n);
 
         if (fd >= 0)
-                walk_dir(&k, n, fd, l, mode);
+                walk_dir(&k, n, fd, mode);
 }
 
 int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
         Walk k = { .r = r };
-        size_t l;
-        _cleanup_close_ int fd = walk_start(&k, parent, &l);
+        _cleanup_close_ int fd = open_node(parent);
 
         if (fd < 0)
-                return IN_SET_GONE(errno) ? -ENOENT : 0;
-        add_dir(&k, parent, fd, name, l, mode);
+                return IN_SET_GONE(-fd) ? -ENOENT : 0;
+        add_dir(&k, parent, fd, name, mode);
         return 0;
 }
 
@@ -275,15 +290,14 @@ void reconcile_snapshot(const Reconciler *r, Watch *w, GHashTable *known, usec_t
         g_autoptr(GPtrArray) gone = g_ptr_array_new();
         GHashTableIter i;
         gpointer key, v;
-        size_t l;
         int fd;
 
         if (!w->root || !w->active)
                 return;
-        fd = walk_start(&k, w->root, &l);
+        fd = open_node(w->root);
         if (fd < 0)
                 return;
-        walk_dir(&k, w->root, fd, l, RECONCILE_SNAPSHOT);
+        walk_dir(&k, w->root, fd, RECONCILE_SNAPSHOT);
 
         /* What is left is gone. Raise it where its parent still exists; a vanished directory's
          * contents go with its own event. */

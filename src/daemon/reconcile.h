@@ -19,14 +19,17 @@ typedef enum ReconcileMode {
 
 /* What the walk asks of the backend. */
 typedef struct ReconcileOps {
-        /* Arms directory n, found at path and open as fd (the watch is added through fd: a rename of an
-         * ancestor not yet applied to the tree leaves path stale): 1 watched, 0 not (the backend notes
-         * why), <0 gone. */
-        int (*watch_dir)(void *userdata, WatchNode *n, const char *path, int fd);
+        /* Arms directory n, open as fd (the watch must be added through fd: a rename of an ancestor not
+         * yet applied to the tree leaves the tree's path stale): 1 watched, 0 not (the backend notes why),
+         * <0 gone. */
+        int (*watch_dir)(void *userdata, WatchNode *n, int fd);
         /* Forgets n and its subtree. */
         void (*remove_subtree)(void *userdata, WatchNode *n);
         /* Raises a synthetic event for entry name of directory n (of watch w). */
         void (*emit)(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask);
+        /* RESCAN: whether the change of file name of n with this ctime was already handled (its event
+         * came before the queue overflowed, and the file did not change after). May be NULL. */
+        bool (*handled)(void *userdata, const WatchNode *n, const char *name, usec_t ctime);
         /* Once per directory added: long walks block the loop. May be NULL. */
         void (*progress)(void *userdata);
 } ReconcileOps;

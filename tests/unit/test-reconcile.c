@@ -2,6 +2,7 @@
 /* Unit tests for reconcile: the one walk over a real directory in each mode, with hooks that record
  * what it asks of a backend (watch a directory, forget a subtree, raise an event). */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -21,10 +22,16 @@ typedef struct Recorder {
         unsigned n_watched, n_removed;
         int next_wd;
         WatchTree *tree;
+        const char *handled;    /* a file name the backend says was handled in its present state */
 } Recorder;
 
-static int rec_watch_dir(void *userdata, WatchNode *n, const char *path, int fd) {
+static int rec_watch_dir(void *userdata, WatchNode *n, int fd) {
         Recorder *r = userdata;
+        struct stat st;
+
+        /* The walk hands over the directory itself, open. */
+        g_assert_cmpint(fstat(fd, &st), ==, 0);
+        g_assert_true(S_ISDIR(st.st_mode));
 
         r->n_watched++;
         watch_tree_set_wd(r->tree, n, r->next_wd++);
@@ -48,10 +55,17 @@ static void rec_emit(void *userdata, Watch *w, const WatchNode *n, const char *n
                                                    mask & IN_ISDIR ? "/" : ""));
 }
 
+static bool rec_handled(void *userdata, const WatchNode *n, const char *name, usec_t ctime) {
+        Recorder *r = userdata;
+
+        return r->handled && streq(name, r->handled);
+}
+
 static const ReconcileOps rec_ops = {
         .watch_dir = rec_watch_dir,
         .remove_subtree = rec_remove_subtree,
         .emit = rec_emit,
+        .handled = rec_handled,
 };
 
 typedef struct Fixture {
@@ -90,6 +104,14 @@ static usec_t fs_clock_moved_on(const Fixture *f) {
         g_assert_cmpuint(now, >, first);
         (void) unlink(probe);
         return now;
+}
+
+static void fd_write_file(int dfd, const char *name) {
+        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, "x", 1), ==, 1);
+        close(fd);
 }
 
 static void mkdir_rel(const Fixture *f, const char *rel) {
@@ -216,7 +238,9 @@ static void test_rescan(void) {
         put(&f, "edit");
         put(&f, "gone");
         put(&f, "olddir/x");
+        put(&f, "olddir/sub/z");
         put(&f, "d/keep2");
+        put(&f, "d/done");
         fixture_record(&f);
         /* ctime has a coarse clock: "since" is after what was there, before what changes. */
         since = fs_clock_moved_on(&f);
@@ -230,17 +254,23 @@ static void test_rescan(void) {
         put(&f, "newdir/y");
         rm = g_strdup_printf("rm -r '%s/olddir'", f.dir);
         g_assert_cmpint(system(rm), ==, 0);
+        /* Written too, but its event came before the overflow and nothing changed it since. */
+        put(&f, "d/done");
+        f.rec.handled = "done";
 
         reconcile_node(&f.reconciler, f.watch->root, RECONCILE_RESCAN, since);
         ev = take_events(&f);
+        /* A vanished directory takes everything known inside it along, each raised. */
         g_assert_cmpstr(ev, ==, "changed d/new2, changed edit, changed new, changed newdir/y, "
                                 "created d/new2, created new, created newdir/, created newdir/y, "
-                                "deleted gone, deleted olddir/");
+                                "deleted gone, deleted olddir/, deleted olddir/sub/, deleted olddir/sub/z, "
+                                "deleted olddir/x");
         /* The tree follows the disk. */
         g_assert_false(watch_node_has_file(f.watch->root, "gone"));
         g_assert_null(watch_node_child(f.watch->root, "olddir"));
         g_assert_true(watch_node_has_file(watch_node_child(f.watch->root, "newdir"), "y"));
         g_assert_cmpuint(f.rec.n_removed, ==, 1);
+        f.rec.handled = NULL;
 
         /* A second rescan finds nothing more. */
         reconcile_node(&f.reconciler, f.watch->root, RECONCILE_RESCAN,
@@ -285,6 +315,53 @@ static void test_snapshot(void) {
         fixture_done(&f);
 }
 
+/* A tree deeper than PATH_MAX: walked and watched to the bottom, each directory opened from its parent. */
+static void test_deep(void) {
+        Fixture f = {};
+        g_autofree char *ev = NULL, *rm = NULL;
+        char name[201];
+        WatchNode *n;
+        int dfd, depth = 30;        /* 30 × 201 bytes: past 6,000 */
+        size_t len;
+
+        fixture_init(&f, true, NULL);
+        fixture_record(&f);
+        memset(name, 'd', sizeof name - 1);
+        name[sizeof name - 1] = 0;
+        dfd = open(f.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(dfd, >=, 0);
+        for (int i = 0; i < depth; i++) {
+                int fd;
+
+                g_assert_cmpint(mkdirat(dfd, name, 0700), ==, 0);
+                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                g_assert_cmpint(fd, >=, 0);
+                close(dfd);
+                dfd = fd;
+        }
+        fd_write_file(dfd, "bottom");
+        close(dfd);
+
+        reconcile_new_dir(&f.reconciler, f.watch->root, name, RECONCILE_CREATED);
+        g_assert_cmpuint(f.rec.n_watched, ==, (unsigned) depth);
+        n = f.watch->root;
+        for (int i = 0; i < depth; i++)
+                n = watch_node_child(n, name);
+        g_assert_nonnull(n);
+        g_assert_true(watch_node_has_file(n, "bottom"));
+        len = watch_node_path_len(n);
+        g_assert_cmpuint(len, >, PATH_MAX);
+        ev = take_events(&f);
+        g_assert_nonnull(strstr(ev, "/bottom"));
+
+        /* A rescan below PATH_MAX's reach opens it component by component. */
+        reconcile_node(&f.reconciler, n, RECONCILE_RESCAN, now_usec(CLOCK_REALTIME) + USEC_PER_SEC);
+        g_free(ev);
+        ev = take_events(&f);
+        g_assert_cmpstr(ev, ==, "");
+        fixture_done(&f);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/reconcile/record", test_record);
@@ -292,5 +369,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/reconcile/created", test_created);
         g_test_add_func("/reconcile/rescan", test_rescan);
         g_test_add_func("/reconcile/snapshot", test_snapshot);
+        g_test_add_func("/reconcile/deep", test_deep);
         return g_test_run();
 }
