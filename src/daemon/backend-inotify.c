@@ -70,6 +70,7 @@ typedef struct InotifyBackend {
          * of the read that brought it. After an overflow the rescan skips a file whose ctime is not
          * later: a task ran (or waits) for it in that state. Exactly once, not twice. */
         GHashTable *handled;
+        usec_t handled_until;   /* the latest "when" in it */
         uint64_t n_overflows;
 
         /* Directories a walk could not watch because the table is full; logged once per walk. */
@@ -126,6 +127,7 @@ static void note_handled(InotifyBackend *b, const WatchNode *n, const char *name
         if (g_hash_table_size(b->handled) >= HANDLED_MAX)
                 return;         /* a later rescan raises the rest again: twice, never lost */
         g_hash_table_add(b->handled, handled_key_new(n, name, b->read_time));
+        b->handled_until = b->read_time;
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -847,15 +849,16 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         b->n_reads++;
         b->read_time = now_usec(CLOCK_REALTIME);
-        /* A read that did not fill the buffer emptied the queue: every change before it is in it, so
-         * what was handled before is forgotten. Unless it holds an overflow, which looks back to the
-         * previous emptying. */
+        /* A read that did not fill the buffer emptied the queue: every change before it is in it. What
+         * was handled before may be forgotten once the file clock has passed it (the next rescan only
+         * looks at ctimes from "before" on, and a coarse tick can hold several reads). Unless the read
+         * holds an overflow, which looks back to the previous emptying. */
         drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
         if (drained) {
                 overflow = has_overflow(b->buffer, (size_t) l);
                 if (!overflow) {
                         b->last_drained = before;
-                        if (g_hash_table_size(b->handled) > 0)
+                        if (before > b->handled_until && g_hash_table_size(b->handled) > 0)
                                 g_hash_table_remove_all(b->handled);
                 }
         }
