@@ -271,6 +271,41 @@ static void flush_enospc(InotifyBackend *b) {
         b->enospc_first = (g_free(b->enospc_first), NULL);
 }
 
+static bool is_ancestor(const WatchNode *a, const WatchNode *n) {
+        for (const WatchNode *p = n->parent; p; p = p->parent)
+                if (p == a)
+                        return true;
+        return false;
+}
+
+/* n was just watched, and the kernel says another node of its watch has the same directory: that
+ * node's name is stale (a create handled after the directory had been renamed away and another made
+ * in its place, so a rename moved the wrong node). The directory under the stale node's name is not
+ * watched; it is found again (with created events for it) once the events in flight are handled, and
+ * the stale node goes. A directory seen twice through a bind mount is no twin: both stay. */
+static void drop_stale_twin(InotifyBackend *b, WatchNode *n, int fd) {
+        WatchWdIter i;
+        WatchNode *o;
+
+        watch_wd_iter_init(&i, b->tree, n->wd);
+        while ((o = watch_wd_iter_next(&i))) {
+                g_autofree char *p = NULL;
+                struct stat a, c;
+                RetryDir r;
+
+                if (o == n || o->owner != n->owner || !o->parent || is_ancestor(o, n))
+                        continue;
+                p = watch_node_path(o);
+                if (fstat(fd, &a) >= 0 && lstat(p, &c) >= 0 && a.st_dev == c.st_dev && a.st_ino == c.st_ino)
+                        continue;
+                log_debug("%s names the directory now watched as %s: looking at it again.", p, n->name);
+                r = (RetryDir) { .parent = o->parent, .name = g_strdup(o->name) };
+                g_array_append_val(b->retry, r);
+                remove_subtree(b, o);
+                return;         /* the iteration ends with a change of the tree */
+        }
+}
+
 /* Adds the kernel watch for n, found at path, or open as fd (path may then be NULL). Through fd, the watch
  * is added by "." after an fchdir(): that names exactly the directory opened, whatever renames of its
  * ancestors the tree has not applied yet, and whatever the length of its path; it costs no more than
@@ -305,7 +340,12 @@ static int watch_node(InotifyBackend *b, WatchNode *n, const char *path, int fd)
                 log_warning_errno(e, "Failed to watch %s, ignoring: %m", path);
                 return 0;
         }
+        if (n->wd >= 0 && n->wd != wd && !watch_tree_wd_shared(b->tree, n))
+                /* A rescan found another directory under this name: the old one is not ours now. */
+                (void) inotify_rm_watch(b->fd, n->wd);
         watch_tree_set_wd(b->tree, n, wd);
+        if (fd >= 0)
+                drop_stale_twin(b, n, fd);
         return 1;
 }
 

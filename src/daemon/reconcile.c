@@ -206,7 +206,15 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
                                                 g_string_append(k->rel, name);
                                                 g_string_append_c(k->rel, '/');
                                         }
-                                        walk_dir(k, c, open_child(dirfd(d), name), mode);
+                                        int cfd = open_child(dirfd(d), name);
+
+                                        /* After lost events the name may hold another directory than
+                                         * the one watched: watch what is there (the same wd if it is
+                                         * the same). */
+                                        if (cfd >= 0 && mode == RECONCILE_RESCAN &&
+                                            k->r->ops->watch_dir(k->r->userdata, c, cfd) < 0)
+                                                cfd = safe_close(cfd);
+                                        walk_dir(k, c, cfd, mode);
                                         if (mode == RECONCILE_SNAPSHOT)
                                                 g_string_truncate(k->rel, rel_base);
                                 }
