@@ -17,6 +17,7 @@
 #include "manager.h"
 #include "message-ids.h"
 #include "notify.h"
+#include "open-beneath.h"
 #include "rule.h"
 #include "plugin.h"
 #include "runner-exec.h"
@@ -242,7 +243,7 @@ static void on_before_due(void *userdata) {
 static bool on_path_gone(const char *path, void *userdata) {
         struct stat st;
 
-        return lstat(path, &st) < 0 && errno == ENOENT;
+        return lstat_any_length(path, &st) == -ENOENT;
 }
 
 static void on_task_new(Task *t, void *userdata) {

@@ -141,3 +141,29 @@ int open_beneath(int dir_fd, const char *path, int flags) {
 #endif
         return open_beneath_walk(dir_fd, path, flags);
 }
+
+int lstat_any_length(const char *path, struct stat *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *rest = path;
+
+        while (strlen(rest) >= PATH_MAX) {
+                g_autofree char *head = NULL;
+                const char *cut = rest + PATH_MAX - 1;
+                int nfd;
+
+                while (cut > rest && *cut != '/')
+                        cut--;
+                if (cut == rest)
+                        return -ENAMETOOLONG;   /* one name longer than PATH_MAX: no such file */
+                head = g_strndup(rest, (size_t) (cut - rest));
+                nfd = openat(fd >= 0 ? fd : AT_FDCWD, *head ? head : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (nfd < 0)
+                        return -errno;
+                safe_close(fd);
+                fd = nfd;
+                rest = cut + 1;
+        }
+        if (fstatat(fd >= 0 ? fd : AT_FDCWD, rest, ret, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 /* path relative to a directory, lexically normalized: no empty, "." or ".." components, no leading or
  * trailing '/' ("" is the directory itself). A ".." takes off the component before it; one with none
@@ -24,3 +25,8 @@ int open_beneath_walk(int dir_fd, const char *path, int flags);
 static inline bool open_beneath_unsafe(int r) {
         return r == -ELOOP || r == -EXDEV;
 }
+
+/* lstat() of an absolute or relative path of any length: past PATH_MAX, the leading part is opened in
+ * pieces that fit (following symlinks on the way, as lstat() does for every component but the last).
+ * Returns 0 or -errno. */
+int lstat_any_length(const char *path, struct stat *ret);

@@ -104,5 +104,37 @@ class Deep(DaemonTestCase):
         self.assertGreater(len(path), 4096)
         self.check_task(d, path)
 
+    def test_vanished(self):
+        """A task for a file past PATH_MAX that is gone when it is due ends as vanished (lstat of the
+        whole path would fail with ENAMETOOLONG and the task run on nothing)."""
+        d = self.daemon(DELAYED, start=False)
+        w = self.fresh_dir(d, 'w')
+        bottom = make_deep(w, DEPTH)
+        d.start()
+        path = write_at(bottom, 'gone.txt')
+        d.sync()
+        harness.wait_for(lambda: d.task_ids('scheduled for ', 'f'), what='the task to be scheduled')
+        unlink_at(bottom, 'gone.txt')
+        d.settle()
+        self.assertEqual(len(d.task_ids('vanished', 'f')), 1, 'the task ended as vanished')
+        self.assertEqual([r for r in d.records() if r.args[0] == os.fsencode(path)], [])
+
+
+def unlink_at(path, name):
+    fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for p in path.split('/'):
+            if p:
+                nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+        os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+DELAYED = CONFIG + 'DelaySec=1\n'
+
+
 if __name__ == '__main__':
     harness.main()

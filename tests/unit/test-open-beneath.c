@@ -149,9 +149,52 @@ static void test_open_beneath_walk(void) {
         check_open(open_beneath_walk, "open_beneath_walk");
 }
 
+/* lstat() past PATH_MAX: a file at the bottom of a tree 30 × 201 bytes deep, then gone. */
+static void test_lstat_any_length(void) {
+        g_autofree char *dir = g_dir_make_tmp("test-lstat-long.XXXXXX", NULL);
+        g_autoptr(GString) path = g_string_new(dir);
+        char name[202];
+        struct stat st;
+        int dfd, fd;
+
+        g_assert_nonnull(dir);
+        memset(name, 'n', sizeof name - 1);
+        name[sizeof name - 1] = 0;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (int i = 0; i < 30; i++) {
+                g_assert_cmpint(mkdirat(dfd, name, 0700), ==, 0);
+                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                g_assert_cmpint(fd, >=, 0);
+                close(dfd);
+                dfd = fd;
+                g_string_append_printf(path, "/%s", name);
+        }
+        fd = openat(dfd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        g_assert_cmpint(fd, >=, 0);
+        close(fd);
+        g_string_append(path, "/f");
+        g_assert_cmpuint(path->len, >, PATH_MAX);
+        g_assert_cmpint(lstat(path->str, &st), <, 0);
+        g_assert_cmpint(errno, ==, ENAMETOOLONG);
+        g_assert_cmpint(lstat_any_length(path->str, &st), ==, 0);
+        g_assert_true(S_ISREG(st.st_mode));
+        g_assert_cmpint(unlinkat(dfd, "f", 0), ==, 0);
+        g_assert_cmpint(lstat_any_length(path->str, &st), ==, -ENOENT);
+        /* A short path is plain lstat(). */
+        g_assert_cmpint(lstat_any_length(dir, &st), ==, 0);
+        g_assert_true(S_ISDIR(st.st_mode));
+        close(dfd);
+        {
+                g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+
+                g_assert_cmpint(system(cmd), ==, 0);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/open-beneath/normalize", test_normalize);
+        g_test_add_func("/open-beneath/lstat-any-length", test_lstat_any_length);
         g_test_add_func("/open-beneath/openat2", test_open_beneath);
         g_test_add_func("/open-beneath/walk", test_open_beneath_walk);
         return g_test_run();
