@@ -864,15 +864,76 @@ static void handle_event(InotifyBackend *b, const struct inotify_event *e) {
         }
 }
 
-static bool has_overflow(const uint8_t *buf, size_t l) {
-        for (const uint8_t *p = buf; p < buf + l;) {
-                const struct inotify_event *e = (const struct inotify_event *) p;
+/* The record at p of a buffer ending at end, or NULL if it does not fit whole; *ret_next is where the
+ * next one starts. The kernel writes whole records, but nothing here trusts a length it did not check. */
+static const struct inotify_event *next_record(const uint8_t *p, const uint8_t *end, const uint8_t **ret_next) {
+        struct inotify_event h;
 
+        /* The kernel pads names to the header's alignment, and the buffer comes from malloc: a record
+         * out of line means the stream is not what the kernel writes. */
+        if ((size_t) (end - p) < sizeof h || (uintptr_t) p % _Alignof(struct inotify_event) != 0)
+                return NULL;
+        memcpy(&h, p, sizeof h);
+        if (h.len > (size_t) (end - p) - sizeof h)
+                return NULL;
+        *ret_next = p + sizeof h + h.len;
+        return (const struct inotify_event *) p;
+}
+
+/* Whether a record's name is one entry name: NUL-terminated inside its length, not empty, no '/', not
+ * "." or "..". A record without a name (len 0) is fine. */
+static bool record_name_ok(const struct inotify_event *e) {
+        const char *n = e->name;
+        size_t l;
+
+        if (e->len == 0)
+                return true;
+        l = strnlen(n, e->len);
+        if (l == e->len || l == 0 || memchr(n, '/', l))
+                return false;
+        return !streq(n, ".") && !streq(n, "..");
+}
+
+static bool has_overflow(const uint8_t *buf, size_t l) {
+        const uint8_t *p = buf, *next;
+        const struct inotify_event *e;
+
+        while ((e = next_record(p, buf + l, &next))) {
                 if (e->mask & IN_Q_OVERFLOW)
                         return true;
-                p += sizeof(struct inotify_event) + e->len;
+                p = next;
         }
         return false;
+}
+
+/* Handles the records of one read, in order. A record with a bad name is skipped, a truncated or
+ * misaligned one ends the buffer (logged). */
+static void handle_buffer(InotifyBackend *b, const uint8_t *buf, size_t l) {
+        const uint8_t *p = buf, *next;
+        const struct inotify_event *e;
+
+        while ((e = next_record(p, buf + l, &next))) {
+                if (record_name_ok(e))
+                        handle_event(b, e);
+                else
+                        log_debug("Skipping an inotify record with a malformed name.");
+                p = next;
+        }
+        if (p != buf + l)
+                log_warning("Skipping %zu bytes at the end of an inotify read: not a whole record.",
+                            (size_t) (buf + l - p));
+}
+
+void backend_inotify_feed(Backend *base, const void *buf, size_t l) {
+        InotifyBackend *b = (InotifyBackend *) base;
+        g_autofree uint8_t *copy = NULL;
+
+        if (l == 0)
+                return;
+        copy = g_memdup2(buf, l);      /* aligned, as a read into b->buffer is */
+        b->n_reads++;
+        b->read_time = now_usec(CLOCK_REALTIME);
+        handle_buffer(b, copy, l);
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -902,12 +963,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 g_hash_table_remove_all(b->handled);
                 }
         }
-        for (uint8_t *p = b->buffer; p < b->buffer + l;) {
-                const struct inotify_event *e = (const struct inotify_event *) p;
-
-                handle_event(b, e);
-                p += sizeof(struct inotify_event) + e->len;
-        }
+        handle_buffer(b, b->buffer, (size_t) l);
 
         if (drained) {
                 b->last_drained = before;

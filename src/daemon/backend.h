@@ -53,6 +53,9 @@ struct Backend {
 
 extern const BackendOps backend_inotify_ops;
 
+/* For tests and the fuzzer: handles buf (any bytes) as if one read of b's inotify fd returned it. */
+void backend_inotify_feed(Backend *b, const void *buf, size_t len);
+
 int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback, void *userdata);
 Backend *backend_free(Backend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Backend *, backend_free);
