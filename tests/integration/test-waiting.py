@@ -6,12 +6,15 @@ renamed away waits and is watched again when its name comes back, and nothing is
 renamed-away directory; a Path= that is a link watches its target and follows the link when it is
 replaced."""
 
+import json
 import os
 import re
 import shutil
+import subprocess
 
 import harness
-from harness import DaemonTestCase, log, run_inotaskd, write
+from harness import DaemonTestCase, SANITIZER_REPORT, log, run_inotaskd, wait_for, write
+from bus_harness import BusTestCase
 
 WAIT = '''
 [Watch w]
@@ -187,6 +190,37 @@ class Waiting(DaemonTestCase):
         self.assertEqual(got, sorted([os.path.join(cur, 'a.txt'), os.path.join(cur, 'sub', 'b.txt'),
                                       os.path.join(cur, 'shipped.txt'), os.path.join(cur, 'c.txt')]),
                          'the new target is scanned and watched, the old one no longer')
+
+
+class WaitingOnTheBus(BusTestCase):
+    def ctl_json(self, *args):
+        e = self.bus.env()
+        e['LC_ALL'] = 'C'
+        p = subprocess.run([os.environ['INOTASKCTL_BINARY'], '--user', '--json'] + list(args),
+                           stdin=subprocess.DEVNULL, capture_output=True, encoding='utf-8', env=e,
+                           timeout=harness.DEFAULT_TIMEOUT)
+        self.assertIsNone(SANITIZER_REPORT.search(p.stderr), p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def states(self):
+        return {w['name']: (w.get('state'), w['directories']) for w in self.ctl_json('list-watches')}
+
+    def test_list_watches_shows_waiting(self):
+        d = self.daemon(ROOT, marker=False, start=False)
+        w = d.path('w')
+        d.start()
+        states = self.states()
+        log('missing Path=: %r' % states)
+        self.assertEqual(states, {'w': ('waiting', 0)})
+        os.makedirs(os.path.join(w, 'sub'))
+        states = wait_for(lambda: (lambda s: s['w'][0] == 'active' and s['w'][1] == 2 and s)(self.states()),
+                          what='the watch to become active with its two directories')
+        log('after mkdir -p: %r' % states)
+        shutil.rmtree(w)
+        states = wait_for(lambda: (lambda s: s['w'] == ('waiting', 0) and s)(self.states()),
+                          what='the watch to wait again')
+        log('after rm -r: %r' % states)
 
 
 if __name__ == '__main__':
