@@ -44,6 +44,7 @@ struct WatchWaiter {
         GHashTable *wd_refs;    /* wd -> guards using it */
         WatchWaiterFunc callback;
         void *userdata;
+        bool disabled;          /* stopping: nothing is attached any more */
         uint8_t *buffer;
 };
 
@@ -179,10 +180,37 @@ void watch_wait_warn_missing(const Config *c) {
 
 /* ------------------------------------------------------------------ kernel watches, shared by wd */
 
-static int wd_ref(WatchWaiter *ww, const char *dir) {
-        int wd = inotify_add_watch(ww->fd, dir, GUARD_MASK);
-        gpointer n;
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
+/* The inotify instance, made when the first path needs one: most configurations never wait. */
+static int ensure_fd(WatchWaiter *ww) {
+        int r;
+
+        if (ww->fd >= 0)
+                return 0;
+        ww->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (ww->fd < 0)
+                return log_error_errno(errno, "Failed to create inotify instance for waiting watches: %m");
+        r = sd_event_add_io(ww->event, &ww->io, ww->fd, EPOLLIN, on_io, ww);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add inotify event source for waiting watches: %m");
+        (void) sd_event_source_set_description(ww->io, "inotify-wait");
+        r = sd_event_source_set_exit_on_failure(ww->io, true);
+        if (r >= 0 && ww->disabled)
+                r = sd_event_source_set_enabled(ww->io, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up inotify event source for waiting watches: %m");
+        return 0;
+}
+
+static int wd_ref(WatchWaiter *ww, const char *dir) {
+        gpointer n;
+        int wd, r;
+
+        r = ensure_fd(ww);
+        if (r < 0)
+                return r;
+        wd = inotify_add_watch(ww->fd, dir, GUARD_MASK);
         if (wd < 0)
                 return -errno;
         n = g_hash_table_lookup(ww->wd_refs, GINT_TO_POINTER(wd));
@@ -282,6 +310,8 @@ static void entry_check(WatchWaiter *ww, Entry *e) {
 }
 
 static void check_dirty(WatchWaiter *ww) {
+        if (ww->disabled)
+                return;
         /* The callback attaches and detaches watches, never adds or removes entries. */
         for (guint i = 0; i < ww->entries->len; i++) {
                 Entry *e = ww->entries->pdata[i];
@@ -358,16 +388,7 @@ int watch_waiter_new(WatchWaiter **ret, sd_event *e, WatchWaiterFunc callback, v
         ww->wd_refs = g_hash_table_new(g_direct_hash, g_direct_equal);
         ww->buffer = g_malloc(BUFFER_SIZE);
 
-        ww->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (ww->fd < 0)
-                return log_error_errno(errno, "Failed to create inotify instance for waiting watches: %m");
-        r = sd_event_add_io(e, &ww->io, ww->fd, EPOLLIN, on_io, ww);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add inotify event source for waiting watches: %m");
-        (void) sd_event_source_set_description(ww->io, "inotify-wait");
-        r = sd_event_source_set_exit_on_failure(ww->io, true);
-        if (r >= 0)
-                r = sd_event_add_defer(e, &ww->defer, on_defer, ww);
+        r = sd_event_add_defer(e, &ww->defer, on_defer, ww);
         if (r >= 0)
                 r = sd_event_source_set_enabled(ww->defer, SD_EVENT_OFF);
         if (r < 0)
@@ -440,5 +461,10 @@ const char *watch_waiter_waiting_on(WatchWaiter *ww, const Watch *w) {
 }
 
 int watch_waiter_set_enabled(WatchWaiter *ww, bool enabled) {
+        ww->disabled = !enabled;
+        if (enabled)
+                (void) sd_event_source_set_enabled(ww->defer, SD_EVENT_ONESHOT);
+        if (!ww->io)
+                return 0;
         return sd_event_source_set_enabled(ww->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
 }
