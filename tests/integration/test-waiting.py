@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 
 import harness
@@ -87,6 +88,33 @@ class Waiting(DaemonTestCase):
                          'the start says once that it waits, and for what')
         self.assertEqual(len(d.log_matches(r'^Watch w: %s appeared, watching it\.$' % re.escape(w))), 1)
         self.assertEqual(len(d.log_matches(r'^Ready')), 1)
+
+    def test_ancestor_vanishes_while_waiting(self):
+        d = self.daemon(WAIT)
+        w = d.path('a', 'b', 'w')
+        os.makedirs(d.path('a', 'b'))
+        d.sync()
+        shutil.rmtree(d.path('a'))
+        d.sync()
+        os.makedirs(w)
+        write(os.path.join(w, 'f.txt'))
+        d.settle()
+        got = self.paths(d)
+        log('after a/b was made and removed, then a/b/w: tasks %r' % got)
+        self.assertEqual(got, [os.path.join(w, 'f.txt')])
+
+    def test_waiting_across_a_reload(self):
+        d = self.daemon(WAIT)
+        w = d.path('a', 'b', 'w')
+        d.signal(signal.SIGHUP)
+        d.wait_for_log(r'^Configuration reloaded')
+        os.makedirs(w)
+        write(os.path.join(w, 'f.txt'))
+        d.settle()
+        got = self.paths(d)
+        log('after a reload: tasks %r' % got)
+        self.assertEqual(got, [os.path.join(w, 'f.txt')])
+        self.assertEqual(len(d.log_matches(r'^Watch w: waiting for ')), 2, 'once at start, once at the reload')
 
     def test_missing_file_path_becomes_a_single_file_watch(self):
         d = self.daemon(WAIT.replace('Path=@TMP@/a/b/w', 'Path=@TMP@/a/b/w.txt'))
@@ -190,6 +218,18 @@ class Waiting(DaemonTestCase):
         self.assertEqual(got, sorted([os.path.join(cur, 'a.txt'), os.path.join(cur, 'sub', 'b.txt'),
                                       os.path.join(cur, 'shipped.txt'), os.path.join(cur, 'c.txt')]),
                          'the new target is scanned and watched, the old one no longer')
+
+    def test_dangling_link_waits_for_its_target(self):
+        d = self.daemon(LINK, start=False)
+        cur = d.path('current')
+        os.symlink('releases/3', cur)
+        d.start()
+        os.makedirs(d.path('releases', '3'))
+        write(d.path('releases', '3', 'x.txt'))
+        d.settle()
+        got = self.paths(d)
+        log('a link whose target appears later: tasks %r' % got)
+        self.assertEqual(got, [os.path.join(cur, 'x.txt')])
 
 
 class WaitingOnTheBus(BusTestCase):
