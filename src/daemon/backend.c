@@ -206,6 +206,10 @@ void backend_get_stats(const Backend *b, BackendStats *ret) {
                 .n_watches = b->watches->len,
         };
         b->ops->get_stats(b, ret);
-        for (guint i = 0; i < b->watches->len; i++)
-                ret->n_unwatched += ((Watch *) g_ptr_array_index(b->watches, i))->n_unwatched;
+        for (guint i = 0; i < b->watches->len; i++) {
+                const Watch *w = g_ptr_array_index(b->watches, i);
+
+                ret->n_unwatched += w->n_unwatched;
+                ret->n_waiting += w->waiting;
+        }
 }

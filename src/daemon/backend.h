@@ -25,6 +25,7 @@ typedef struct BackendStats {
         unsigned n_watches;             /* configured watches */
         unsigned n_directories;         /* watched directories */
         unsigned n_unwatched;           /* directories that could not be watched */
+        unsigned n_waiting;             /* watches whose Path= does not exist (yet) */
 } BackendStats;
 
 /* One backend's implementation. Called only through the backend_*() functions below. */

@@ -87,7 +87,9 @@ class Waiting(DaemonTestCase):
                                            % (re.escape(w), re.escape(d.tmp)))), 1,
                          'the start says once that it waits, and for what')
         self.assertEqual(len(d.log_matches(r'^Watch w: %s appeared, watching it\.$' % re.escape(w))), 1)
-        self.assertEqual(len(d.log_matches(r'^Ready')), 1)
+        self.assertEqual(len(d.log_matches(r'^Ready: .*; 1 waiting for their path\.$')), 1,
+                         'ready, and saying so')
+        d.wait_notify(r'^READY=1$')
 
     def test_ancestor_vanishes_while_waiting(self):
         d = self.daemon(WAIT)
