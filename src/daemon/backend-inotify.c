@@ -276,15 +276,19 @@ static void inotify_add(Backend *base, Watch *w, bool announce) {
         struct stat st;
         int r;
 
-        if (stat(w->path, &st) < 0)
+        if (stat(w->path, &st) < 0) {
                 /* Gone again since the waiter looked: it looks again. */
+                backend_watch_lost(base, w);
                 return;
+        }
         if (S_ISDIR(st.st_mode))
                 dir = g_strdup(w->path);
         else {
                 /* A single file is watched through its directory, so a save-by-rename replacing it is
                  * seen; a link to a file by the file's own path and directory. */
-                g_autofree char *real = realpath(w->path, NULL);
+                struct stat lst;
+                g_autofree char *real = lstat(w->path, &lst) >= 0 && S_ISLNK(lst.st_mode) ?
+                                        realpath(w->path, NULL) : NULL;
                 const char *p = real ?: w->path;
                 g_autofree char *file = g_path_get_basename(p);
 
@@ -294,9 +298,10 @@ static void inotify_add(Backend *base, Watch *w, bool announce) {
 
         w->root = watch_tree_add_root(b->tree, w, dir);
         r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, root_kernel_path(w, dir)) : -ENAMETOOLONG;
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Watch %s: %s does not exist, not watching it for now.", w->name, dir);
-        else if (r > 0) {
+                backend_watch_lost(base, w);
+        } else if (r > 0) {
                 w->active = true;
                 if (announce && !w->file_name)
                         /* The directory itself, which its parent (not watched) cannot report. */

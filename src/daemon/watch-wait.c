@@ -17,6 +17,9 @@
 #define MAX_LINKS 8U
 /* Rounds of "watch the guards, look again" before giving up on a path that keeps changing. */
 #define MAX_ROUNDS 8U
+/* Attempts to attach what the path still resolves to after the backend failed to (or lost it), before
+ * waiting for the next change: a path that exists but cannot be watched must not spin the loop. */
+#define MAX_RETRIES 3U
 #define GUARD_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | \
                     IN_ONLYDIR)
 #define BUFFER_SIZE (16U * 1024U)
@@ -33,6 +36,7 @@ typedef struct Entry {
         bool exists;            /* what the path resolved to when last reported */
         dev_t dev;
         ino_t ino;
+        unsigned retries;       /* attached again to the same thing without success */
         bool dirty;
 } Entry;
 
@@ -300,9 +304,12 @@ static void entry_check(WatchWaiter *ww, Entry *e) {
         e->dirty = false;
         entry_guard(ww, e);
         exists = resolve(e->watch->path, &st);
-        if (exists == e->exists && (!exists || (st.st_dev == e->dev && st.st_ino == e->ino)) &&
-            (!exists || e->watch->active))
-                return;
+        if (exists == e->exists && (!exists || (st.st_dev == e->dev && st.st_ino == e->ino))) {
+                if (!exists || e->watch->active || e->retries >= MAX_RETRIES)
+                        return;
+                e->retries++;
+        } else
+                e->retries = 0;
         e->exists = exists;
         e->dev = exists ? st.st_dev : 0;
         e->ino = exists ? st.st_ino : 0;

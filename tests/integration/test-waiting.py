@@ -221,6 +221,19 @@ class Waiting(DaemonTestCase):
                                       os.path.join(cur, 'shipped.txt'), os.path.join(cur, 'c.txt')]),
                          'the new target is scanned and watched, the old one no longer')
 
+    def test_link_to_a_file_watches_that_file(self):
+        d = self.daemon(LINK.replace('Path=@TMP@/current', 'Path=@TMP@/app.txt'), start=False)
+        conf = self.fresh_dir(d, 'conf')
+        write(os.path.join(conf, 'app-1.txt'))
+        os.symlink('conf/app-1.txt', d.path('app.txt'))
+        d.start()
+        write(os.path.join(conf, 'app-1.txt'), 'changed')
+        write(os.path.join(conf, 'other.txt'))
+        d.settle()
+        got = self.paths(d)
+        log('a link to a file: tasks %r' % got)
+        self.assertEqual(got, [os.path.join(conf, 'app-1.txt')], 'the file it leads to, by its own path')
+
     def test_dangling_link_waits_for_its_target(self):
         d = self.daemon(LINK, start=False)
         cur = d.path('current')
