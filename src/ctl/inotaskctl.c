@@ -221,6 +221,16 @@ static const ListColumn watch_columns[] = {         /* (ssbbu) */
         { 'u', LIST_UINT,      "directories", 4, N_("DIRS"),      4, .align_right = true },
 };
 
+/* ListWatchesEx: the same with the watch's state (active, waiting, inactive). */
+static const ListColumn watch_ex_columns[] = {      /* (ssbbus) */
+        { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
+        { 's', LIST_PATH,      "path",        6, N_("PATH"),      6 },
+        { 'b', LIST_BOOL,      "recursive",   3, N_("RECURSIVE"), 3 },
+        { 'b', LIST_BOOL,      "auto_add",    4, N_("AUTOADD"),   4 },
+        { 'u', LIST_UINT,      "directories", 5, N_("DIRS"),      5, .align_right = true },
+        { 's', LIST_STRING,    "state",       2, N_("STATE"),     2 },
+};
+
 static const ListColumn rule_columns[] = {          /* (sssst) */
         { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
         { 's', LIST_STRING,    "action",      2, N_("ACTION"),    2 },
@@ -343,11 +353,29 @@ static int list_simple(Ctl *c, const char *method, const ListColumn *columns, si
 }
 
 static int verb_list_watches(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(list_freep) List *list = NULL;
         size_t n;
         int r;
 
-        r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), _("listing watches"),
-                        &n);
+        /* With the state of each watch; an older daemon without ListWatchesEx() lists without it. */
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                sd_bus_error_free(&error);
+                r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns),
+                                _("listing watches"), &n);
+        } else if (r < 0)
+                return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
+        else {
+                list = list_new(watch_ex_columns, ELEMENTSOF(watch_ex_columns));
+                r = list_read(list, reply, NULL, NULL);
+                if (r < 0)
+                        return bad_reply(r);
+                print_list(c, list);
+                n = list_get_rows(list);
+                r = CTL_EXIT_SUCCESS;
+        }
         if (r == CTL_EXIT_SUCCESS && !c->json)
                 print_legend(c, g_dngettext(NULL, "%u watch listed.", "%u watches listed.", n),
                              (unsigned) n);

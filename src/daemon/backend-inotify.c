@@ -408,29 +408,55 @@ static const ReconcileOps reconcile_ops = {
 
 /* ------------------------------------------------------------------ watches */
 
-static void inotify_add(Backend *base, Watch *w) {
+/* Where the kernel watches w's root: dir itself, or for a link (Path= a deployment's "current") its
+ * target, while the tree keeps the link's name, so tasks get paths under Path=. */
+static const char *root_kernel_path(Watch *w, const char *dir) {
+        struct stat st;
+
+        if (lstat(dir, &st) < 0 || !S_ISLNK(st.st_mode))
+                return dir;
+        g_free(w->target);
+        w->target = realpath(dir, NULL);
+        return w->target ?: dir;
+}
+
+static void inotify_add(Backend *base, Watch *w, bool announce) {
         InotifyBackend *b = (InotifyBackend *) base;
         g_autofree char *dir = NULL;
         struct stat st;
         int r;
 
-        /* A single file is watched through its directory, so a save-by-rename replacing it is seen. */
-        if (stat(w->path, &st) >= 0 && S_ISDIR(st.st_mode))
+        if (stat(w->path, &st) < 0) {
+                /* Gone again since the waiter looked: it looks again. */
+                backend_watch_lost(base, w);
+                return;
+        }
+        if (S_ISDIR(st.st_mode))
                 dir = g_strdup(w->path);
         else {
-                g_autofree char *file = g_path_get_basename(w->path);
+                /* A single file is watched through its directory, so a save-by-rename replacing it is
+                 * seen; a link to a file by the file's own path and directory. */
+                struct stat lst;
+                g_autofree char *real = lstat(w->path, &lst) >= 0 && S_ISLNK(lst.st_mode) ?
+                                        realpath(w->path, NULL) : NULL;
+                const char *p = real ?: w->path;
+                g_autofree char *file = g_path_get_basename(p);
 
-                dir = g_path_get_dirname(w->path);
+                dir = g_path_get_dirname(p);
                 watch_set_single_file(w, file);
         }
 
         w->root = watch_tree_add_root(b->tree, w, dir);
-        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, dir, -1) : -ENAMETOOLONG;
-        if (r < 0)
+        r = strlen(dir) < PATH_MAX ? watch_node(b, w->root, root_kernel_path(w, dir), -1) : -ENAMETOOLONG;
+        if (r < 0) {
                 log_warning_errno(r, "Watch %s: %s does not exist, not watching it for now.", w->name, dir);
-        else if (r > 0) {
+                backend_watch_lost(base, w);
+        } else if (r > 0) {
                 w->active = true;
-                reconcile_node(&b->reconciler, w->root, RECONCILE_RECORD, 0);
+                if (announce && !w->file_name)
+                        /* The directory itself, which its parent (not watched) cannot report. */
+                        emit_mask(b, w, w->root, NULL, IN_CREATE | IN_ISDIR, true);
+                reconcile_node(&b->reconciler, w->root, announce ? RECONCILE_CREATED : RECONCILE_RECORD, 0);
         }
         flush_enospc(b);
 }
@@ -468,7 +494,8 @@ static int inotify_set_mask(Backend *base, uint32_t mask) {
                         WatchChildIter ci;
 
                         if (n->wd >= 0) {
-                                g_autofree char *p = watch_node_path(n);
+                                g_autofree char *p = n == w->root && w->target ? g_strdup(w->target) :
+                                                                                 watch_node_path(n);
 
                                 (void) inotify_add_watch(b->fd, p, b->mask | TREE_MASK | ADD_FLAGS);
                         }
@@ -699,6 +726,9 @@ static void handle_overflow(InotifyBackend *b) {
         for (guint i = 0; i < b->base.watches->len; i++) {
                 Watch *w = g_ptr_array_index(b->base.watches, i);
 
+                /* The root's own deletion or rename may be among the lost events: the waiter looks at
+                 * its path again (it compares inodes, so a root still in place stays as it is). */
+                backend_watch_lost(&b->base, w);
                 if (!w->active)
                         continue;
                 usec_t slack = fs_slack(w);
@@ -715,8 +745,7 @@ static void handle_overflow(InotifyBackend *b) {
 static void root_gone(InotifyBackend *b, WatchNode *n) {
         Watch *w = n->owner;
 
-        log_warning("Watch %s: %s is gone, no longer watching it (a reload watches it again once it exists).",
-                    w->name, w->path);
+        log_warning("Watch %s: %s is gone, no longer watching it.", w->name, w->path);
         w->active = false;
         /* Keep the root node (the watch still exists), drop everything below. */
         if (watch_node_n_children(n) > 0) {
@@ -731,6 +760,16 @@ static void root_gone(InotifyBackend *b, WatchNode *n) {
                         remove_subtree(b, kids->pdata[k]);
         }
         watch_tree_set_wd(b->tree, n, -1);
+        /* It waits for a directory of that name to appear again. */
+        backend_watch_lost(&b->base, w);
+}
+
+/* A root renamed away: what happens in it now has no path under Path=. Drop the kernel watches of its
+ * whole tree at once (events already queued find no node), then it waits as a deleted one. */
+static void root_moved_away(InotifyBackend *b, WatchNode *n) {
+        if (n->wd >= 0 && !watch_tree_wd_shared(b->tree, n))
+                (void) inotify_rm_watch(b->fd, n->wd);
+        root_gone(b, n);
 }
 
 static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_event *e) {
@@ -741,9 +780,10 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
         if (!name) {
                 /* Self events matter for the watched directory itself only: for any other directory
                  * the parent reports the same change by name. */
-                if (n->parent || w->file_name)
-                        return;
-                emit_mask(b, w, n, NULL, mask | IN_ISDIR, false);
+                if (!n->parent && !w->file_name)
+                        emit_mask(b, w, n, NULL, mask | IN_ISDIR, false);
+                if (!n->parent && (mask & IN_MOVE_SELF))
+                        root_moved_away(b, n);
                 return;
         }
         if (w->file_name && !streq(name, w->file_name))

@@ -2,9 +2,15 @@
 /* The backend face: what every backend shares (its watches, the sink, InitialEvent=), the rest passed
  * to its implementation. */
 #include <assert.h>
+#include <stdlib.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include "backend.h"
+#include "log.h"
+#include "watch-wait.h"
+
+static void on_path_changed(WatchWaiter *ww, Watch *w, bool exists, void *userdata);
 
 int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback,
                 void *userdata) {
@@ -22,6 +28,9 @@ int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventF
         r = ops->init(b);
         if (r < 0)
                 return r;
+        r = watch_waiter_new(&b->waiter, e, on_path_changed, b);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -30,6 +39,8 @@ int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventF
 Backend *backend_free(Backend *b) {
         if (!b)
                 return NULL;
+        /* Its entries point at the watches. */
+        b->waiter = watch_waiter_free(b->waiter);
         b->ops->done(b);
         if (b->watches) {
                 for (guint i = 0; i < b->watches->len; i++)
@@ -53,9 +64,47 @@ int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
         if (r < 0)
                 return r;
         g_ptr_array_add(b->watches, w);
-        b->ops->add_watch(b, w);
+        r = watch_waiter_add(b->waiter, w);
+        if (r < 0)
+                log_warning_errno(r, "Watch %s: cannot follow %s, ignoring: %m", w->name, w->path);
+        if (r == 0) {
+                w->waiting = true;
+                log_notice("Watch %s: waiting for %s to appear (watching %s).", w->name, w->path,
+                           watch_waiter_waiting_on(b->waiter, w) ?: "nothing");
+        } else
+                b->ops->add_watch(b, w, false);
         *ret = w;
         return 0;
+}
+
+/* The waiter saw w's path change: drop what w was attached to, attach what is there now. */
+static void on_path_changed(WatchWaiter *ww, Watch *w, bool exists, void *userdata) {
+        Backend *b = userdata;
+        bool was_waiting = w->waiting;
+
+        if (w->root) {
+                b->ops->remove_watch(b, w);
+                watch_detach(w);
+        }
+        w->waiting = !exists;
+        if (!exists) {
+                log_notice("Watch %s: %s is gone, waiting for it to appear again (watching %s).", w->name,
+                           w->path, watch_waiter_waiting_on(ww, w) ?: "nothing");
+                return;
+        }
+        b->ops->add_watch(b, w, true);
+        if (!w->active)
+                return;
+        if (was_waiting)
+                log_notice("Watch %s: %s appeared, watching it.", w->name, w->path);
+        else if (w->target)
+                log_notice("Watch %s: %s now leads to %s, watching that.", w->name, w->path, w->target);
+        else
+                log_notice("Watch %s: %s is back, watching it again.", w->name, w->path);
+}
+
+void backend_watch_lost(Backend *b, Watch *w) {
+        watch_waiter_recheck(b->waiter, w);
 }
 
 GPtrArray *backend_get_watches(Backend *b) {
@@ -77,6 +126,7 @@ unsigned backend_watch_n_directories(const Watch *w) {
 }
 
 void backend_remove_watch(Backend *b, Watch *w) {
+        watch_waiter_remove(b->waiter, w);
         b->ops->remove_watch(b, w);
         g_ptr_array_remove(b->watches, w);
         watch_free(w);
@@ -141,6 +191,7 @@ void backend_compare_snapshot(Backend *b, Watch *w, GHashTable *known, usec_t si
 }
 
 int backend_set_enabled(Backend *b, bool enabled) {
+        (void) watch_waiter_set_enabled(b->waiter, enabled);
         return b->ops->set_enabled(b, enabled);
 }
 
@@ -155,6 +206,10 @@ void backend_get_stats(const Backend *b, BackendStats *ret) {
                 .n_watches = b->watches->len,
         };
         b->ops->get_stats(b, ret);
-        for (guint i = 0; i < b->watches->len; i++)
-                ret->n_unwatched += ((Watch *) g_ptr_array_index(b->watches, i))->n_unwatched;
+        for (guint i = 0; i < b->watches->len; i++) {
+                const Watch *w = g_ptr_array_index(b->watches, i);
+
+                ret->n_unwatched += w->n_unwatched;
+                ret->n_waiting += w->waiting;
+        }
 }

@@ -14,6 +14,7 @@
 #include "watch.h"
 
 typedef struct Backend Backend;
+typedef struct WatchWaiter WatchWaiter;
 
 /* The event sink: ev is valid for the call only. */
 typedef void (*BackendEventFunc)(Backend *b, Event *ev, void *userdata);
@@ -24,6 +25,7 @@ typedef struct BackendStats {
         unsigned n_watches;             /* configured watches */
         unsigned n_directories;         /* watched directories */
         unsigned n_unwatched;           /* directories that could not be watched */
+        unsigned n_waiting;             /* watches whose Path= does not exist (yet) */
 } BackendStats;
 
 /* One backend's implementation. Called only through the backend_*() functions below. */
@@ -33,7 +35,9 @@ typedef struct BackendOps {
         int (*init)(Backend *b);                                /* the common part is set; undone by done() */
         void (*done)(Backend *b);                               /* also for a half-built object */
         int (*set_mask)(Backend *b, uint32_t mask);
-        void (*add_watch)(Backend *b, Watch *w);                /* watches and records w, raises nothing */
+        /* Watches and records w, whose path exists; with announce (it just appeared) raises created, and
+         * changed for regular files, for what it finds, else nothing. */
+        void (*add_watch)(Backend *b, Watch *w, bool announce);
         void (*remove_watch)(Backend *b, Watch *w);             /* before w is freed */
         void (*compare_snapshot)(Backend *b, Watch *w, GHashTable *known, usec_t since);
         int (*set_enabled)(Backend *b, bool enabled);
@@ -49,6 +53,7 @@ struct Backend {
         void *userdata;
         GPtrArray *watches;             /* Watch* (owned), in the order they were added */
         uint64_t n_events;
+        WatchWaiter *waiter;            /* follows paths that are missing or links (watch-wait.c) */
 };
 
 extern const BackendOps backend_inotify_ops;
@@ -64,8 +69,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Backend *, backend_free);
 int backend_set_mask(Backend *b, uint32_t mask);
 
 /* Watches cfg's path (the whole tree if recursive), remembering what exists. Raises no events. A
- * missing path or a full watch table is not an error: the watch stays inactive or partial and it is
- * logged. Returns the new watch. */
+ * missing path or a full watch table is not an error: the watch waits (see below) or stays partial and
+ * it is logged. Returns the new watch.
+ *
+ * A path that does not exist waits: it is watched for through its nearest existing directory and
+ * attached when it appears, as a directory (the whole tree if recursive) or as a single file, with
+ * created (and changed, for regular files) raised for what is found. A root deleted or renamed away
+ * waits again. A path that is a link is watched through it (the tree keeps the link's name) and
+ * attached anew when the link is replaced. */
 int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret);
 
 /* The watches, in the order they were added (read-only; adding or removing changes it). */
@@ -97,6 +108,9 @@ int backend_set_enabled(Backend *b, bool enabled);
 void backend_drain(Backend *b);
 
 void backend_get_stats(const Backend *b, BackendStats *ret);
+
+/* For implementations: w lost its root (deleted, renamed away); it is looked at again from the loop. */
+void backend_watch_lost(Backend *b, Watch *w);
 
 /* For implementations: hands one event to the sink. */
 static inline void backend_emit(Backend *b, Event *ev) {

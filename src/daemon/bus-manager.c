@@ -389,6 +389,32 @@ static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_e
         return reply_array(message, "(ssbbu)", fill_watches, userdata);
 }
 
+/* ListWatches with each watch's state: active, waiting (Path= does not exist yet) or inactive. */
+static int fill_watches_ex(sd_bus_message *reply, void *userdata) {
+        Bus *b = userdata;
+        GPtrArray *watches = backend_get_watches(manager_get_backend(b->manager));
+        int r;
+
+        for (guint i = 0; i < watches->len; i++) {
+                Watch *w = watches->pdata[i];
+                _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
+
+                r = sd_bus_message_append(reply, "(ssbbus)", w->name, shown, w->cfg_recursive,
+                                          w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int method_list_watches_ex(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = check_list(message, userdata, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return reply_array(message, "(ssbbus)", fill_watches_ex, userdata);
+}
+
 static char *rule_events(const ConfigRule *r) {
         GString *s = g_string_new(NULL);
         char buf[EVENT_MASK_STRING_MAX];
@@ -616,6 +642,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 method_run_rule, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListWatches", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbu)", watches),
                                 method_list_watches, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListWatchesEx", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbus)", watches),
+                                method_list_watches_ex, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRules", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssst)", rules),
                                 method_list_rules, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe,

@@ -91,6 +91,7 @@ static ConfigWatch *config_watch_free(ConfigWatch *w) {
         g_free(w->path);
         g_strfreev(w->exclude);
         g_free(w->file);
+        g_free(w->path_file);
         g_free(w);
         return NULL;
 }
@@ -493,7 +494,7 @@ static char *actions_to_string(unsigned actions) {
 
 static ConfigWatch *build_watch(ConfParser *l, const ConfGroup *g) {
         _cleanup_(config_watch_freep) ConfigWatch *w = g_new0(ConfigWatch, 1);
-        const ConfAssignment *auto_add;
+        const ConfAssignment *auto_add, *path;
 
         w->name = g_strdup(g->name);
         w->file = g_strdup(conf_parser_file_name(l, g->file));
@@ -503,6 +504,12 @@ static ConfigWatch *build_watch(ConfParser *l, const ConfGroup *g) {
         {
                 g_autofree char *what = g_strdup_printf("Watch %s", g->name);
                 conf_group_apply(l, g, watch_keys, w, what);
+        }
+
+        path = conf_group_last_assignment(g, "Path");
+        if (path) {
+                w->path_file = g_strdup(conf_parser_file_name(l, path->file));
+                w->path_line = path->line;
         }
 
         auto_add = conf_group_last_assignment(g, "AutoAdd");

@@ -64,6 +64,8 @@ typedef struct ConfigWatch {
         uint32_t initial_kinds;
         char *file;                     /* where [Watch NAME] was first seen */
         unsigned line;
+        char *path_file;                /* where Path= was set (for warnings about it) */
+        unsigned path_line;
 } ConfigWatch;
 
 typedef struct ConfigLocation {

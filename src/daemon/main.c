@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "plugin.h"
+#include "watch-wait.h"
 
 /* Exit codes (sysexits.h values, as the unit's RestartPreventExitStatus=78 expects). */
 #define EXIT_USAGE 64
@@ -159,8 +160,10 @@ static int check_or_dump(const Args *a) {
                 g_autofree char *d = config_dump(c);
 
                 fputs(d, stdout);
-        } else
+        } else {
+                watch_wait_warn_missing(c);
                 fprintf(stderr, _("Configuration is valid: %u watches, %u rules.\n"), c->watches->len, c->rules->len);
+        }
         config_free(c);
         return EXIT_SUCCESS;
 }

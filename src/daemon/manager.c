@@ -83,6 +83,8 @@ static char *status_text(Manager *m) {
         else
                 g_string_append_printf(t, "Watching %u directories in %u watches; %u scheduled, %u running",
                                        b.n_directories, b.n_watches, s.n_scheduled, s.n_running);
+        if (b.n_waiting > 0)
+                g_string_append_printf(t, "; %u waiting for their path", b.n_waiting);
         if (b.n_unwatched > 0)
                 g_string_append_printf(t, "; %u not watched (watch limit)", b.n_unwatched);
         if (b.n_overflows > 0)

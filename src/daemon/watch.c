@@ -13,6 +13,8 @@ int watch_new(Watch **ret, const ConfigWatch *cfg) {
         w->path = g_strdup(cfg->path);
         w->recursive = cfg->recursive;
         w->auto_add = cfg->auto_add;
+        w->cfg_recursive = cfg->recursive;
+        w->cfg_auto_add = cfg->auto_add;
         w->exclude = g_strdupv(cfg->exclude);
         for (char **p = w->exclude; p && *p; p++)
                 if (strchr(*p, '/'))
@@ -31,6 +33,7 @@ Watch *watch_free(Watch *w) {
         g_free(w->path);
         g_strfreev(w->exclude);
         g_free(w->file_name);
+        g_free(w->target);
         g_free(w);
         return NULL;
 }
@@ -42,9 +45,23 @@ void watch_set_single_file(Watch *w, const char *file_name) {
         w->recursive = w->auto_add = false;
 }
 
+void watch_detach(Watch *w) {
+        w->root = NULL;
+        w->active = false;
+        w->n_unwatched = 0;
+        w->file_name = (g_free(w->file_name), NULL);
+        w->target = (g_free(w->target), NULL);
+        w->recursive = w->cfg_recursive;
+        w->auto_add = w->cfg_auto_add;
+}
+
+const char *watch_state(const Watch *w) {
+        return w->active ? "active" : w->waiting ? "waiting" : "inactive";
+}
+
 bool watch_matches_config(const Watch *w, const ConfigWatch *cfg) {
-        return streq(w->name, cfg->name) && streq(w->path, cfg->path) && w->recursive == cfg->recursive &&
-               w->auto_add == cfg->auto_add && g_strv_equal((const char *const *) w->exclude,
+        return streq(w->name, cfg->name) && streq(w->path, cfg->path) && w->cfg_recursive == cfg->recursive &&
+               w->cfg_auto_add == cfg->auto_add && g_strv_equal((const char *const *) w->exclude,
                                                             (const char *const *) cfg->exclude) &&
                w->initial_mask == cfg->initial_mask && w->initial_kinds == cfg->initial_kinds;
 }

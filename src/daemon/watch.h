@@ -15,6 +15,7 @@ typedef struct Watch {
         char *name;
         char *path;                     /* Path=: a directory, or a single file */
         bool recursive, auto_add;
+        bool cfg_recursive, cfg_auto_add;       /* as configured: a single-file watch clears the two above */
         char **exclude;
         bool exclude_has_slash;         /* some Exclude= pattern holds '/', so match relative paths too */
         uint32_t initial_mask, initial_kinds;
@@ -23,6 +24,8 @@ typedef struct Watch {
         WatchNode *root;                /* the watched directory (the parent for a single file) */
         unsigned n_unwatched;           /* directories that could not be watched (watch limit) */
         bool active;                    /* the root is watched */
+        bool waiting;                   /* Path= does not exist: watched for through its ancestors */
+        char *target;                   /* what the kernel watches for the root when Path= is a link */
 
         void *userdata;                 /* the manager's per-watch data (its rules) */
 } Watch;
@@ -34,6 +37,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Watch *, watch_free);
 
 /* Makes w a single-file watch of file_name in its parent directory (Path= is not a directory). */
 void watch_set_single_file(Watch *w, const char *file_name);
+
+/* Forgets what w was attached to (root, single file, target), back to its configured settings. The
+ * backend has dropped the tree already. */
+void watch_detach(Watch *w);
+
+/* "active", "waiting" (Path= does not exist yet) or "inactive" (it exists but could not be watched). */
+const char *watch_state(const Watch *w);
 
 /* Whether cfg describes the same watch as w (so a reload can keep it and its tree). */
 bool watch_matches_config(const Watch *w, const ConfigWatch *cfg);

@@ -518,7 +518,8 @@ polkit.addRule(function(action, subject) {
         self.d = self.start()
         tid = self.schedule(self.d, 'slow-1')
         daemon_user = ['setpriv', '--reuid=1', '--regid=1', '--clear-groups', '--']
-        for method, args in (('ListTasks', ()), ('GetTask', (str(tid),)), ('ListWatches', ()), ('ListRules', ())):
+        for method, args in (('ListTasks', ()), ('GetTask', (str(tid),)), ('ListWatches', ()),
+                             ('ListWatchesEx', ()), ('ListRules', ())):
             rc, out = self.gdbus_call('/org/inotaskd1', 'org.inotaskd1.Manager.' + method, *args,
                                       prefix=daemon_user)
             self.assertNotEqual(rc, 0, out)
