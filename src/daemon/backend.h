@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "mount-monitor.h"
 #include "time-util.h"
 #include "watch.h"
 
@@ -39,6 +40,10 @@ typedef struct BackendOps {
         int (*set_enabled)(Backend *b, bool enabled);
         void (*drain)(Backend *b);
         void (*get_stats)(const Backend *b, BackendStats *ret); /* n_overflows, n_directories */
+        /* Directory n of w is another one now (a mount came or went there): forget what was known
+         * below it, watch it again and raise the differences. May be NULL. */
+        void (*rescan_dir)(Backend *b, Watch *w, WatchNode *n);
+        void (*retry_unwatched)(Backend *b);                    /* may be NULL */
 } BackendOps;
 
 /* The part every backend shares; for implementations, read-only for everyone else. */
@@ -49,6 +54,7 @@ struct Backend {
         void *userdata;
         GPtrArray *watches;             /* Watch* (owned), in the order they were added */
         uint64_t n_events;
+        MountMonitor *mounts;           /* NULL if the mount table cannot be watched */
 };
 
 extern const BackendOps backend_inotify_ops;
@@ -94,6 +100,17 @@ int backend_set_enabled(Backend *b, bool enabled);
 void backend_drain(Backend *b);
 
 void backend_get_stats(const Backend *b, BackendStats *ret);
+
+/* Tries again to watch the directories that could not be watched (the watch limit may have been
+ * raised), raising what changed in them meanwhile. */
+void backend_retry_unwatched(Backend *b);
+
+/* A mount appeared or went at path: every watch's directory there (or its root, if path is at or above
+ * it) is rescanned. */
+void backend_mount_changed(Backend *b, const char *path);
+
+/* For implementations: the kernel reported an unmount; have the mount table read again soon. */
+void backend_check_mounts(Backend *b);
 
 /* For implementations: hands one event to the sink. */
 static inline void backend_emit(Backend *b, Event *ev) {
