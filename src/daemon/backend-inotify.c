@@ -173,7 +173,9 @@ static void remove_subtree(InotifyBackend *b, WatchNode *n) {
 }
 
 static void note_enospc(InotifyBackend *b, Watch *w, const char *path) {
-        usec_t now = now_usec(CLOCK_REALTIME);
+        /* The file systems' own clock for ctime: a write after the listing is at or after it (so a retry
+         * does not miss it), one before it only within the same tick. */
+        usec_t now = now_usec(CLOCK_REALTIME_COARSE);
 
         w->n_unwatched++;
         /* The walk lists it next: a retry raises what changed after that. */
@@ -776,8 +778,6 @@ static void inotify_rescan_dir(Backend *base, Watch *w, WatchNode *n) {
  * nothing more fits; and at every reload. Each try stops at the first directory that does not fit. */
 #define RETRY_FIRST_USEC (10 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (10 * 60 * USEC_PER_SEC)
-/* A file written in the same clock tick as the listing still counts as changed after it. */
-#define RETRY_SLACK_USEC (20 * USEC_PER_MSEC)
 
 static void retry(InotifyBackend *b);
 
@@ -889,7 +889,7 @@ static int retry_subtree(InotifyBackend *b, WatchNode *t) {
         path = watch_node_path(t);
         at = b->unwatched_at ? g_hash_table_lookup(b->unwatched_at, path) : NULL;
         since = at ? *at : b->unwatched_since;
-        reconcile_node(&b->reconciler, t, RECONCILE_RESCAN, since > RETRY_SLACK_USEC ? since - RETRY_SLACK_USEC : 0);
+        reconcile_node(&b->reconciler, t, RECONCILE_RESCAN, since);
         if (b->unwatched_at)
                 (void) g_hash_table_remove(b->unwatched_at, path);
         return (int) added->len;

@@ -92,6 +92,9 @@ class WatchLimit(harness.DaemonTestCase):
         # must not raise it again.
         os.makedirs(d.path('stage', 'moved'))
         harness.write(d.path('stage', 'moved', 'inside'))
+        # The same into a directory that may or may not be watched.
+        os.makedirs(d.path('stage', 'sub'))
+        harness.write(d.path('stage', 'sub', 'deep'))
         # The pre-existing files are older than the start's listing by more than a clock tick.
         wait_clock_past(d.path('probe'), os.stat(d.path('stage', 'moved', 'inside')).st_ctime_ns)
         d.start()
@@ -103,8 +106,7 @@ class WatchLimit(harness.DaemonTestCase):
         news = [os.path.join(tree, 'd%02d' % i, 'new') for i in range(DIRS)]
         for p in news:
             harness.write(p)
-        os.makedirs(os.path.join(tree, 'd00', 'sub'))
-        harness.write(os.path.join(tree, 'd00', 'sub', 'deep'))
+        os.rename(d.path('stage', 'sub'), os.path.join(tree, 'd00', 'sub'))
         harness.write(os.path.join(tree, 'moved', 'later'))
         d.settle()
         seen = len(d.records())
