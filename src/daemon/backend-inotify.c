@@ -874,15 +874,18 @@ static void rollback(InotifyBackend *b, GPtrArray *added) {
 }
 
 /* Watches the unwatched subtree t whole, or not at all (so what is still unwatched keeps the time it
- * was listed), and raises what changed in it since. Returns the directories added, -ENOSPC. */
+ * was listed), and raises what changed in it since. Returns the directories added; -ENOSPC if not
+ * even t fit, -E2BIG if only part of it did. */
 static int retry_subtree(InotifyBackend *b, WatchNode *t) {
         g_autoptr(GPtrArray) added = g_ptr_array_new();
         g_autofree char *path = NULL;
         usec_t since, *at;
 
         if (rewatch_subtree(b, t, added) < 0) {
+                int r = added->len > 0 ? -E2BIG : -ENOSPC;
+
                 rollback(b, added);
-                return -ENOSPC;
+                return r;
         }
         if (t->wd < 0)
                 return 0;       /* gone: its parent's events say so */
@@ -908,11 +911,11 @@ static void retry(InotifyBackend *b) {
                         continue;
                 collect_unwatched(w->root, tops);
                 for (guint i = 0; i < tops->len && !full; i++) {
-                        unsigned before = watch_tree_n_watched(b->tree);
                         int r = retry_subtree(b, tops->pdata[i]);
 
-                        /* Nothing of it fit: the table is full, the rest will not fit either. */
-                        if (r == -ENOSPC && watch_tree_n_watched(b->tree) == before)
+                        /* Nothing of it fit: the table is full, the rest will not fit either (a
+                         * subtree only partly fitting leaves room for smaller ones after it). */
+                        if (r == -ENOSPC)
                                 full = true;
                         else if (r > 0)
                                 n_added += (unsigned) r;

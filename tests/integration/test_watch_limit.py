@@ -61,10 +61,14 @@ class MarkerFirstDaemon(LimitedDaemon):
         return super().config_text('') + '\n' + tail
 
 
-def raise_limit(d):
+PARTLY = LIMIT + 10
+CHAIN = 11
+
+
+def raise_limit(d, limit=RAISED):
     """Raises the limit of the daemon's own user namespace (entered with nsenter)."""
     subprocess.run(['nsenter', '-t', str(d.pid), '-U', 'sh', '-c',
-                    'echo %d > /proc/sys/user/max_inotify_watches' % RAISED], check=True)
+                    'echo %d > /proc/sys/user/max_inotify_watches' % limit], check=True)
 
 
 def wait_clock_past(path, ctime_ns, margin_ns=100 * 1000 * 1000):
@@ -88,6 +92,9 @@ class WatchLimit(harness.DaemonTestCase):
         for i in range(DIRS):
             os.makedirs(os.path.join(tree, 'd%02d' % i))
             harness.write(os.path.join(tree, 'd%02d' % i, 'pre'))
+        # A deep subtree: left out, it is watched whole or not at all; smaller ones fill the rest.
+        chain = os.path.join(tree, *['c%02d' % i for i in range(CHAIN)])
+        os.makedirs(chain)
         # A directory moved in while the table is full: its scan raises its file at once, the retry
         # must not raise it again.
         os.makedirs(d.path('stage', 'moved'))
@@ -111,9 +118,15 @@ class WatchLimit(harness.DaemonTestCase):
         d.settle()
         seen = len(d.records())
         log('table full: %d of %d directories not watched; %d of %d new files ran a task' %
-            (unwatched, DIRS + 2, seen, DIRS + 3))
+            (unwatched, DIRS + CHAIN + 2, seen, DIRS + 3))
         self.assertIn('not watched (watch limit)', d.latest_status())
 
+        if reload:
+            # Room for 10 more: exactly that many are watched, the rest waits.
+            raise_limit(d, PARTLY)
+            d.signal(signal.SIGHUP)
+            d.wait_for_log(r'^Watch limit: watching \d+ more directories, \d+ are still not watched\.$')
+            d.wait_notify(r'^STATUS=Watching %d directories in 2 watches; .*not watched \(watch limit\)' % PARTLY)
         raise_limit(d)
         if reload:
             d.signal(signal.SIGHUP)
@@ -130,7 +143,7 @@ class WatchLimit(harness.DaemonTestCase):
             raise harness.Timeout('%s: %d of %d files without a task, status %r' %
                                   (e, len(missing), len(want), d.latest_status()))
         # Now watched: a write anywhere runs its task.
-        late = [os.path.join(tree, 'd%02d' % i, 'late') for i in range(DIRS)]
+        late = [os.path.join(tree, 'd%02d' % i, 'late') for i in range(DIRS)] + [os.path.join(chain, 'late')]
         for p in late:
             harness.write(p)
         d.settle()
@@ -141,8 +154,8 @@ class WatchLimit(harness.DaemonTestCase):
             self.assertEqual(got.count(p), 1, p)
         # Files there before the start were not written since: no task.
         self.assertFalse([p for p in got if p.endswith('/pre')])
-        # tree, its 60 directories, moved, d00/sub and the marker.
-        self.assertTrue(d.latest_status().startswith('Watching %d directories' % (DIRS + 4)),
+        # tree, its 60 directories, the chain, moved, d00/sub and the marker.
+        self.assertTrue(d.latest_status().startswith('Watching %d directories' % (DIRS + CHAIN + 4)),
                         d.latest_status())
         self.assertNotIn('not watched', d.latest_status())
         self.assertEqual(len(d.log_matches(r'^Trying again to watch the directories left out')), 1)
