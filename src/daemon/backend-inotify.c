@@ -59,7 +59,7 @@ typedef struct InotifyBackend {
         /* Directories left unwatched by the limit are tried again on this timer (and at a reload). */
         sd_event_source *retry_timer;
         usec_t retry_usec;              /* the next retry's delay, doubling while nothing fits */
-        GHashTable *unwatched_at;       /* path -> usec_t *: CLOCK_REALTIME its contents were listed */
+        GHashTable *unwatched_at;       /* path -> usec_t *: when it was listed (REALTIME_COARSE) */
         usec_t unwatched_since;         /* of the first directory left out, for those not in the table */
         bool retry_logged, retrying;
 
