@@ -942,7 +942,8 @@ static void retry(InotifyBackend *b) {
                 return;
         }
         if (n_added > 0) {
-                log_info("Watch limit: watching %u more directories, %u are still not watched.", n_added, n_left);
+                log_info("Watch limit: watching %u more directories, %u are still not watched.",
+                         n_added, n_left);
                 b->retry_usec = RETRY_FIRST_USEC;
         } else
                 b->retry_usec = MIN(b->retry_usec * 2, RETRY_MAX_USEC);
