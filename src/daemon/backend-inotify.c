@@ -77,6 +77,13 @@ typedef struct InotifyBackend {
         unsigned enospc_count;
         char *enospc_first;
 
+        /* Directories left unwatched by the limit are tried again on this timer (and at a reload). */
+        sd_event_source *retry_timer;
+        usec_t retry_usec;              /* the next retry's delay, doubling while nothing fits */
+        GHashTable *unwatched_at;       /* path -> usec_t *: when it was listed (REALTIME_COARSE) */
+        usec_t unwatched_since;         /* of the first directory left out, for those not in the table */
+        bool retry_logged, retrying;
+
         /* Long scans block the loop: keep systemd's start timeout and watchdog at bay meanwhile. */
         unsigned scan_count;
         usec_t scan_last_ping;
@@ -133,6 +140,8 @@ static void note_handled(InotifyBackend *b, const WatchNode *n, const char *name
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void retry_new_dirs(InotifyBackend *b, bool final);
 static const ReconcileOps reconcile_ops;
+static void retry_arm(InotifyBackend *b);
+static void unmounted(InotifyBackend *b, WatchNode *n);
 
 static int inotify_backend_init(Backend *base) {
         InotifyBackend *b = (InotifyBackend *) base;
@@ -172,6 +181,9 @@ static void inotify_done(Backend *base) {
 
         b->io = sd_event_source_disable_unref(b->io);
         b->pair_timer = sd_event_source_disable_unref(b->pair_timer);
+        b->retry_timer = sd_event_source_disable_unref(b->retry_timer);
+        if (b->unwatched_at)
+                g_hash_table_unref(b->unwatched_at);
         if (b->pending)
                 g_array_unref(b->pending);
         if (b->retry)
@@ -240,7 +252,17 @@ static void remove_subtree(InotifyBackend *b, WatchNode *n) {
 }
 
 static void note_enospc(InotifyBackend *b, Watch *w, const char *path) {
+        /* The file systems' own clock for ctime: a write after the listing is at or after it (so a retry
+         * does not miss it), one before it only within the same tick. */
+        usec_t now = now_usec(CLOCK_REALTIME_COARSE);
+
         w->n_unwatched++;
+        /* The walk lists it next: a retry raises what changed after that. */
+        if (!b->unwatched_at)
+                b->unwatched_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        g_hash_table_insert(b->unwatched_at, g_strdup(path), g_memdup2(&now, sizeof now));
+        if (b->unwatched_since == 0)
+                b->unwatched_since = now;
         if (b->enospc_count++ == 0)
                 b->enospc_first = g_strdup(path);
 }
@@ -249,8 +271,9 @@ static void flush_enospc(InotifyBackend *b) {
         g_autofree char *limit = NULL;
         LogField f[2];
 
-        if (b->enospc_count == 0)
+        if (b->enospc_count == 0 || b->retrying)
                 return;
+        retry_arm(b);
         if (!g_file_get_contents("/proc/sys/fs/inotify/max_user_watches", &limit, NULL, NULL))
                 limit = g_strdup("?");
         g_strstrip(limit);
@@ -777,6 +800,10 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
         const char *name = e->len > 0 ? e->name : NULL;
         uint32_t mask = e->mask;
 
+        if ((mask & IN_UNMOUNT) && b->base.mounts) {
+                unmounted(b, n);
+                return;
+        }
         if (!name) {
                 /* Self events matter for the watched directory itself only: for any other directory
                  * the parent reports the same change by name. */
@@ -1035,6 +1062,272 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/* ------------------------------------------------------------------ mounts */
+
+/* IN_UNMOUNT: n's file system is going (IN_IGNORED follows). Keep the node, unwatched, instead of
+ * dropping it with its subtree: the mount table, read again, says which directory to rescan. */
+static void unmounted(InotifyBackend *b, WatchNode *n) {
+        watch_tree_set_wd(b->tree, n, -1);
+        backend_check_mounts(&b->base);
+}
+
+/* Raises deleted for everything known below n, deepest first, as rm -rf would. */
+static void raise_known_gone(InotifyBackend *b, Watch *w, WatchNode *n) {
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        WatchChildIter i;
+        WatchFileIter fi;
+        const char *f;
+        WatchNode *v;
+
+        watch_file_iter_init(&fi, n);
+        while (n->files && watch_file_iter_next(&fi, &f))
+                g_ptr_array_add(names, g_strdup(f));
+        for (guint k = 0; k < names->len; k++)
+                emit_mask(b, w, n, names->pdata[k], IN_DELETE, true);
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                raise_known_gone(b, w, v);
+                emit_mask(b, w, n, v->name, IN_DELETE | IN_ISDIR, true);
+        }
+}
+
+/* Forgets n's files and subdirectories (and their watches); n itself stays. */
+static void drop_below(InotifyBackend *b, WatchNode *n) {
+        g_autoptr(GPtrArray) kids = g_ptr_array_new(), names = g_ptr_array_new_with_free_func(g_free);
+        WatchChildIter i;
+        WatchFileIter fi;
+        const char *f;
+        WatchNode *v;
+
+        watch_file_iter_init(&fi, n);
+        while (n->files && watch_file_iter_next(&fi, &f))
+                g_ptr_array_add(names, g_strdup(f));
+        for (guint k = 0; k < names->len; k++)
+                (void) watch_node_remove_file(n, names->pdata[k]);
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                g_ptr_array_add(kids, v);
+        for (guint k = 0; k < kids->len; k++)
+                remove_subtree(b, kids->pdata[k]);
+}
+
+/* A mount came or went at n: the directory there is another one. What was known below it is deleted,
+ * what is there now is new (as for a new directory). */
+static void inotify_rescan_dir(Backend *base, Watch *w, WatchNode *n) {
+        InotifyBackend *b = (InotifyBackend *) base;
+        g_autofree char *path = watch_node_path(n);
+        int r;
+
+        raise_known_gone(b, w, n);
+        drop_below(b, n);
+        /* The old wd is the covered directory's (a mount) or the gone file system's (an unmount). */
+        if (n->wd >= 0 && !watch_tree_wd_shared(b->tree, n))
+                (void) inotify_rm_watch(b->fd, n->wd);
+        watch_tree_set_wd(b->tree, n, -1);
+        r = strlen(path) < PATH_MAX ? watch_node(b, n, path, -1) : -ENAMETOOLONG;
+        if (r < 0) {
+                if (!n->parent) {
+                        root_gone(b, n);
+                        return;
+                }
+                emit_mask(b, w, n->parent, n->name, IN_DELETE | IN_ISDIR, true);
+                remove_subtree(b, n);
+                return;
+        }
+        reconcile_node(&b->reconciler, n, RECONCILE_CREATED, 0);
+        flush_enospc(b);
+}
+
+/* ------------------------------------------------------------------ the watch limit, again */
+
+/* While directories are unwatched, try again after this long, doubling up to the maximum while
+ * nothing more fits; and at every reload. Each try stops at the first directory that does not fit. */
+#define RETRY_FIRST_USEC (10 * USEC_PER_SEC)
+#define RETRY_MAX_USEC (10 * 60 * USEC_PER_SEC)
+
+static void retry(InotifyBackend *b);
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        retry(userdata);
+        return 0;
+}
+
+static void retry_arm(InotifyBackend *b) {
+        int r, enabled = SD_EVENT_OFF;
+
+        if (b->retry_usec == 0)
+                b->retry_usec = RETRY_FIRST_USEC;
+        if (b->retry_timer) {
+                (void) sd_event_source_get_enabled(b->retry_timer, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return;
+                r = sd_event_source_set_time_relative(b->retry_timer, b->retry_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->retry_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(b->base.event, &b->retry_timer, CLOCK_MONOTONIC, b->retry_usec,
+                                               USEC_PER_SEC, on_retry, b);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to arm the watch limit retry, ignoring: %m");
+                return;
+        }
+        if (!b->retry_logged) {
+                log_info("Trying again to watch the directories left out in %" PRIu64 " s (then less often) "
+                         "and at every reload.", b->retry_usec / USEC_PER_SEC);
+                b->retry_logged = true;
+        }
+}
+
+/* The topmost unwatched directories below n (their subtrees are mostly unwatched too: a walk that
+ * hits the limit leaves out everything after). */
+static void collect_unwatched(WatchNode *n, GPtrArray *out) {
+        WatchChildIter i;
+        WatchNode *v;
+
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i))) {
+                if (v->wd < 0)
+                        g_ptr_array_add(out, v);
+                else
+                        collect_unwatched(v, out);
+        }
+}
+
+static unsigned count_unwatched(const WatchNode *n) {
+        unsigned c = 0;
+        WatchChildIter i;
+        WatchNode *v;
+
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                c += (v->wd < 0) + count_unwatched(v);
+        return c;
+}
+
+/* Watches every unwatched directory of n's subtree, recording them in added. -ENOSPC if one does not
+ * fit; a directory that is gone (or cannot be watched) is skipped with its subtree. */
+static int rewatch_subtree(InotifyBackend *b, WatchNode *n, GPtrArray *added) {
+        WatchChildIter i;
+        WatchNode *v;
+
+        if (n->wd < 0) {
+                g_autofree char *path = watch_node_path(n);
+                int wd;
+
+                if (strlen(path) >= PATH_MAX)
+                        return 0;
+                wd = inotify_add_watch(b->fd, path, b->mask | TREE_MASK | ADD_FLAGS);
+                if (wd < 0)
+                        return errno == ENOSPC ? -ENOSPC : 0;
+                watch_tree_set_wd(b->tree, n, wd);
+                g_ptr_array_add(added, n);
+        }
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                if (rewatch_subtree(b, v, added) < 0)
+                        return -ENOSPC;
+        return 0;
+}
+
+static void rollback(InotifyBackend *b, GPtrArray *added) {
+        for (guint k = added->len; k > 0; k--) {
+                WatchNode *n = added->pdata[k - 1];
+
+                if (!watch_tree_wd_shared(b->tree, n))
+                        (void) inotify_rm_watch(b->fd, n->wd);
+                watch_tree_set_wd(b->tree, n, -1);
+        }
+}
+
+/* Watches the unwatched subtree t whole, or not at all (so what is still unwatched keeps the time it
+ * was listed), and raises what changed in it since. Returns the directories added; -ENOSPC if not
+ * even t fit, -E2BIG if only part of it did. */
+static int retry_subtree(InotifyBackend *b, WatchNode *t) {
+        g_autoptr(GPtrArray) added = g_ptr_array_new();
+        g_autofree char *path = NULL;
+        usec_t since, *at;
+
+        if (rewatch_subtree(b, t, added) < 0) {
+                int r = added->len > 0 ? -E2BIG : -ENOSPC;
+
+                rollback(b, added);
+                return r;
+        }
+        if (t->wd < 0)
+                return 0;       /* gone: its parent's events say so */
+        path = watch_node_path(t);
+        at = b->unwatched_at ? g_hash_table_lookup(b->unwatched_at, path) : NULL;
+        since = at ? *at : b->unwatched_since;
+        reconcile_node(&b->reconciler, t, RECONCILE_RESCAN, since);
+        if (b->unwatched_at)
+                (void) g_hash_table_remove(b->unwatched_at, path);
+        return (int) added->len;
+}
+
+static void retry(InotifyBackend *b) {
+        unsigned n_added = 0, n_left = 0;
+        bool full = false;
+
+        b->retrying = true;
+        for (guint k = 0; k < b->base.watches->len; k++) {
+                Watch *w = g_ptr_array_index(b->base.watches, k);
+                g_autoptr(GPtrArray) tops = g_ptr_array_new();
+
+                if (!w->active || !w->root || !w->recursive)
+                        continue;
+                collect_unwatched(w->root, tops);
+                for (guint i = 0; i < tops->len && !full; i++) {
+                        int r = retry_subtree(b, tops->pdata[i]);
+
+                        /* Nothing of it fit: the table is full, the rest will not fit either (a
+                         * subtree only partly fitting leaves room for smaller ones after it). */
+                        if (r == -ENOSPC)
+                                full = true;
+                        else if (r > 0)
+                                n_added += (unsigned) r;
+                }
+                w->n_unwatched = count_unwatched(w->root);
+                n_left += w->n_unwatched;
+        }
+        b->retrying = false;
+        /* New directories the rescans could not watch are counted above, and retried with the rest. */
+        b->enospc_count = 0;
+        b->enospc_first = (g_free(b->enospc_first), NULL);
+
+        if (n_left == 0) {
+                if (n_added > 0)
+                        log_info("Watch limit: watching %u more directories, every directory is watched now.",
+                                 n_added);
+                if (b->unwatched_at)
+                        g_hash_table_remove_all(b->unwatched_at);
+                b->unwatched_since = 0;
+                b->retry_usec = 0;
+                b->retry_logged = false;
+                if (b->retry_timer)
+                        (void) sd_event_source_set_enabled(b->retry_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (n_added > 0) {
+                log_info("Watch limit: watching %u more directories, %u are still not watched.",
+                         n_added, n_left);
+                b->retry_usec = RETRY_FIRST_USEC;
+        } else
+                b->retry_usec = MIN(b->retry_usec * 2, RETRY_MAX_USEC);
+        retry_arm(b);
+}
+
+static void inotify_retry_unwatched(Backend *base) {
+        InotifyBackend *b = (InotifyBackend *) base;
+
+        if (b->unwatched_since == 0)
+                return;
+        /* A reload retries now, and the timer starts again from its first delay. */
+        b->retry_usec = RETRY_FIRST_USEC;
+        if (b->retry_timer)
+                (void) sd_event_source_set_enabled(b->retry_timer, SD_EVENT_OFF);
+        retry(b);
+}
+
 const BackendOps backend_inotify_ops = {
         .name = "inotify",
         .size = sizeof(InotifyBackend),
@@ -1047,4 +1340,6 @@ const BackendOps backend_inotify_ops = {
         .set_enabled = inotify_set_enabled,
         .drain = inotify_drain,
         .get_stats = inotify_get_stats,
+        .rescan_dir = inotify_rescan_dir,
+        .retry_unwatched = inotify_retry_unwatched,
 };

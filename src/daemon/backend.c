@@ -3,6 +3,7 @@
  * to its implementation. */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,10 @@
 #include "watch-wait.h"
 
 static void on_path_changed(WatchWaiter *ww, Watch *w, bool exists, void *userdata);
+
+static void on_mount_changed(const char *path, void *userdata) {
+        backend_mount_changed(userdata, path);
+}
 
 int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback,
                 void *userdata) {
@@ -31,6 +36,12 @@ int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventF
         r = watch_waiter_new(&b->waiter, e, on_path_changed, b);
         if (r < 0)
                 return r;
+        if (ops->rescan_dir) {
+                r = mount_monitor_new(&b->mounts, e, on_mount_changed, b);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the mount table, mounts inside watched trees "
+                                          "will not be noticed: %m");
+        }
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -41,6 +52,7 @@ Backend *backend_free(Backend *b) {
                 return NULL;
         /* Its entries point at the watches. */
         b->waiter = watch_waiter_free(b->waiter);
+        b->mounts = mount_monitor_free(b->mounts);
         b->ops->done(b);
         if (b->watches) {
                 for (guint i = 0; i < b->watches->len; i++)
@@ -211,5 +223,56 @@ void backend_get_stats(const Backend *b, BackendStats *ret) {
 
                 ret->n_unwatched += w->n_unwatched;
                 ret->n_waiting += w->waiting;
+        }
+}
+
+void backend_retry_unwatched(Backend *b) {
+        if (b->ops->retry_unwatched)
+                b->ops->retry_unwatched(b);
+}
+
+void backend_check_mounts(Backend *b) {
+        mount_monitor_check_soon(b->mounts);
+}
+
+/* The node of w's tree at path, when path is at or above w's root (the root) or a directory the tree
+ * holds below it; NULL otherwise. */
+static WatchNode *node_at(Watch *w, const char *path) {
+        const char *root = w->root->name, *p;
+        size_t l = strlen(path), rl = strlen(root);
+        WatchNode *n = w->root;
+
+        if (streq(path, "/") || (strncmp(root, path, l) == 0 && (root[l] == 0 || root[l] == '/')))
+                return w->root;
+        if (strncmp(path, root, rl) != 0 || path[rl] != '/' || !w->recursive)
+                return NULL;
+        for (p = path + rl; n && *p;) {
+                const char *e;
+                g_autofree char *name = NULL;
+
+                p += strspn(p, "/");
+                e = strchrnul(p, '/');
+                if (e == p)
+                        break;
+                name = g_strndup(p, e - p);
+                n = watch_node_child(n, name);
+                p = e;
+        }
+        return n;
+}
+
+void backend_mount_changed(Backend *b, const char *path) {
+        /* Rescanning may add or drop watches' nodes, not watches: the array stays as it is. */
+        for (guint i = 0; i < b->watches->len; i++) {
+                Watch *w = b->watches->pdata[i];
+                WatchNode *n;
+
+                if (!w->active || !w->root)
+                        continue;
+                n = node_at(w, path);
+                if (n) {
+                        log_debug("Watch %s: a mount came or went at %s, rescanning.", w->name, path);
+                        b->ops->rescan_dir(b, w, n);
+                }
         }
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "mount-monitor.h"
 #include "time-util.h"
 #include "watch.h"
 
@@ -43,6 +44,10 @@ typedef struct BackendOps {
         int (*set_enabled)(Backend *b, bool enabled);
         void (*drain)(Backend *b);
         void (*get_stats)(const Backend *b, BackendStats *ret); /* n_overflows, n_directories */
+        /* Directory n of w is another one now (a mount came or went there): forget what was known
+         * below it, watch it again and raise the differences. May be NULL. */
+        void (*rescan_dir)(Backend *b, Watch *w, WatchNode *n);
+        void (*retry_unwatched)(Backend *b);                    /* may be NULL */
 } BackendOps;
 
 /* The part every backend shares; for implementations, read-only for everyone else. */
@@ -54,6 +59,7 @@ struct Backend {
         GPtrArray *watches;             /* Watch* (owned), in the order they were added */
         uint64_t n_events;
         WatchWaiter *waiter;            /* follows paths that are missing or links (watch-wait.c) */
+        MountMonitor *mounts;           /* NULL if the mount table cannot be watched */
 };
 
 extern const BackendOps backend_inotify_ops;
@@ -111,6 +117,16 @@ void backend_get_stats(const Backend *b, BackendStats *ret);
 
 /* For implementations: w lost its root (deleted, renamed away); it is looked at again from the loop. */
 void backend_watch_lost(Backend *b, Watch *w);
+/* Tries again to watch the directories that could not be watched (the watch limit may have been
+ * raised), raising what changed in them meanwhile. */
+void backend_retry_unwatched(Backend *b);
+
+/* A mount appeared or went at path: every watch's directory there (or its root, if path is at or above
+ * it) is rescanned. */
+void backend_mount_changed(Backend *b, const char *path);
+
+/* For implementations: the kernel reported an unmount; have the mount table read again soon. */
+void backend_check_mounts(Backend *b);
 
 /* For implementations: hands one event to the sink. */
 static inline void backend_emit(Backend *b, Event *ev) {

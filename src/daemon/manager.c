@@ -560,6 +560,8 @@ int manager_reload(Manager *m, GPtrArray *errors) {
         }
 
         added = apply_watches(m, c);
+        /* The watch limit may have been raised, as its message asks. */
+        backend_retry_unwatched(m->backend);
         scheduler_replace_rules(m->scheduler, c->rules);
         apply_daemon_settings(m, c);
         config_free(m->config);
