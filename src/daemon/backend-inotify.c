@@ -1071,26 +1071,6 @@ static void unmounted(InotifyBackend *b, WatchNode *n) {
         backend_check_mounts(&b->base);
 }
 
-/* Raises deleted for everything known below n, deepest first, as rm -rf would. */
-static void raise_known_gone(InotifyBackend *b, Watch *w, WatchNode *n) {
-        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-        WatchChildIter i;
-        WatchFileIter fi;
-        const char *f;
-        WatchNode *v;
-
-        watch_file_iter_init(&fi, n);
-        while (n->files && watch_file_iter_next(&fi, &f))
-                g_ptr_array_add(names, g_strdup(f));
-        for (guint k = 0; k < names->len; k++)
-                emit_mask(b, w, n, names->pdata[k], IN_DELETE, true);
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i))) {
-                raise_known_gone(b, w, v);
-                emit_mask(b, w, n, v->name, IN_DELETE | IN_ISDIR, true);
-        }
-}
-
 /* Forgets n's files and subdirectories (and their watches); n itself stays. */
 static void drop_below(InotifyBackend *b, WatchNode *n) {
         g_autoptr(GPtrArray) kids = g_ptr_array_new(), names = g_ptr_array_new_with_free_func(g_free);
@@ -1118,7 +1098,7 @@ static void inotify_rescan_dir(Backend *base, Watch *w, WatchNode *n) {
         g_autofree char *path = watch_node_path(n);
         int r;
 
-        raise_known_gone(b, w, n);
+        reconcile_raise_gone(&b->reconciler, n);
         drop_below(b, n);
         /* The old wd is the covered directory's (a mount) or the gone file system's (an unmount). */
         if (n->wd >= 0 && !watch_tree_wd_shared(b->tree, n))

@@ -99,9 +99,10 @@ static bool was_known(Walk *k, ReconcileMode mode, const char *name, bool in_tre
         return found;
 }
 
-/* A directory the tree knew is gone: what it knew inside is gone with it, deepest first, as rm -r
- * reports it (rules on deleted hear of every file, CancelOn=deleted cancels their waiting tasks). */
-static void raise_subtree_gone(Walk *k, Watch *w, WatchNode *n) {
+/* A directory the tree knew is gone: what it knew inside is gone with it (rules on deleted hear of every
+ * file, CancelOn=deleted cancels their waiting tasks). */
+void reconcile_raise_gone(const Reconciler *r, WatchNode *n) {
+        Watch *w = n->owner;
         WatchChildIter i;
         WatchFileIter fi;
         WatchNode *v;
@@ -109,12 +110,12 @@ static void raise_subtree_gone(Walk *k, Watch *w, WatchNode *n) {
 
         watch_child_iter_init(&i, n);
         while ((v = watch_child_iter_next(&i))) {
-                raise_subtree_gone(k, w, v);
-                emit(k, w, n, v->name, IN_DELETE | IN_ISDIR);
+                reconcile_raise_gone(r, v);
+                r->ops->emit(r->userdata, w, n, v->name, IN_DELETE | IN_ISDIR);
         }
         watch_file_iter_init(&fi, n);
         while (watch_file_iter_next(&fi, &f))
-                emit(k, w, n, f, IN_DELETE);
+                r->ops->emit(r->userdata, w, n, f, IN_DELETE);
 }
 
 /* After a RESCAN listing: what the tree holds and the disk no longer does is gone. */
@@ -145,7 +146,7 @@ static void raise_gone(Walk *k, Watch *w, WatchNode *n, GHashTable *seen) {
                 WatchNode *c = watch_node_child(n, gone->pdata[j]);
 
                 if (c && w->recursive)
-                        raise_subtree_gone(k, w, c);
+                        reconcile_raise_gone(k->r, c);
                 emit(k, w, n, gone->pdata[j], IN_DELETE | IN_ISDIR);
                 if (c)
                         k->r->ops->remove_subtree(k->r->userdata, c);

@@ -49,6 +49,10 @@ void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_
  * has not applied yet; the caller tries again once it has. */
 int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode);
 
+/* Raises deleted for everything the tree knows below n, deepest first, as rm -r reports it; the tree
+ * itself is left as it is. */
+void reconcile_raise_gone(const Reconciler *r, WatchNode *n);
+
 /* Raises the differences between w's tree and a snapshot taken before (relpath ->
  * GINT_TO_POINTER(is_dir); entries are removed from it): created for new entries, deleted for vanished
  * ones, changed for files whose ctime is at or after since. Entries the tree does not hold yet are
