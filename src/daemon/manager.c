@@ -198,7 +198,8 @@ static void follow_move(Manager *m, Event *ev, GPtrArray *rules) {
         if (!ev->is_dir)
                 return;
         if (ev->kind == EVENT_KIND_MOVED)
-                scheduler_rename_prefix(m->scheduler, ev->watch->name, old, event_pathname(ev), task_follows, ev);
+                scheduler_rename_prefix(m->scheduler, ev->watch->name, old, event_pathname(ev), task_follows,
+                                        ev);
         else
                 scheduler_cancel_below(m->scheduler, ev->watch->name, old, "moved out of the watch");
 }

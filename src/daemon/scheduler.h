@@ -109,8 +109,8 @@ void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups)
 void scheduler_cancel_task(Scheduler *s, Task *t, const char *why);
 /* Does t still concern new_path (its rule's Match=/MatchRegex=, the watch's Exclude=)? If so, *ret_groups
  * may get its new MatchRegex= groups; if not, *ret_why may say why it is cancelled. */
-typedef bool (*SchedulerFollowFunc)(const Task *t, const char *new_path, char ***ret_groups, const char **ret_why,
-                                    void *userdata);
+typedef bool (*SchedulerFollowFunc)(const Task *t, const char *new_path, char ***ret_groups,
+                                    const char **ret_why, void *userdata);
 /* follows (may be NULL: every task follows) is asked for each task below old_dir. */
 void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir,
                              SchedulerFollowFunc follows, void *userdata);

@@ -79,28 +79,26 @@ bool watch_excluded_by_pattern(const Watch *w, const WatchNode *n, const char *n
 }
 
 bool watch_excluded_relpath(const Watch *w, const char *relpath) {
-        g_autofree char *rel = g_strdup(relpath);
+        g_autofree char *rel = NULL;
 
         if (!w->exclude || !w->exclude[0])
                 return false;
-        /* Each prefix "a", "a/b", ... : its last component by name, the prefix itself by path. */
-        for (char *end = rel;; end++) {
-                if (*end != '/' && *end != 0)
-                        continue;
-                {
-                        char c = *end;
-                        const char *name;
+        rel = g_strdup(relpath);
+        /* Each prefix "a", "a/b", ...: its last component by name, the prefix itself by path. */
+        for (char *end = rel, *name = rel;; end++) {
+                char c = *end;
 
-                        *end = 0;
-                        name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-                        for (char **p = w->exclude; *name && *p; p++)
-                                if (fnmatch(*p, name, 0) == 0 ||
-                                    (strchr(*p, '/') && fnmatch(*p, rel, FNM_PATHNAME) == 0))
-                                        return true;
-                        *end = c;
-                        if (c == 0)
-                                return false;
-                }
+                if (c != '/' && c != 0)
+                        continue;
+                *end = 0;
+                for (char **p = w->exclude; *name && *p; p++)
+                        if (fnmatch(*p, name, 0) == 0 ||
+                            (strchr(*p, '/') && fnmatch(*p, rel, FNM_PATHNAME) == 0))
+                                return true;
+                if (c == 0)
+                        return false;
+                *end = c;
+                name = end + 1;
         }
 }
 

@@ -191,7 +191,8 @@ class Follow(DaemonTestCase):
         os.unlink(lg)
         d.settle()
         vanished = d.log_matches(r'^Task \d+ \((\w+)\) vanished')
-        log('deleted while waiting: ran on %s; vanished: %s' % (self.paths(d), [m.group(1) for m in vanished]))
+        log('deleted while waiting: ran on %s; vanished: %s'
+            % (self.paths(d), [m.group(1) for m in vanished]))
         self.assertEqual(self.paths(d), [lg], 'RunIfVanished=yes ran on the gone path, the other did not')
         self.assertEqual([m.group(1) for m in vanished], ['f'])
 
@@ -228,7 +229,8 @@ class Follow(DaemonTestCase):
         d.sync()
         os.rename(os.path.join(w, 'in-y', 'h.rel'), os.path.join(w, 'in-z', 'h.rel'))
         d.settle()
-        ran = sorted((os.fsdecode(r.args[0]), tuple(os.fsdecode(x) for x in r.args[1:])) for r in d.records())
+        ran = sorted((os.fsdecode(r.args[0]), tuple(os.fsdecode(x) for x in r.args[1:]))
+                     for r in d.records())
         g, h = os.path.join(w, 'in-y', 'g.rel'), os.path.join(w, 'in-z', 'h.rel')
         self.assertEqual(ran, [(g, ('re', 'in-y')), (g, ('rel',)), (h, ('re', 'in-z')), (h, ('rel',))],
                          'the tasks ran at the new paths with the new {proj}')

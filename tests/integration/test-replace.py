@@ -52,7 +52,8 @@ class Replace(DaemonTestCase):
         d.settle()
         ran = self.ran(d)
         expected = sorted(os.path.join(w, n) for n in names)
-        log('rsync of %d new files: %d tasks on changed (%d distinct paths)' % (N_RSYNC, len(ran), len(set(ran))))
+        log('rsync of %d new files: %d tasks on changed (%d distinct paths)'
+            % (N_RSYNC, len(ran), len(set(ran))))
         self.assertEqual(sorted(set(ran)), expected, 'a task on changed for each file rsync put in place')
         self.assertEqual(len(ran), N_RSYNC, 'exactly one task per file')
 

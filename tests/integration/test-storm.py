@@ -95,7 +95,8 @@ class Worker:
     def save(self, path):
         with open(path, 'w') as f:
             json.dump({'i': self.i, 'root': self.root, 'out': self.out, 'n': self.n, 'files': self.files,
-                       'meta': self.meta, 'dirs': sorted(self.dirs), 'life': self.life, 'stats': self.stats}, f)
+                       'meta': self.meta, 'dirs': sorted(self.dirs), 'life': self.life,
+                       'stats': self.stats}, f)
 
     @classmethod
     def load(cls, path):
@@ -501,8 +502,8 @@ class Storm(DaemonTestCase):
                 hits = [(q, t) for q in m['H'] for t in seen.get((q, token), []) if t + TICK >= m['tc']]
                 early += sum(1 for q in m['H'] for t in seen.get((q, token), []) if t + TICK < m['tc'])
                 if not hits:
-                    missed.append('%s: last change %s at %.2f (token %s) never handled: tasks at its paths %s '
-                                  'saw %s; the token was read at %s' %
+                    missed.append('%s: last change %s at %.2f (token %s) never handled: tasks at its '
+                                  'paths %s saw %s; the token was read at %s' %
                                   (p, m['last'], m['tc'], token, m['H'],
                                    sorted(set(c for q in m['H'] for c in at_path.get(q, []))) or 'nothing',
                                    by_token.get(token, 'no path')))
@@ -538,7 +539,8 @@ class Storm(DaemonTestCase):
             'slack, %d started before the last change and read it; mismatches: %d files whose last change '
             'was never handled, %d handled more than once, %d tasks on a path long gone, directories %s; %d '
             'files handled at an earlier path (then a directory rename)' %
-            (what, SEED, overflows, len(recs), vanished, raced, GONE_SLACK, early, len(missed), len(duplicated),
+            (what, SEED, overflows, len(recs), vanished, raced, GONE_SLACK, early, len(missed),
+             len(duplicated),
              len(gone), 'equal' if daemon_dirs == disk_dirs else 'differ by %s' %
              (None if daemon_dirs is None else disk_dirs - daemon_dirs), earlier_path))
         problems = []

@@ -134,7 +134,8 @@ static void test_replacement_is_a_change(void) {
                      "[Rule ch]\nWatch=w\nOn=changed\nDirectories=yes\nExec=/bin/true\n\n"
                      "[Rule raw]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n");
         g_assert_cmpint(verdict(&f, "ch", "final", IN_MOVED_TO, EVENT_KIND_MOVED, NULL), ==, RULE_SCHEDULE);
-        g_assert_cmpint(verdict(&f, "ch", "final", IN_MOVED_TO, EVENT_KIND_CREATED, NULL), ==, RULE_SCHEDULE);
+        g_assert_cmpint(verdict(&f, "ch", "final", IN_MOVED_TO, EVENT_KIND_CREATED, NULL), ==,
+                        RULE_SCHEDULE);
         g_assert_cmpint(verdict(&f, "ch", "d", IN_MOVED_TO | IN_ISDIR, EVENT_KIND_MOVED, NULL), ==,
                         RULE_IGNORE);
         g_assert_cmpint(verdict_mask(&f, "ch", "new", IN_CREATE), ==, RULE_IGNORE);
