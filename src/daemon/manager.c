@@ -218,7 +218,17 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
 
                 switch (rule_match(r, ev, &groups)) {
                 case RULE_SCHEDULE:
-                        scheduler_schedule(m->scheduler, r, ev, groups);
+                        if (rule_on_by_replacement(r, ev)) {
+                                /* {event} is "changed" for it; the path stays the event's (borrowed). */
+                                Event change = *ev;
+
+                                (void) event_pathname(ev);
+                                change.pathname = ev->pathname;
+                                change.relpath_offset = ev->relpath_offset;
+                                change.kind = EVENT_KIND_CHANGED;
+                                scheduler_schedule(m->scheduler, r, &change, groups);
+                        } else
+                                scheduler_schedule(m->scheduler, r, ev, groups);
                         break;
                 case RULE_CANCEL:
                         scheduler_cancel_event(m->scheduler, r, ev);

@@ -37,6 +37,11 @@ static bool events_hit(uint32_t mask, uint32_t kinds, const Event *ev) {
         return (kinds & EVENT_KIND_BIT(EVENT_KIND_CHANGED)) && event_replaces(ev);
 }
 
+bool rule_on_by_replacement(const ConfigRule *r, const Event *ev) {
+        return !(r->on_mask & ev->mask & ~IN_ISDIR) && !(r->on_kinds & EVENT_KIND_BIT(ev->kind)) &&
+               (r->on_kinds & EVENT_KIND_BIT(EVENT_KIND_CHANGED)) && event_replaces(ev);
+}
+
 static bool glob_hit(char **patterns, Event *ev) {
         if (!patterns || !patterns[0])
                 return true;

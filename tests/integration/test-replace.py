@@ -101,6 +101,7 @@ class Replace(DaemonTestCase):
         self.assertEqual(ran, sorted(final + '%02d' % i for i in range(20)))
         events = sorted(set(os.fsdecode(r.args[1]) for r in d.records()))
         log('{event} of those tasks: %s' % events)
+        self.assertEqual(events, ['changed'], 'a rule on changed hears of it as a change')
 
     def test_directory_rename_is_no_change(self):
         d, w = self.start()

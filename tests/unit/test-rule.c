@@ -139,6 +139,10 @@ static void test_replacement_is_a_change(void) {
         g_assert_cmpint(verdict(&f, "ch", "d", IN_MOVED_TO | IN_ISDIR, EVENT_KIND_MOVED, NULL), ==,
                         RULE_IGNORE);
         g_assert_cmpint(verdict_mask(&f, "ch", "new", IN_CREATE), ==, RULE_IGNORE);
+        g_assert_true(rule_on_by_replacement(rule(&f, "ch"), &(Event) { .mask = IN_MOVED_TO,
+                                                                        .kind = EVENT_KIND_CREATED }));
+        g_assert_false(rule_on_by_replacement(rule(&f, "ch"), &(Event) { .mask = IN_CLOSE_WRITE,
+                                                                         .kind = EVENT_KIND_CHANGED }));
         /* A raw mask means just that bit. */
         g_assert_cmpint(verdict(&f, "raw", "final", IN_MOVED_TO, EVENT_KIND_MOVED, NULL), ==, RULE_IGNORE);
         fixture_done(&f);
