@@ -40,7 +40,7 @@ from harness import DaemonTestCase, log, proc_state
 
 SEED = int(os.environ.get('INOTASKD_STORM_SEED', '1212'))
 WORKERS = int(os.environ.get('INOTASKD_STORM_WORKERS', '4'))
-OPS = int(os.environ.get('INOTASKD_STORM_OPS', '1200'))        # per worker and running phase
+OPS = int(os.environ.get('INOTASKD_STORM_OPS', '1800'))        # per worker and running phase
 FILE_CAP = 220                  # per worker: above it, deletes are preferred
 MAX_DEPTH = 6
 DELAY = 0.3                     # DelaySec=
