@@ -147,6 +147,7 @@ static void dump_rule(GString *s, const ConfigRule *r) {
         dump_bool(s, "Directories", r->directories);
         dump_timespan(s, "DelaySec", r->delay);
         dump_raw(s, "IfRunning", if_running_to_string(r->if_running));
+        dump_bool(s, "RunIfVanished", r->run_if_vanished);
         dump_list(s, "ForEach", r->for_each);
         dump_timespan(s, "TimeoutSec", r->timeout);
         dump_raw(s, "Action", action_type_to_string(r->action));

@@ -446,6 +446,7 @@ static const ConfKeyDef rule_keys[] = {
         { "Directories", conf_parse_bool, offsetof(ConfigRule, directories), 0, "no", 0 },
         { "DelaySec", parse_delay, offsetof(ConfigRule, delay), 0, "0", 0 },
         { "IfRunning", parse_if_running, offsetof(ConfigRule, if_running), 0, "queue", 0 },
+        { "RunIfVanished", conf_parse_bool, offsetof(ConfigRule, run_if_vanished), 0, "no", 0 },
         { "ForEach", conf_parse_strv, offsetof(ConfigRule, for_each), 0, NULL, 0 },
         { "Action", parse_action, offsetof(ConfigRule, action), 0, "exec", 0 },
         { "TimeoutSec", parse_timeout, offsetof(ConfigRule, timeout), 0, "infinity", 0 },

@@ -87,6 +87,7 @@ typedef struct ConfigRule {
         bool directories;               /* Directories=, default no */
         usec_t delay;                   /* DelaySec=, default 0 */
         IfRunning if_running;           /* IfRunning=, default queue */
+        bool run_if_vanished;           /* RunIfVanished=, default no (such a task ends as "vanished") */
         char **for_each;                /* ForEach=, NULL-terminated (never NULL; empty = one task) */
 
         ActionType action;              /* Action=, default exec */

@@ -148,6 +148,33 @@ static void follow_tasks_of(Manager *m, ConfigRule *r, const char *path, Event *
         }
 }
 
+/* A task below a renamed directory (userdata: the directory's move) at its new path: does its rule still
+ * match it (Match=, MatchRegex= with its groups anew), and is the path not excluded by the watch? */
+static bool task_follows(const Task *t, const char *new_path, char ***ret_groups, const char **ret_why,
+                         void *userdata) {
+        Event *dir = userdata;
+        const char *base = strrchr(new_path, '/');
+        Event ev = {
+                .watch = dir->watch,
+                .mask = t->mask,
+                .kind = t->kind,
+                .is_dir = t->mask & IN_ISDIR,
+                .node = dir->node,
+                .name = base ? base + 1 : new_path,
+                .pathname = g_strdup(new_path),
+                .relpath_offset = relpath_offset(new_path, dir->watch->path),
+        };
+        bool ok;
+
+        if (watch_excluded_relpath(dir->watch, event_relpath(&ev))) {
+                *ret_why = "renamed to a path the watch excludes";
+                ok = false;
+        } else if (!(ok = rule_match_entry(t->rule, &ev, ret_groups)))
+                *ret_why = "renamed to a path its rule does not match";
+        event_done(&ev);
+        return ok;
+}
+
 /* Waiting tasks follow their files (only moves get here, no cost for other events). The renamed-away
  * half of a move (kind none) is a deletion for rules with CancelOn=deleted; the arriving half (moved,
  * with the old path) re-keys the old name's tasks, or cancels them if the rule no longer matches; a
@@ -174,7 +201,8 @@ static void follow_move(Manager *m, Event *ev, GPtrArray *rules) {
         if (!ev->is_dir)
                 return;
         if (ev->kind == EVENT_KIND_MOVED)
-                scheduler_rename_prefix(m->scheduler, ev->watch->name, old, event_pathname(ev));
+                scheduler_rename_prefix(m->scheduler, ev->watch->name, old, event_pathname(ev), task_follows,
+                                        ev);
         else
                 scheduler_cancel_below(m->scheduler, ev->watch->name, old, "moved out of the watch");
 }
@@ -193,7 +221,17 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
 
                 switch (rule_match(r, ev, &groups)) {
                 case RULE_SCHEDULE:
-                        scheduler_schedule(m->scheduler, r, ev, groups);
+                        if (rule_on_by_replacement(r, ev)) {
+                                /* {event} is "changed" for it; the path stays the event's (borrowed). */
+                                Event change = *ev;
+
+                                (void) event_pathname(ev);
+                                change.pathname = ev->pathname;
+                                change.relpath_offset = ev->relpath_offset;
+                                change.kind = EVENT_KIND_CHANGED;
+                                scheduler_schedule(m->scheduler, r, &change, groups);
+                        } else
+                                scheduler_schedule(m->scheduler, r, ev, groups);
                         break;
                 case RULE_CANCEL:
                         scheduler_cancel_event(m->scheduler, r, ev);

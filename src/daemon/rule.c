@@ -24,8 +24,22 @@ uint32_t rule_inotify_mask(const ConfigRule *r) {
         return r->on_mask | r->cancel_mask | kinds_to_mask(r->on_kinds | r->cancel_kinds);
 }
 
+/* A file renamed onto a name (the arriving half of a move, paired or moved in) replaces what that name
+ * held: for the name, a change (rsync's and editors' temporary file, `mv tmp final`), whether or not
+ * its old name was seen (excluded, outside the watch). */
+static bool event_replaces(const Event *ev) {
+        return !ev->is_dir && (ev->mask & IN_MOVED_TO);
+}
+
 static bool events_hit(uint32_t mask, uint32_t kinds, const Event *ev) {
-        return (mask & ev->mask & ~IN_ISDIR) || (kinds & EVENT_KIND_BIT(ev->kind));
+        if ((mask & ev->mask & ~IN_ISDIR) || (kinds & EVENT_KIND_BIT(ev->kind)))
+                return true;
+        return (kinds & EVENT_KIND_BIT(EVENT_KIND_CHANGED)) && event_replaces(ev);
+}
+
+bool rule_on_by_replacement(const ConfigRule *r, const Event *ev) {
+        return !(r->on_mask & ev->mask & ~IN_ISDIR) && !(r->on_kinds & EVENT_KIND_BIT(ev->kind)) &&
+               (r->on_kinds & EVENT_KIND_BIT(EVENT_KIND_CHANGED)) && event_replaces(ev);
 }
 
 static bool glob_hit(char **patterns, Event *ev) {

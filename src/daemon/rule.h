@@ -21,6 +21,10 @@ uint32_t rule_inotify_mask(const ConfigRule *r);
  * newly allocated values in group_names order. A CancelOn= match wins over an On= match. */
 RuleVerdict rule_match(const ConfigRule *r, Event *ev, char ***ret_groups);
 
+/* Does r's On= take ev only as the replacement of its destination (a file renamed onto a name, for
+ * On=changed)? Its task then carries the kind "changed". */
+bool rule_on_by_replacement(const ConfigRule *r, const Event *ev);
+
 /* The entry filters alone (Files=/Directories=, Match=, Source=, MatchRegex=), whatever the event: does
  * r still concern ev's path? *ret_groups as for rule_match(). */
 bool rule_match_entry(const ConfigRule *r, Event *ev, char ***ret_groups);

@@ -349,7 +349,8 @@ static void unstart_task(Scheduler *s, Task *t) {
 static void end_scheduled(Scheduler *s, Task *t, const char *result, const char *why);
 
 /* A task whose path is gone (the listener's path_gone says so) does not start, unless it is about the
- * deletion or its rule runs on deletions (those run on a path that is not there by design). */
+ * deletion or its rule runs on deletions (those run on a path that is not there by design), or its rule
+ * says RunIfVanished=yes. */
 bool task_is_deletion(const Task *t) {
         return t->kind == EVENT_KIND_DELETED || (t->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM));
 }
@@ -357,7 +358,7 @@ bool task_is_deletion(const Task *t) {
 static bool task_vanished(const Scheduler *s, const Task *t) {
         const ConfigRule *r = t->rule;
 
-        if (!s->listener.path_gone)
+        if (!s->listener.path_gone || r->run_if_vanished)
                 return false;
         if (task_is_deletion(t) || streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
                 return false;
@@ -831,15 +832,21 @@ static GPtrArray *scheduled_below(Scheduler *s, const char *watch, const char *d
         return a;
 }
 
-void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir) {
+void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir,
+                             SchedulerFollowFunc follows, void *userdata) {
         g_autoptr(GPtrArray) a = scheduled_below(s, watch, old_dir);
         size_t l = strlen(old_dir);
 
         for (guint k = 0; k < a->len; k++) {
                 Task *t = a->pdata[k];
                 g_autofree char *p = g_strconcat(new_dir, t->path + l, NULL);
+                _cleanup_strv_free_ char **groups = NULL;
+                const char *why = NULL;
 
-                scheduler_rekey(s, t, p, NULL);
+                if (follows && !follows(t, p, &groups, &why, userdata))
+                        cancel_scheduled(s, t, why ?: "renamed to a path its rule does not match");
+                else
+                        scheduler_rekey(s, t, p, groups);
         }
 }
 

@@ -107,7 +107,13 @@ Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *
 bool task_is_deletion(const Task *t);
 void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups);
 void scheduler_cancel_task(Scheduler *s, Task *t, const char *why);
-void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir);
+/* Does t still concern new_path (its rule's Match=/MatchRegex=, the watch's Exclude=)? If so, *ret_groups
+ * may get its new MatchRegex= groups; if not, *ret_why may say why it is cancelled. */
+typedef bool (*SchedulerFollowFunc)(const Task *t, const char *new_path, char ***ret_groups,
+                                    const char **ret_why, void *userdata);
+/* follows (may be NULL: every task follows) is asked for each task below old_dir. */
+void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_dir, const char *new_dir,
+                             SchedulerFollowFunc follows, void *userdata);
 void scheduler_cancel_below(Scheduler *s, const char *watch, const char *dir, const char *why);
 
 /* By hand (RunRule): a task for r and path, due now. Returns the task. */

@@ -95,6 +95,30 @@ bool watch_excluded_by_pattern(const Watch *w, const WatchNode *n, const char *n
         return false;
 }
 
+bool watch_excluded_relpath(const Watch *w, const char *relpath) {
+        g_autofree char *rel = NULL;
+
+        if (!w->exclude || !w->exclude[0])
+                return false;
+        rel = g_strdup(relpath);
+        /* Each prefix "a", "a/b", ...: its last component by name, the prefix itself by path. */
+        for (char *end = rel, *name = rel;; end++) {
+                char c = *end;
+
+                if (c != '/' && c != 0)
+                        continue;
+                *end = 0;
+                for (char **p = w->exclude; *name && *p; p++)
+                        if (fnmatch(*p, name, 0) == 0 ||
+                            (strchr(*p, '/') && fnmatch(*p, rel, FNM_PATHNAME) == 0))
+                                return true;
+                if (c == 0)
+                        return false;
+                *end = c;
+                name = end + 1;
+        }
+}
+
 EventKind watch_initial_kind(const Watch *w) {
         EventKind kind = w->initial_kinds ? (EventKind) __builtin_ctz(w->initial_kinds) : EVENT_KIND_NONE;
 

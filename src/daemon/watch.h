@@ -50,6 +50,10 @@ bool watch_matches_config(const Watch *w, const ConfigWatch *cfg);
 
 bool watch_excluded_by_pattern(const Watch *w, const WatchNode *n, const char *name);
 
+/* Whether Exclude= excludes relpath (relative to the watch's root) or any directory on the way to it:
+ * for paths that come from a rename rather than from the tree. */
+bool watch_excluded_relpath(const Watch *w, const char *relpath);
+
 /* Whether the entry name in directory n (of w's tree) is matched by Exclude= (by name, or by path
  * relative to the root). Inline for the common case of no Exclude=: it is asked for every event. */
 static inline bool watch_excluded(const Watch *w, const WatchNode *n, const char *name) {

@@ -37,6 +37,41 @@ Exec=@REC@ {pathname}
 '''
 
 
+RUN_VANISHED = CONFIG + '''
+[Rule anyway]
+Watch=w
+On=changed
+Match=*.log
+DelaySec=2
+RunIfVanished=yes
+Exec=@REC@ {pathname}
+'''
+
+# A directory's rename re-checks the rules of the tasks below it: MatchRegex= (its groups anew), Match= by
+# relative path, and the watch's Exclude=.
+RECHECK = '''
+[Watch w]
+Path=@TMP@/w
+Recursive=yes
+AutoAdd=yes
+Exclude=*/held/*
+
+[Rule re]
+Watch=w
+On=changed
+MatchRegex=^@TMP@/w/(?P<proj>in-[^/]+)/.+$
+DelaySec=2
+Exec=@REC@ {pathname} re {proj}
+
+[Rule rel]
+Watch=w
+On=changed
+Match=in-*/*.rel
+DelaySec=2
+Exec=@REC@ {pathname} rel
+'''
+
+
 class Follow(DaemonTestCase):
     def start(self, config=CONFIG):
         d = self.daemon(config, start=False)
@@ -140,8 +175,78 @@ class Follow(DaemonTestCase):
         self.assertNotIn(lock, self.paths(d), 'the lock file\'s task did not run')
         m = d.wait_for_log(r'^Task \d+ \(g\) cancelled: (.*)\.$')[0]
         log('lock task cancelled: %s' % m.group(1))
-        self.assertEqual(d.log_matches(r'^Task \d+ \(g\) started'), [])
+        # The rename onto index replaces it: a change of index (item 6), its one task; none on the lock.
+        self.assertEqual(self.paths(d), [os.path.join(w, 'index')])
+        self.assertEqual(len(d.log_matches(r'^Task \d+ \(g\) started')), 1)
 
+
+    def test_run_if_vanished(self):
+        """RunIfVanished=yes: the task of a file deleted while it waited runs anyway, on its path."""
+        d, w = self.start(RUN_VANISHED)
+        txt, lg = os.path.join(w, 'v.txt'), os.path.join(w, 'v.log')
+        write(txt)
+        write(lg)
+        d.sync()
+        os.unlink(txt)
+        os.unlink(lg)
+        d.settle()
+        vanished = d.log_matches(r'^Task \d+ \((\w+)\) vanished')
+        log('deleted while waiting: ran on %s; vanished: %s'
+            % (self.paths(d), [m.group(1) for m in vanished]))
+        self.assertEqual(self.paths(d), [lg], 'RunIfVanished=yes ran on the gone path, the other did not')
+        self.assertEqual([m.group(1) for m in vanished], ['f'])
+
+    def test_directory_rename_rechecks_rules(self):
+        d, w = self.start(RECHECK)
+        a = os.path.join(w, 'in-a')
+        os.mkdir(a)
+        d.sync()
+        for i in range(10):
+            write(os.path.join(a, 'f%d.rel' % i))
+        d.sync()
+        os.rename(a, os.path.join(w, 'in-b'))           # still matched, the group changes
+        os.rename(os.path.join(w, 'in-b'), os.path.join(w, 'out'))      # matched by neither rule
+        os.rename(os.path.join(w, 'out'), os.path.join(w, 'in-c'))      # matched again: nothing waits
+        d.settle()
+        ran = [(os.fsdecode(r.args[0]), [os.fsdecode(x) for x in r.args[1:]]) for r in d.records()]
+        log('10 files x 2 rules, the directory renamed in-a -> in-b -> out -> in-c: %d tasks ran: %s'
+            % (len(ran), sorted(set(p for p, _ in ran))[:3]))
+        self.assertEqual(ran, [], 'every task was cancelled at "out" (no rule matches it)')
+        cancelled = d.log_matches(r'^Task \d+ \((re|rel)\) cancelled: renamed to a path its rule does not '
+                                  r'match\.$')
+        self.assertEqual(len(cancelled), 20)
+
+        # Groups anew after a rename that keeps the match; a rename into an excluded path cancels.
+        b = os.path.join(w, 'in-x')
+        os.mkdir(b)
+        os.mkdir(os.path.join(w, 'held'))
+        d.sync()
+        write(os.path.join(b, 'g.rel'))
+        write(os.path.join(b, 'h.rel'))
+        d.sync()
+        os.rename(b, os.path.join(w, 'in-y'))
+        os.mkdir(os.path.join(w, 'in-z'))
+        d.sync()
+        os.rename(os.path.join(w, 'in-y', 'h.rel'), os.path.join(w, 'in-z', 'h.rel'))
+        d.settle()
+        ran = sorted((os.fsdecode(r.args[0]), tuple(os.fsdecode(x) for x in r.args[1:]))
+                     for r in d.records())
+        g, h = os.path.join(w, 'in-y', 'g.rel'), os.path.join(w, 'in-z', 'h.rel')
+        self.assertEqual(ran, [(g, ('re', 'in-y')), (g, ('rel',)), (h, ('re', 'in-z')), (h, ('rel',))],
+                         'the tasks ran at the new paths with the new {proj}')
+
+        # in-q/hold/ is watched; renamed to in-q/held/ (still watched), its files are excluded.
+        hold = os.path.join(w, 'in-q', 'hold')
+        os.makedirs(hold)
+        d.sync()
+        write(os.path.join(hold, 'k.rel'))
+        d.sync()
+        os.rename(hold, os.path.join(w, 'in-q', 'held'))
+        d.settle()
+        self.assertEqual(len(d.records()), 4, 'no task ran below in-q/held/ (Exclude=*/held/*)')
+        excl = d.log_matches(r'^Task \d+ \(re\) cancelled: renamed to a path the watch excludes\.$')
+        log('renamed to in-q/held/ (Exclude=*/held/*): %d tasks cancelled as excluded' % len(excl))
+        self.assertEqual(len(excl), 1)
 
 if __name__ == '__main__':
     harness.main()

@@ -885,9 +885,9 @@ class Bcfg2Monitor(DaemonTestCase):
         os.unlink(self.conf)
         d.settle()
         self.assertEqual(self.new_events(d), [('deleted', 'etc/bcfg2.conf')])
-        os.rename(self.fresh_tmp_file(d), self.conf)     # back, by rename: created
-        d.settle()
-        self.assertEqual(self.new_events(d), [('created', 'etc/bcfg2.conf')])
+        os.rename(self.fresh_tmp_file(d), self.conf)     # back, by rename: created, and (a rename
+        d.settle()                                       # onto a name is a change of it) changed
+        self.assertEqual(self.new_events(d), [('changed', 'etc/bcfg2.conf'), ('created', 'etc/bcfg2.conf')])
         write(self.conf, 'changed again')                # still watched after being replaced
         d.settle()
         self.assertEqual(self.new_events(d), [('changed', 'etc/bcfg2.conf')])

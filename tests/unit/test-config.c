@@ -998,7 +998,7 @@ static void test_dump(void) {
                 "Exec=/bin/x --n={n} \"\\# not a comment\" 'a\\b'\nUser=0\nGroup=root\nWorkingDirectory=/tmp\n"
                 "Environment=A=1 'B=two words' C= D=\\\\\n"
                 "[Rule r2]\nOn=created\nAction=shell\nExec=echo \"$1\" | tr a b\nTimeoutSec=1h 2min\n"
-                "DelaySec=90\nIfRunning=skip\n"
+                "DelaySec=90\nIfRunning=skip\nRunIfVanished=yes\n"
                 "[Rule r3]\nOn=created\nAction=copy\nSource=^/srv/(.*) \\#$\nDestination=/d/\\1\nOverwrite=yes\n"
                 "Recursive=yes\nFileMode=0\nDirectoryMode=07777\nOwner=0\nOwnerGroup=root\n"
                 "[Rule r4]\nOn=deleted\nAction=delete\nSource=x\nRecursive=yes\n"

@@ -126,6 +126,28 @@ static void test_on_and_cancel(void) {
         fixture_done(&f);
 }
 
+/* A file renamed onto a name is a change of that name, paired or moved in; a directory's is not. */
+static void test_replacement_is_a_change(void) {
+        Fixture f = {};
+
+        fixture_init(&f, WATCH
+                     "[Rule ch]\nWatch=w\nOn=changed\nDirectories=yes\nExec=/bin/true\n\n"
+                     "[Rule raw]\nWatch=w\nOn=IN_CLOSE_WRITE\nExec=/bin/true\n");
+        g_assert_cmpint(verdict(&f, "ch", "final", IN_MOVED_TO, EVENT_KIND_MOVED, NULL), ==, RULE_SCHEDULE);
+        g_assert_cmpint(verdict(&f, "ch", "final", IN_MOVED_TO, EVENT_KIND_CREATED, NULL), ==,
+                        RULE_SCHEDULE);
+        g_assert_cmpint(verdict(&f, "ch", "d", IN_MOVED_TO | IN_ISDIR, EVENT_KIND_MOVED, NULL), ==,
+                        RULE_IGNORE);
+        g_assert_cmpint(verdict_mask(&f, "ch", "new", IN_CREATE), ==, RULE_IGNORE);
+        g_assert_true(rule_on_by_replacement(rule(&f, "ch"), &(Event) { .mask = IN_MOVED_TO,
+                                                                        .kind = EVENT_KIND_CREATED }));
+        g_assert_false(rule_on_by_replacement(rule(&f, "ch"), &(Event) { .mask = IN_CLOSE_WRITE,
+                                                                         .kind = EVENT_KIND_CHANGED }));
+        /* A raw mask means just that bit. */
+        g_assert_cmpint(verdict(&f, "raw", "final", IN_MOVED_TO, EVENT_KIND_MOVED, NULL), ==, RULE_IGNORE);
+        fixture_done(&f);
+}
+
 static void test_files_directories(void) {
         Fixture f = {};
 
@@ -250,6 +272,7 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/rule/inotify-mask", test_inotify_mask);
         g_test_add_func("/rule/on-and-cancel", test_on_and_cancel);
+        g_test_add_func("/rule/replacement-is-a-change", test_replacement_is_a_change);
         g_test_add_func("/rule/files-directories", test_files_directories);
         g_test_add_func("/rule/match-globs", test_match_globs);
         g_test_add_func("/rule/match-regex", test_match_regex);

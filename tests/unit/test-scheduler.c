@@ -226,7 +226,7 @@ static void test_follow(void) {
         a = scheduler_get(f.scheduler, 1);
         b = scheduler_get(f.scheduler, 2);
         other = scheduler_get(f.scheduler, 3);
-        scheduler_rename_prefix(f.scheduler, "w", "/srv/w/d", "/srv/w/e");
+        scheduler_rename_prefix(f.scheduler, "w", "/srv/w/d", "/srv/w/e", NULL, NULL);
         g_assert_cmpstr(a->path, ==, "/srv/w/e/a");
         g_assert_cmpstr(a->path + a->relpath_offset, ==, "e/a");
         g_assert_cmpstr(b->path, ==, "/srv/w/e/sub/b");
@@ -234,7 +234,7 @@ static void test_follow(void) {
         g_assert_true(scheduler_find(f.scheduler, rule(&f, "r"), NULL, "/srv/w/e/a") == a);
         g_assert_null(scheduler_find(f.scheduler, rule(&f, "r"), NULL, "/srv/w/d/a"));
         /* Another watch's rename does not touch them. */
-        scheduler_rename_prefix(f.scheduler, "x", "/srv/w/e", "/srv/w/f");
+        scheduler_rename_prefix(f.scheduler, "x", "/srv/w/e", "/srv/w/f", NULL, NULL);
         g_assert_cmpstr(a->path, ==, "/srv/w/e/a");
         /* Onto a key with a task: that one stays. */
         scheduler_rekey(f.scheduler, b, "/srv/w/e/a", NULL);
@@ -247,6 +247,37 @@ static void test_follow(void) {
         t = started(&f, 0);
         g_assert_true(t == a);
         g_assert_cmpuint(t->id, ==, 1);
+        fixture_teardown(&f);
+}
+
+/* Paths ending in ".skip" no longer concern their rule; the others get their last component as a group. */
+static bool fake_follows(const Task *t, const char *new_path, char ***ret_groups, const char **ret_why,
+                         void *userdata) {
+        if (g_str_has_suffix(new_path, ".skip")) {
+                *ret_why = "no longer matched";
+                return false;
+        }
+        *ret_groups = g_strsplit(strrchr(new_path, '/') + 1, "\n", -1);
+        return true;
+}
+
+/* A directory's rename asks whether each task below still concerns its rule at the new path. */
+static void test_follow_recheck(void) {
+        Fixture f = {};
+        Task *a, *b;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=0.1s\nExec=/bin/true\n");
+        event_on(&f, "r", "d/a", IN_CLOSE_WRITE);
+        event_on(&f, "r", "d/b.skip", IN_CLOSE_WRITE);
+        a = scheduler_get(f.scheduler, 1);
+        b = scheduler_get(f.scheduler, 2);
+        scheduler_rename_prefix(f.scheduler, "w", "/srv/w/d", "/srv/w/e", fake_follows, NULL);
+        g_assert_cmpstr(a->path, ==, "/srv/w/e/a");
+        g_assert_cmpuint(a->n_groups, ==, 1);
+        g_assert_cmpstr(a->groups[0], ==, "a");
+        g_assert_cmpint(b->state, ==, TASK_CANCELLED);
+        g_assert_cmpstr(b->result, ==, "cancelled");
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);
         fixture_teardown(&f);
 }
 
@@ -274,6 +305,21 @@ static void test_vanished(void) {
         g_assert_cmpint(del->state, ==, TASK_RUNNING);
         g_assert_cmpstr(started(&f, 1)->path, ==, "/srv/w/kept");
         g_assert_cmpuint(f.fake.started->len, ==, 2);
+        fixture_teardown(&f);
+}
+
+/* RunIfVanished=yes: a task whose path is gone runs anyway. */
+static void test_run_if_vanished(void) {
+        Fixture f = {};
+        Task *t;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nRunIfVanished=yes\nExec=/bin/true\n");
+        scheduler_set_listener(f.scheduler, &(SchedulerListener) { .path_gone = fake_path_gone });
+        event_on(&f, "r", "gone", IN_CLOSE_WRITE);
+        t = scheduler_get(f.scheduler, 1);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        g_assert_true(started(&f, 0) == t);
+        g_assert_cmpint(t->state, ==, TASK_RUNNING);
         fixture_teardown(&f);
 }
 
@@ -488,7 +534,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/debounce", test_debounce);
         g_test_add_func("/scheduler/cancel-on", test_cancel_on);
         g_test_add_func("/scheduler/follow", test_follow);
+        g_test_add_func("/scheduler/follow-recheck", test_follow_recheck);
         g_test_add_func("/scheduler/vanished", test_vanished);
+        g_test_add_func("/scheduler/run-if-vanished", test_run_if_vanished);
         g_test_add_func("/scheduler/if-running/queue", test_if_running_queue);
         g_test_add_func("/scheduler/if-running/skip", test_if_running_skip);
         g_test_add_func("/scheduler/if-running/parallel", test_if_running_parallel);

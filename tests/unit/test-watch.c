@@ -102,6 +102,15 @@ static void test_excludes(void) {
         /* watch_skips() is the same for a directory watch. */
         g_assert_true(watch_skips(w, cache, "x"));
         g_assert_false(watch_skips(w, w->root, "keep.txt"));
+        /* A path from a rename: any directory on the way counts, by name or by path. */
+        g_assert_true(watch_excluded_relpath(w, "cache/x"));
+        g_assert_true(watch_excluded_relpath(w, "sub/build/deep/f"));
+        g_assert_true(watch_excluded_relpath(w, "a/.git/f"));
+        g_assert_true(watch_excluded_relpath(w, "a/b.part"));
+        g_assert_false(watch_excluded_relpath(w, "sub/cache/x"));
+        g_assert_false(watch_excluded_relpath(w, "cache"));
+        g_assert_false(watch_excluded_relpath(w, "sub/builds/f"));
+        g_assert_false(watch_excluded_relpath(w, ""));
 }
 
 static void test_excludes_on_root(void) {
