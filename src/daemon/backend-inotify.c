@@ -15,6 +15,7 @@
 #include "log.h"
 #include "message-ids.h"
 #include "notify.h"
+#include "open-beneath.h"
 #include "reconcile.h"
 #include "time-util.h"
 
@@ -66,11 +67,18 @@ typedef struct InotifyBackend {
 
         usec_t last_drained;    /* CLOCK_REALTIME_COARSE before the last read that emptied the queue */
         usec_t read_time;       /* CLOCK_REALTIME after the read being handled */
+        bool last_read_full;    /* the last read filled the buffer: more may be queued */
         /* The files whose change was handled since the queue was last empty: HandledKey -> CLOCK_REALTIME
          * of the read that brought it. After an overflow the rescan skips a file whose ctime is not
          * later: a task ran (or waits) for it in that state. Exactly once, not twice. */
         GHashTable *handled;
         usec_t handled_until;   /* the latest "when" in it */
+        /* What the last rescan raised, for the events still in the queue from before it: the rescan
+         * saw those changes already (SeenKey -> itself). Forgotten after the first read that started
+         * after the rescan and emptied the queue. */
+        GHashTable *seen;
+        bool rescanning;
+        usec_t rescan_end;      /* CLOCK_MONOTONIC */
         uint64_t n_overflows;
 
         /* Directories a walk could not watch because the table is full; logged once per walk. */
@@ -117,6 +125,19 @@ static HandledKey *handled_key_new(const WatchNode *n, const char *name, usec_t 
         return k;
 }
 
+typedef enum SeenState {
+        SEEN_PRESENT,           /* raised as created or changed, in the state of ctime */
+        SEEN_GONE,              /* raised as deleted */
+} SeenState;
+
+/* A HandledKey's layout with what the rescan raised: node and name compare as for HandledKey. */
+typedef struct SeenKey {
+        const WatchNode *node;
+        usec_t ctime;
+        SeenState state;
+        char name[];
+} SeenKey;
+
 static guint handled_hash(gconstpointer p) {
         const HandledKey *k = p;
 
@@ -127,6 +148,79 @@ static gboolean handled_equal(gconstpointer a, gconstpointer b) {
         const HandledKey *x = a, *y = b;
 
         return x->node == y->node && streq(x->name, y->name);
+}
+
+static guint seen_hash(gconstpointer p) {
+        const SeenKey *k = p;
+
+        return g_str_hash(k->name) ^ (guint) ((uintptr_t) k->node >> 4);
+}
+
+static gboolean seen_equal(gconstpointer a, gconstpointer b) {
+        const SeenKey *x = a, *y = b;
+
+        return x->node == y->node && streq(x->name, y->name);
+}
+
+static SeenKey *seen_key_new(const WatchNode *n, const char *name, SeenState state, usec_t ctime) {
+        size_t l = strlen(name);
+        SeenKey *k = g_malloc(sizeof(SeenKey) + l + 1);
+
+        *k = (SeenKey) { .node = n, .ctime = ctime, .state = state };
+        memcpy(k->name, name, l + 1);
+        return k;
+}
+
+static SeenKey *seen_lookup(InotifyBackend *b, const WatchNode *n, const char *name) {
+        g_autofree SeenKey *k = NULL;
+
+        if (g_hash_table_size(b->seen) == 0)
+                return NULL;
+        k = seen_key_new(n, name, SEEN_PRESENT, 0);
+        return g_hash_table_lookup(b->seen, k);
+}
+
+static usec_t ctime_of(const WatchNode *n, const char *name) {
+        g_autofree char *p = watch_node_child_path(n, name);
+        struct stat st;
+
+        if (lstat_any_length(p, &st) < 0)
+                return USEC_INFINITY;
+        return (usec_t) st.st_ctim.tv_sec * USEC_PER_SEC + (usec_t) st.st_ctim.tv_nsec / 1000;
+}
+
+/* A rescan raises entry name of n: an event from before it, still in the queue, is then not raised
+ * again. */
+static void note_seen(InotifyBackend *b, const WatchNode *n, const char *name, uint32_t mask) {
+        SeenState state = mask & (IN_DELETE | IN_MOVED_FROM) ? SEEN_GONE : SEEN_PRESENT;
+        usec_t ct = state == SEEN_PRESENT && !(mask & IN_ISDIR) ? ctime_of(n, name) : 0;
+
+        if (g_hash_table_size(b->seen) >= HANDLED_MAX)
+                return;
+        g_hash_table_add(b->seen, seen_key_new(n, name, state, ct));
+}
+
+/* Whether the event mask for entry name of n is one the last rescan raised already, so it is not raised
+ * again (the tree is still brought up to date by the caller). An event that tells of something newer
+ * than what the rescan saw ends that entry. */
+static bool seen_by_rescan(InotifyBackend *b, const WatchNode *n, const char *name, uint32_t mask) {
+        SeenKey *k = seen_lookup(b, n, name);
+
+        if (!k)
+                return false;
+        if (mask & (IN_DELETE | IN_MOVED_FROM)) {
+                if (k->state == SEEN_GONE)
+                        return true;
+        } else if (mask & (IN_CREATE | IN_MOVED_TO)) {
+                if (k->state == SEEN_PRESENT)
+                        return true;
+        } else if (mask & (IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB)) {
+                if (k->state == SEEN_PRESENT && ctime_of(n, name) <= k->ctime)
+                        return true;
+        } else
+                return false;
+        g_hash_table_remove(b->seen, k);
+        return false;
 }
 
 /* The change of file name in n was handled (its task scheduled or merged) in the state it has now. */
@@ -157,6 +251,7 @@ static int inotify_backend_init(Backend *base) {
         b->enabled = true;
         b->last_drained = now_usec(CLOCK_REALTIME_COARSE);
         b->handled = g_hash_table_new_full(handled_hash, handled_equal, g_free, NULL);
+        b->seen = g_hash_table_new_full(seen_hash, seen_equal, g_free, NULL);
         (void) watch_tree_new(&b->tree);
         b->reconciler = (Reconciler) { .ops = &reconcile_ops, .userdata = b, .tree = b->tree };
 
@@ -194,6 +289,8 @@ static void inotify_done(Backend *base) {
         b->tree = watch_tree_free(b->tree);
         if (b->handled)
                 g_hash_table_destroy(b->handled);
+        if (b->seen)
+                g_hash_table_destroy(b->seen);
         g_free(b->enospc_first);
         g_free(b->buffer);
 }
@@ -414,7 +511,11 @@ static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
 }
 
 static void reconcile_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
-        emit_mask(userdata, w, n, name, mask, true);
+        InotifyBackend *b = userdata;
+
+        if (b->rescanning && name)
+                note_seen(b, n, name, mask);
+        emit_mask(b, w, n, name, mask, true);
 }
 
 static void reconcile_progress(void *userdata) {
@@ -530,11 +631,19 @@ static int inotify_set_mask(Backend *base, uint32_t mask) {
         return 0;
 }
 
+/* Reads at most this many buffers in one drain: a storm must not keep a due task waiting for long. */
+#define DRAIN_READS_MAX 16U
+
 static void inotify_drain(Backend *base) {
         InotifyBackend *b = (InotifyBackend *) base;
 
-        if (b->enabled && b->fd >= 0)
+        /* Until the queue is empty: a task about to start must not run on a state whose change is still
+         * in the queue, only to run again when the event is read. */
+        for (unsigned i = 0; i < DRAIN_READS_MAX && b->enabled && b->fd >= 0; i++) {
                 (void) on_inotify(b->io, b->fd, EPOLLIN, b);
+                if (!b->last_read_full)
+                        break;
+        }
 }
 
 static int inotify_set_enabled(Backend *base, bool enabled) {
@@ -640,6 +749,12 @@ static void new_dir(InotifyBackend *b, Watch *w, WatchNode *n, const char *name)
 
 static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name, uint32_t mask,
                      uint32_t cookie) {
+        if (seen_by_rescan(b, n, name, mask)) {
+                /* The rescan raised it, and walked it if it is a directory. */
+                if (!(mask & IN_ISDIR))
+                        (void) watch_node_add_file(n, name);
+                return;
+        }
         emit(b, w, n, name, mask, EVENT_KIND_CREATED, cookie, false, NULL);
         if (mask & IN_ISDIR)
                 new_dir(b, w, n, name);
@@ -652,20 +767,25 @@ static void moved_in(InotifyBackend *b, Watch *w, WatchNode *n, const char *name
 static void moved(InotifyBackend *b, PendingMove *p, WatchNode *n, const char *name, uint32_t mask) {
         Watch *w = p->watch;
         g_autofree char *src = watch_node_child_path(p->parent, p->name);
+        /* A move from before the last rescan, whose result it raised (and walked) already. */
+        bool seen = seen_by_rescan(b, n, name, mask);
 
-        emit(b, w, p->parent, p->name, p->mask, EVENT_KIND_NONE, p->cookie, false, NULL);
+        if (!seen)
+                emit(b, w, p->parent, p->name, p->mask, EVENT_KIND_NONE, p->cookie, false, NULL);
         if (mask & IN_ISDIR) {
                 WatchNode *c = watch_node_child(p->parent, p->name);
 
                 if (c)
                         /* The subtree keeps its watches; only the node's name and parent change. */
                         watch_tree_move(b->tree, c, n, name, on_node_removed, b);
-                else
+                else if (!seen)
                         new_dir(b, w, n, name);
         } else {
                 (void) watch_node_remove_file(p->parent, p->name);
                 (void) watch_node_add_file(n, name);
         }
+        if (seen)
+                return;
         emit(b, w, n, name, mask, EVENT_KIND_MOVED, p->cookie, false, src);
         if (!(mask & IN_ISDIR))
                 note_handled(b, n, name);
@@ -757,9 +877,12 @@ static void handle_overflow(InotifyBackend *b) {
                 usec_t slack = fs_slack(w);
 
                 emit(b, w, w->root, w->file_name, 0, EVENT_KIND_OVERFLOW, 0, true, NULL);
+                b->rescanning = true;
                 reconcile_node(&b->reconciler, w->root, RECONCILE_RESCAN,
                                b->last_drained > slack ? b->last_drained - slack : 0);
+                b->rescanning = false;
         }
+        b->rescan_end = now_usec(CLOCK_MONOTONIC);
         flush_enospc(b);
 }
 
@@ -818,6 +941,12 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
         if (watch_excluded(w, n, name))
                 return;
 
+        if ((mask & IN_MOVED_FROM) && seen_by_rescan(b, n, name, mask)) {
+                /* Gone, as the rescan said: its other half, if any, arrives as a move in. */
+                if (!(mask & IN_ISDIR))
+                        (void) watch_node_remove_file(n, name);
+                return;
+        }
         if (mask & IN_MOVED_FROM) {
                 PendingMove p = {
                         .watch = w,
@@ -853,6 +982,12 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
         }
         if (mask & IN_CREATE) {
                 flush_conflicting(b, w, n, name);
+                if (seen_by_rescan(b, n, name, mask)) {
+                        /* The rescan raised it, and walked it if it is a directory. */
+                        if (!(mask & IN_ISDIR))
+                                (void) watch_node_add_file(n, name);
+                        return;
+                }
                 emit_mask(b, w, n, name, mask, false);
                 if (mask & IN_ISDIR)
                         new_dir(b, w, n, name);
@@ -861,7 +996,8 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                 return;
         }
         if (mask & IN_DELETE) {
-                emit_mask(b, w, n, name, mask, false);
+                if (!seen_by_rescan(b, n, name, mask))
+                        emit_mask(b, w, n, name, mask, false);
                 if (mask & IN_ISDIR) {
                         WatchNode *c = watch_node_child(n, name);
 
@@ -872,6 +1008,8 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
                 return;
         }
         if (!(mask & b->mask))
+                return;
+        if (seen_by_rescan(b, n, name, mask))
                 return;
         emit_mask(b, w, n, name, mask, false);
         if ((mask & (IN_CLOSE_WRITE | IN_MODIFY)) && !(mask & IN_ISDIR))
@@ -1005,11 +1143,12 @@ void backend_inotify_feed(Backend *base, const void *buf, size_t l) {
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         InotifyBackend *b = userdata;
-        usec_t before = now_usec(CLOCK_REALTIME_COARSE);
+        usec_t before = now_usec(CLOCK_REALTIME_COARSE), before_mono = now_usec(CLOCK_MONOTONIC);
         bool drained, overflow = false;
         ssize_t l;
 
         l = read(fd, b->buffer, READ_BUFFER_SIZE);
+        b->last_read_full = false;
         if (l < 0) {
                 if (errno == EAGAIN || errno == EINTR)
                         return 0;
@@ -1022,6 +1161,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
          * looks at ctimes from "before" on, and a coarse tick can hold several reads). Unless the read
          * holds an overflow, which looks back to the previous emptying. */
         drained = (size_t) l < READ_BUFFER_SIZE - sizeof(struct inotify_event) - NAME_MAX - 1;
+        b->last_read_full = !drained;
         if (drained) {
                 overflow = has_overflow(b->buffer, (size_t) l);
                 if (!overflow) {
@@ -1031,6 +1171,9 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
         }
         handle_buffer(b, b->buffer, (size_t) l);
+        /* Every event from before the last rescan has been read now. */
+        if (drained && !overflow && before_mono > b->rescan_end && g_hash_table_size(b->seen) > 0)
+                g_hash_table_remove_all(b->seen);
 
         if (drained) {
                 b->last_drained = before;

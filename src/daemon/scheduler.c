@@ -372,6 +372,15 @@ static void start_task(Scheduler *s, Task *t) {
         int r;
 
         if (task_vanished(s, t)) {
+                if (!t->gone_rechecked && s->listener.before_due) {
+                        /* A rename that took the file elsewhere may still be in the queue: read it (its
+                         * move re-keys the task) and look again, from the head of the ready queue, which
+                         * reading may have changed (t itself may be cancelled). Once per task. */
+                        t->gone_rechecked = true;
+                        s->start_again = true;
+                        s->listener.before_due(s->listener.userdata);
+                        return;
+                }
                 end_scheduled(s, t, "vanished", "its path no longer exists");
                 return;
         }

@@ -57,6 +57,7 @@ struct Task {
         /* Scheduler internals. */
         Task *prev, *next;              /* in the rule's queue, ordered by due time */
         bool ready;                     /* due, in the ready queue */
+        bool gone_rechecked;            /* its path was gone at a start, and the queue read again */
         bool cancel_requested;          /* a cancel was asked of its runner (once) */
         unsigned key_hash;              /* of (rule name, item, path), computed once */
         struct Runner *runner;          /* what runs it, while running */
