@@ -72,6 +72,7 @@ typedef struct Leftover {
         ExecRunner *ctx;
         uint64_t task_id;               /* 0: not known */
         char *rule;
+        char *who;                      /* "task N (rule)", for messages */
         unsigned n;                     /* its entries in ctx->orphans */
         bool killing;                   /* past the grace: SIGKILL, also for what is found later */
         sd_event_source *timer;
@@ -120,8 +121,8 @@ static void log_dropped(Run *r) {
         f[0] = LOG_FIELD("INOTASKD_DROPPED_LINES", lines);
         f[1] = LOG_FIELD("INOTASKD_DROPPED_BYTES", bytes);
         task_log(LOG_WARNING, MESSAGE_ID_TASK_OUTPUT, r->task, f, 2,
-                 "Task %" PRIu64 " (%s): %" PRIu64 " bytes of output (%" PRIu64 " lines) dropped by the rate limit.",
-                 r->task->id, r->task->rule->name, r->dropped_bytes, r->dropped_lines);
+                 "Task %" PRIu64 " (%s): %" PRIu64 " bytes of output (%" PRIu64 " lines) dropped by the "
+                 "rate limit.", r->task->id, r->task->rule->name, r->dropped_bytes, r->dropped_lines);
         r->dropped_lines = r->dropped_bytes = 0;
 }
 
@@ -129,15 +130,17 @@ static void log_dropped(Run *r) {
 static bool output_dropping(Run *r) {
         usec_t now;
 
-        if (!r->dropping && r->rate_lines < OUTPUT_RATE_BURST_LINES && r->rate_bytes < OUTPUT_RATE_BURST_BYTES)
+        if (!r->dropping && r->rate_lines < OUTPUT_RATE_BURST_LINES &&
+            r->rate_bytes < OUTPUT_RATE_BURST_BYTES)
                 return false;
         now = now_usec(CLOCK_MONOTONIC);
         if (now - r->rate_begin < OUTPUT_RATE_INTERVAL_USEC) {
                 if (!r->dropping)
                         task_log(LOG_WARNING, NULL, r->task, NULL, 0,
-                                 "Task %" PRIu64 " (%s): more than %d lines or %d KiB of output in %ds, dropping "
-                                 "output for now.", r->task->id, r->task->rule->name, OUTPUT_RATE_BURST_LINES,
-                                 OUTPUT_RATE_BURST_BYTES / 1024, (int) (OUTPUT_RATE_INTERVAL_USEC / USEC_PER_SEC));
+                                 "Task %" PRIu64 " (%s): more than %d lines or %d KiB of output in %ds, "
+                                 "dropping output for now.", r->task->id, r->task->rule->name,
+                                 OUTPUT_RATE_BURST_LINES, OUTPUT_RATE_BURST_BYTES / 1024,
+                                 (int) (OUTPUT_RATE_INTERVAL_USEC / USEC_PER_SEC));
                 r->dropping = true;
                 return true;
         }
@@ -148,7 +151,8 @@ static bool output_dropping(Run *r) {
         return false;
 }
 
-static void log_line(Run *r, const char *s, size_t len) {
+/* One line of output, len bytes at s, and its newline if nl. */
+static void log_line(Run *r, const char *s, size_t len, bool nl) {
         LogField f = { .name = "INOTASKD_OUTPUT", .value = s, .len = len };
         g_autofree char *shown = NULL;
 
@@ -156,11 +160,11 @@ static void log_line(Run *r, const char *s, size_t len) {
                 r->rate_begin = now_usec(CLOCK_MONOTONIC);
         if (output_dropping(r)) {
                 r->dropped_lines++;
-                r->dropped_bytes += len + 1;
+                r->dropped_bytes += len + nl;
                 return;
         }
         r->rate_lines++;
-        r->rate_bytes += len + 1;
+        r->rate_bytes += len + nl;
         shown = escape_display(s, len);
         task_log(LOG_INFO, MESSAGE_ID_TASK_OUTPUT, r->task, &f, 1, "Task %" PRIu64 " (%s): %s", r->task->id,
                  r->task->rule->name, shown);
@@ -183,7 +187,7 @@ static void flush_lines(Run *r, bool all) {
                         n = (size_t) (end - p);
                 else
                         break;
-                log_line(r, p, MIN(n, (size_t) OUTPUT_LINE_MAX));
+                log_line(r, p, MIN(n, (size_t) OUTPUT_LINE_MAX), nl && n <= OUTPUT_LINE_MAX);
                 p += MIN(n, (size_t) OUTPUT_LINE_MAX) + (nl && n <= OUTPUT_LINE_MAX);
         }
         g_string_erase(r->line, 0, (gssize) (p - r->line->str));
@@ -242,6 +246,7 @@ static void leftover_free(Leftover *l) {
                 return;
         l->timer = sd_event_source_disable_unref(l->timer);
         g_free(l->rule);
+        g_free(l->who);
         g_free(l);
 }
 
@@ -257,8 +262,7 @@ static int on_leftover_timeout(sd_event_source *s, uint64_t usec, void *userdata
         GHashTableIter i;
         gpointer k, v;
 
-        log_warning("%u processes left behind by task %" PRIu64 " (%s) did not stop, killing them.", l->n,
-                    l->task_id, l->rule ?: "?");
+        log_warning("%u processes left behind by %s did not stop, killing them.", l->n, l->who);
         l->killing = true;
         g_hash_table_iter_init(&i, l->ctx->orphans);
         while (g_hash_table_iter_next(&i, &k, &v))
@@ -267,14 +271,16 @@ static int on_leftover_timeout(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
-/* Whether pid belongs to a task still running: its main process's session or process group (only
- * posix_spawn()'d tasks, whose main process is no subreaper, let an orphan reach us while they run). */
-static bool of_running_task(ExecRunner *ctx, pid_t pid) {
+/* Whether our child pid is not what an ended task left behind: a child of the daemon's own (a
+ * library's), in the daemon's session, which no task's process can rejoin; or one of a task still
+ * running, in its main process's session or process group (only posix_spawn()'d tasks, whose main
+ * process is no subreaper, let an orphan reach us while they run). */
+static bool not_left_behind(ExecRunner *ctx, pid_t pid) {
         ProcInfo pi;
 
         if (proc_info(pid, &pi) < 0)
-                return false;
-        return g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi.sid)) ||
+                return true;
+        return pi.sid == getsid(0) || g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi.sid)) ||
                g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi.pgid));
 }
 
@@ -291,13 +297,15 @@ static Leftover *adopt_orphans(ExecRunner *ctx, Leftover *l, uint64_t task_id, c
                 pid_t pid = g_array_index(kids, pid_t, i);
 
                 if (g_hash_table_contains(ctx->children, GINT_TO_POINTER(pid)) ||
-                    g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(pid)) || of_running_task(ctx, pid))
+                    g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(pid)) || not_left_behind(ctx, pid))
                         continue;
                 if (!l) {
                         l = g_new0(Leftover, 1);
                         l->ctx = ctx;
                         l->task_id = task_id;
                         l->rule = g_strdup(rule);
+                        l->who = task_id > 0 ? g_strdup_printf("task %" PRIu64 " (%s)", task_id, rule)
+                                             : g_strdup("an ended task");
                 }
                 g_hash_table_insert(ctx->orphans, GINT_TO_POINTER(pid), l);
                 l->n++;
@@ -306,8 +314,8 @@ static Leftover *adopt_orphans(ExecRunner *ctx, Leftover *l, uint64_t task_id, c
         }
         if (found == 0 || l->timer)
                 return l;
-        log_info("Task %" PRIu64 " (%s) left %u processes behind, terminating them.", l->task_id,
-                 l->rule ?: "?", found);
+        log_info("%c%s left %u processes behind, terminating them.", g_ascii_toupper(l->who[0]), l->who + 1,
+                 found);
         if (sd_event_add_time_relative(ctx->ctx.event, &l->timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
                                        USEC_PER_MSEC, on_leftover_timeout, l) < 0)
                 (void) on_leftover_timeout(NULL, 0, l);
@@ -323,7 +331,7 @@ static void orphan_reaped(ExecRunner *ctx, pid_t pid) {
         g_hash_table_remove(ctx->orphans, GINT_TO_POINTER(pid));
         (void) adopt_orphans(ctx, l, l->task_id, l->rule);
         if (--l->n == 0) {
-                log_debug("What task %" PRIu64 " (%s) left behind is gone.", l->task_id, l->rule ?: "?");
+                log_debug("What %s left behind is gone.", l->who);
                 leftover_free(l);
         }
 }

@@ -118,18 +118,20 @@ class Hostile(DaemonTestCase):
         write(d.path('w', 'flood'))
         d.wait_for_log(r'^Task \d+ \(flood\) started')
         latencies = []
+        stalled = False
         i = 0
-        while not d.log_matches(r'^Task \d+ \(flood\) (finished|failed)'):
+        while not stalled and not d.log_matches(r'^Task \d+ \(flood\) (finished|failed)'):
             name = d.path('w', 'p%d' % i)
             t = time.monotonic()
             write(name)
-            d.wait_for_log(r'^Task \d+ \(probe\) scheduled for %s\.$' % re.escape(name), timeout=120)
+            try:
+                d.wait_for_log(r'^Task \d+ \(probe\) scheduled for %s\.$' % re.escape(name), timeout=60)
+            except harness.Timeout:
+                stalled = True          # measured until here: the loop has not come back in a minute
             latencies.append(time.monotonic() - t)
             i += 1
-            if time.monotonic() - t0 > 300:
-                break
-        t1 = time.monotonic()
-        d.wait_for_log(r'^Task \d+ \(flood\) (finished|failed)', timeout=300)
+        if not stalled:
+            d.wait_for_log(r'^Task \d+ \(flood\) (finished|failed)', timeout=300)
         t1 = time.monotonic()
         pings = [t for t, m in d.notify.stamped() if re.search(r'^WATCHDOG=1$', m, re.M)]
         during = [t for t in pings if t0 <= t <= t1]
@@ -138,9 +140,9 @@ class Hostile(DaemonTestCase):
         log_bytes = os.path.getsize(d.log_path) - log_before
         dropped = sum(int(m.group(1)) for m in
                       d.log_matches(r'^Task \d+ \(flood\): (\d+) bytes of output \(\d+ lines\) dropped'))
-        harness.log('flood: %.1f s; probes: %d, latency max %.3f s; watchdog pings: %d, longest gap %.2f s '
+        harness.log('flood: %.1f s%s; probes: %d, latency max %.3f s; watchdog pings: %d, longest gap %.2f s '
                     '(period %.1f s); log grew %d bytes for %d bytes of output, %d dropped'
-                    % (t1 - t0, len(latencies), max(latencies), len(during), gap, period, log_bytes,
+                    % (t1 - t0, ' (stalled, not waited for)' if stalled else '', len(latencies), max(latencies), len(during), gap, period, log_bytes,
                        FLOOD_BYTES, dropped))
         self.assertGreater(len(latencies), 0)
         self.assertLess(max(latencies), 1.0 * TIMEOUT_SCALE)
@@ -186,8 +188,8 @@ class Hostile(DaemonTestCase):
         d.wait_for_log(r'^Task \d+ \(leave\) (failed|finished).*timeout')
 
     def test_stop_ends_running_task_and_leftovers(self):
-        """The daemon stopped while one task runs (all ignoring SIGTERM) and another's leftovers are in
-        their grace: nothing of either is left once it has exited."""
+        """The daemon stopped (ShutdownTimeoutSec=1) while a task runs, all of it ignoring SIGTERM, part
+        of it in a session of its own: nothing is left once the daemon has exited."""
         d = self.leaver(STUBBORN)
         write(d.path('w', 'leave1'))
         pids = self.wait_pids(d, ('main', 'bg', 'setsid', 'grand'))
@@ -224,7 +226,6 @@ class Hostile(DaemonTestCase):
         for name in names:
             write(name)
         d.settle(timeout=DEFAULT_TIMEOUT * 15)
-        started = [m.group(1) for m in d.log_matches(r'^Task \d+ \(run\) started: /bin/true \(pid')]
         sched = [m.group(1) for m in d.log_matches(r'^Task \d+ \(run\) scheduled for (\S+)\.$')]
         ids = [int(m.group(1)) for m in d.log_matches(r'^Task (\d+) \(run\) started')]
         done = d.log_matches(r'^Task \d+ \(run\) finished')
