@@ -275,13 +275,9 @@ static int on_leftover_timeout(sd_event_source *s, uint64_t usec, void *userdata
  * library's), in the daemon's session, which no task's process can rejoin; or one of a task still
  * running, in its main process's session or process group (only posix_spawn()'d tasks, whose main
  * process is no subreaper, let an orphan reach us while they run). */
-static bool not_left_behind(ExecRunner *ctx, pid_t pid) {
-        ProcInfo pi;
-
-        if (proc_info(pid, &pi) < 0)
-                return true;
-        return pi.sid == getsid(0) || g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi.sid)) ||
-               g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi.pgid));
+static bool not_left_behind(ExecRunner *ctx, const ProcInfo *pi) {
+        return pi->sid == getsid(0) || g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi->sid)) ||
+               g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi->pgid));
 }
 
 /* Our children that are no task's main process and not known yet: left behind by the task that just
@@ -295,9 +291,11 @@ static Leftover *adopt_orphans(ExecRunner *ctx, Leftover *l, uint64_t task_id, c
                 return l;
         for (guint i = 0; i < kids->len; i++) {
                 pid_t pid = g_array_index(kids, pid_t, i);
+                ProcInfo pi;
 
                 if (g_hash_table_contains(ctx->children, GINT_TO_POINTER(pid)) ||
-                    g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(pid)) || not_left_behind(ctx, pid))
+                    g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(pid)) || proc_info(pid, &pi) < 0 ||
+                    not_left_behind(ctx, &pi))
                         continue;
                 if (!l) {
                         l = g_new0(Leftover, 1);
@@ -309,6 +307,9 @@ static Leftover *adopt_orphans(ExecRunner *ctx, Leftover *l, uint64_t task_id, c
                 }
                 g_hash_table_insert(ctx->orphans, GINT_TO_POINTER(pid), l);
                 l->n++;
+                /* A zombie is only to be reaped; below it, what lives is reparented to us in turn. */
+                if (pi.state == 'Z')
+                        continue;
                 found++;
                 signal_tree(pid, true, l->killing ? SIGKILL : SIGTERM);
         }
@@ -423,11 +424,11 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
         return 0;
 }
 
-/* sig to a running task: its process group, and whatever below its main process left the group (a
- * setsid'd child). */
+/* sig to a running task: whatever below its main process left its process group (a setsid'd child),
+ * then the group. In this order: once the main process is gone, its children are no longer below it. */
 static void signal_task(Task *t, int sig) {
-        (void) kill(-t->pid, sig);
         signal_tree(t->pid, false, sig);
+        (void) kill(-t->pid, sig);
         if (sig == SIGTERM)
                 (void) kill(-t->pid, SIGCONT);
 }
