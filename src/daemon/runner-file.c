@@ -864,7 +864,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 /* A failure for want of file descriptors or memory: true if the job waits to run again (as exec tasks
  * wait for one to end), from where it got; false once it has waited long enough or cannot wait. */
 static bool job_retry(FileJob *j) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
+        usec_t now = now_usec(CLOCK_MONOTONIC), delay;
         int r;
 
         if (j->cancelled || g_atomic_int_get(&j->cancel) || !errno_is_shortage(j->error_errno))
@@ -877,14 +877,14 @@ static bool job_retry(FileJob *j) {
         if (now - j->first_failure >= RETRY_GIVE_UP_USEC)
                 return false;
         /* Spread out, so that the jobs that failed together do not come back together. */
-        r = sd_event_add_time_relative(j->runner->ctx.event, &j->retry, CLOCK_MONOTONIC,
-                                       j->retry_usec / 2 + (usec_t) g_random_int_range(0, (gint32) (j->retry_usec / 2)),
-                                       USEC_PER_MSEC, on_retry, j);
+        delay = j->retry_usec / 2 + (usec_t) g_random_int_range(0, (gint32) (j->retry_usec / 2));
+        r = sd_event_add_time_relative(j->runner->ctx.event, &j->retry, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
+                                       on_retry, j);
         if (r < 0)
                 return false;
         j->tries++;
-        task_log(LOG_DEBUG, NULL, j->task, NULL, 0, "Task %" PRIu64 " (%s): %s; trying again (%u).", j->task->id,
-                 j->task->rule->name, j->error, j->tries);
+        task_log(LOG_DEBUG, NULL, j->task, NULL, 0, "Task %" PRIu64 " (%s): %s; trying again (%u).",
+                 j->task->id, j->task->rule->name, j->error, j->tries);
         g_clear_pointer(&j->error, g_free);
         j->error_errno = 0;
         g_hash_table_add(j->runner->waiting, j);

@@ -140,10 +140,10 @@ class Hostile(DaemonTestCase):
         log_bytes = os.path.getsize(d.log_path) - log_before
         dropped = sum(int(m.group(1)) for m in
                       d.log_matches(r'^Task \d+ \(flood\): (\d+) bytes of output \(\d+ lines\) dropped'))
-        harness.log('flood: %.1f s%s; probes: %d, latency max %.3f s; watchdog pings: %d, longest gap %.2f s '
-                    '(period %.1f s); log grew %d bytes for %d bytes of output, %d dropped'
-                    % (t1 - t0, ' (stalled, not waited for)' if stalled else '', len(latencies), max(latencies), len(during), gap, period, log_bytes,
-                       FLOOD_BYTES, dropped))
+        harness.log('flood: %.1f s%s; probes: %d, latency max %.3f s; watchdog pings: %d, longest gap '
+                    '%.2f s (period %.1f s); log grew %d bytes for %d bytes of output, %d dropped'
+                    % (t1 - t0, ' (stalled, not waited for)' if stalled else '', len(latencies),
+                       max(latencies), len(during), gap, period, log_bytes, FLOOD_BYTES, dropped))
         self.assertGreater(len(latencies), 0)
         self.assertLess(max(latencies), 1.0 * TIMEOUT_SCALE)
         self.assertLess(gap, period * 0.8)
@@ -181,7 +181,7 @@ class Hostile(DaemonTestCase):
         pids = self.wait_pids(d, ('main', 'bg', 'setsid', 'grand'))
         t = time.monotonic()
         try:
-            # TimeoutSec=, the kill grace, and slack; a second grace (the tree missed at the kill) is too late.
+            # TimeoutSec=, the kill grace and slack: a second grace (the tree missed at the kill) is late.
             wait_for(lambda: not alive(pids), timeout=(1 + 5 + 3) * TIMEOUT_SCALE, what='no process left')
         finally:
             harness.log('left behind: %d of %d (%s) after %.1f s'
