@@ -12,18 +12,30 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "escape.h"
 #include "log.h"
 #include "message-ids.h"
+#include "proc-tree.h"
 #include "runner-exec.h"
 #include "template.h"
 
 /* After SIGTERM on TimeoutSec= or a stop, how long a task has before SIGKILL. */
 #define KILL_GRACE_USEC (5 * USEC_PER_SEC)
 #define OUTPUT_LINE_MAX 4096
+
+/* Output is read at most this much per loop iteration (one pipe buffer), so that a task writing without
+ * pause never keeps the loop from its events, timers and watchdog. */
+#define OUTPUT_SLICE (64 * 1024)
+
+/* Each task logs at most this much output per interval; the rest is counted and dropped, and a line
+ * says how much once the interval is over or the task ends. */
+#define OUTPUT_RATE_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define OUTPUT_RATE_BURST_LINES 1000
+#define OUTPUT_RATE_BURST_BYTES (512 * 1024)
 
 /* A User= task's PATH is that user's standard one (as login(1) sets it), never the daemon's. */
 #define USER_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -49,7 +61,22 @@ struct ExecRunner {
          * per child. */
         sd_event_source *sigchld;
         GHashTable *children;           /* pid -> Run* */
+        /* The daemon is the child subreaper: what a task leaves behind becomes our child when the task
+         * ends, and is ended after it. */
+        GHashTable *orphans;            /* pid -> Leftover* */
 };
+
+/* The processes one task left behind (our children now, and their own), ended with SIGTERM and after
+ * the grace with SIGKILL; gone when the last of them has been reaped. */
+typedef struct Leftover {
+        ExecRunner *ctx;
+        uint64_t task_id;               /* 0: not known */
+        char *rule;
+        char *who;                      /* "task N (rule)", for messages */
+        unsigned n;                     /* its entries in ctx->orphans */
+        bool killing;                   /* past the grace: SIGKILL, also for what is found later */
+        sd_event_source *timer;
+} Leftover;
 
 typedef struct Run {
         ExecRunner *ctx;
@@ -60,6 +87,11 @@ typedef struct Run {
         GString *line;
         bool timed_out;
         bool term_sent;
+        /* The output rate limit: what this interval logged, and what it dropped. */
+        usec_t rate_begin;
+        size_t rate_lines, rate_bytes;
+        uint64_t dropped_lines, dropped_bytes;
+        bool dropping;
 } Run;
 
 static void run_free(Run *r) {
@@ -78,47 +110,123 @@ static void run_free(Run *r) {
 
 /* ------------------------------------------------------------------ output */
 
-static void log_line(Run *r, const char *s, size_t len) {
-        LogField f = { .name = "INOTASKD_OUTPUT", .value = s, .len = len };
-        g_autofree char *shown = escape_display(s, len);
+static void log_dropped(Run *r) {
+        char lines[32], bytes[32];
+        LogField f[2];
 
+        if (r->dropped_bytes == 0 && r->dropped_lines == 0)
+                return;
+        snprintf(lines, sizeof lines, "%" PRIu64, r->dropped_lines);
+        snprintf(bytes, sizeof bytes, "%" PRIu64, r->dropped_bytes);
+        f[0] = LOG_FIELD("INOTASKD_DROPPED_LINES", lines);
+        f[1] = LOG_FIELD("INOTASKD_DROPPED_BYTES", bytes);
+        task_log(LOG_WARNING, MESSAGE_ID_TASK_OUTPUT, r->task, f, 2,
+                 "Task %" PRIu64 " (%s): %" PRIu64 " bytes of output (%" PRIu64 " lines) dropped by the "
+                 "rate limit.", r->task->id, r->task->rule->name, r->dropped_bytes, r->dropped_lines);
+        r->dropped_lines = r->dropped_bytes = 0;
+}
+
+/* Whether the rate limit drops output now; a new interval logs what the last one dropped. */
+static bool output_dropping(Run *r) {
+        usec_t now;
+
+        if (!r->dropping && r->rate_lines < OUTPUT_RATE_BURST_LINES &&
+            r->rate_bytes < OUTPUT_RATE_BURST_BYTES)
+                return false;
+        now = now_usec(CLOCK_MONOTONIC);
+        if (now - r->rate_begin < OUTPUT_RATE_INTERVAL_USEC) {
+                if (!r->dropping)
+                        task_log(LOG_WARNING, NULL, r->task, NULL, 0,
+                                 "Task %" PRIu64 " (%s): more than %d lines or %d KiB of output in %ds, "
+                                 "dropping output for now.", r->task->id, r->task->rule->name,
+                                 OUTPUT_RATE_BURST_LINES, OUTPUT_RATE_BURST_BYTES / 1024,
+                                 (int) (OUTPUT_RATE_INTERVAL_USEC / USEC_PER_SEC));
+                r->dropping = true;
+                return true;
+        }
+        log_dropped(r);
+        r->dropping = false;
+        r->rate_begin = now;
+        r->rate_lines = r->rate_bytes = 0;
+        return false;
+}
+
+/* One line of output, len bytes at s, and its newline if nl. */
+static void log_line(Run *r, const char *s, size_t len, bool nl) {
+        LogField f = { .name = "INOTASKD_OUTPUT", .value = s, .len = len };
+        g_autofree char *shown = NULL;
+
+        if (r->rate_lines == 0 && r->rate_bytes == 0)
+                r->rate_begin = now_usec(CLOCK_MONOTONIC);
+        if (output_dropping(r)) {
+                r->dropped_lines++;
+                r->dropped_bytes += len + nl;
+                return;
+        }
+        r->rate_lines++;
+        r->rate_bytes += len + nl;
+        shown = escape_display(s, len);
         task_log(LOG_INFO, MESSAGE_ID_TASK_OUTPUT, r->task, &f, 1, "Task %" PRIu64 " (%s): %s", r->task->id,
                  r->task->rule->name, shown);
 }
 
+/* Logs the complete lines in r->line (and, with all, the rest), pieces of OUTPUT_LINE_MAX of a longer
+ * one; what is left waits for its end. One erase at the end: a slice of many short lines stays linear. */
 static void flush_lines(Run *r, bool all) {
-        char *nl;
+        const char *p = r->line->str, *end = p + r->line->len, *nl;
 
-        while ((nl = memchr(r->line->str, '\n', r->line->len))) {
-                size_t n = (size_t) (nl - r->line->str);
+        while (p < end) {
+                size_t n;
 
-                log_line(r, r->line->str, n);
-                g_string_erase(r->line, 0, (gssize) n + 1);
+                nl = memchr(p, '\n', (size_t) (end - p));
+                if (nl)
+                        n = (size_t) (nl - p);
+                else if ((size_t) (end - p) >= OUTPUT_LINE_MAX)
+                        n = OUTPUT_LINE_MAX;
+                else if (all)
+                        n = (size_t) (end - p);
+                else
+                        break;
+                log_line(r, p, MIN(n, (size_t) OUTPUT_LINE_MAX), nl && n <= OUTPUT_LINE_MAX);
+                p += MIN(n, (size_t) OUTPUT_LINE_MAX) + (nl && n <= OUTPUT_LINE_MAX);
         }
-        if (r->line->len >= OUTPUT_LINE_MAX || (all && r->line->len > 0)) {
-                log_line(r, r->line->str, r->line->len);
-                g_string_truncate(r->line, 0);
-        }
+        g_string_erase(r->line, 0, (gssize) (p - r->line->str));
 }
 
-/* Reads what is there; returns false at end of file or error. */
-static bool read_output(Run *r) {
-        char buf[4096];
+/* Takes n bytes of output: while the rate limit drops, only counted. */
+static void add_output(Run *r, const char *buf, size_t n) {
+        if (r->dropping && output_dropping(r)) {
+                const char *p = buf, *end = buf + n, *nl;
 
-        for (;;) {
-                ssize_t n = read(r->output_fd, buf, sizeof buf);
-
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR;
-                if (n == 0)
-                        return false;
-                g_string_append_len(r->line, buf, n);
-                flush_lines(r, false);
+                r->dropped_bytes += n + r->line->len;
+                g_string_truncate(r->line, 0);
+                while ((nl = memchr(p, '\n', (size_t) (end - p)))) {
+                        r->dropped_lines++;
+                        p = nl + 1;
+                }
+                return;
         }
+        g_string_append_len(r->line, buf, (gssize) n);
+        flush_lines(r, false);
+}
+
+/* Reads one slice of what is there: 1 if it read some, 0 if nothing is there now, -1 at end of file or
+ * on an error. */
+static int read_output(Run *r) {
+        char buf[OUTPUT_SLICE];
+        ssize_t n = read(r->output_fd, buf, sizeof buf);
+
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n == 0)
+                return -1;
+        add_output(r, buf, (size_t) n);
+        return 1;
 }
 
 static void close_output(Run *r) {
         flush_lines(r, true);
+        log_dropped(r);
         r->output = sd_event_source_disable_unref(r->output);
         r->output_fd = safe_close(r->output_fd);
 }
@@ -126,24 +234,125 @@ static void close_output(Run *r) {
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Run *r = userdata;
 
-        if (!read_output(r))
+        if (read_output(r) < 0)
                 close_output(r);
         return 0;
+}
+
+/* ------------------------------------------------------------------ what tasks leave behind */
+
+static void leftover_free(Leftover *l) {
+        if (!l)
+                return;
+        l->timer = sd_event_source_disable_unref(l->timer);
+        g_free(l->rule);
+        g_free(l->who);
+        g_free(l);
+}
+
+/* sig to pid and everything below it; SIGCONT after SIGTERM, so that a stopped process sees it. */
+static void signal_tree(pid_t pid, bool include_root, int sig) {
+        (void) proc_signal_tree(pid, include_root, sig);
+        if (sig == SIGTERM)
+                (void) proc_signal_tree(pid, include_root, SIGCONT);
+}
+
+static int on_leftover_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Leftover *l = userdata;
+        GHashTableIter i;
+        gpointer k, v;
+
+        log_warning("%u processes left behind by %s did not stop, killing them.", l->n, l->who);
+        l->killing = true;
+        g_hash_table_iter_init(&i, l->ctx->orphans);
+        while (g_hash_table_iter_next(&i, &k, &v))
+                if (v == l)
+                        signal_tree((pid_t) GPOINTER_TO_INT(k), true, SIGKILL);
+        return 0;
+}
+
+/* Whether our child pid is not what an ended task left behind: a child of the daemon's own (a
+ * library's), in the daemon's session, which no task's process can rejoin; or one of a task still
+ * running, in its main process's session or process group (only posix_spawn()'d tasks, whose main
+ * process is no subreaper, let an orphan reach us while they run). */
+static bool not_left_behind(ExecRunner *ctx, const ProcInfo *pi) {
+        return pi->sid == getsid(0) || g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi->sid)) ||
+               g_hash_table_contains(ctx->children, GINT_TO_POINTER(pi->pgid));
+}
+
+/* Our children that are no task's main process and not known yet: left behind by the task that just
+ * ended (task_id, rule), or by the one l stands for. Each is sent SIGTERM (SIGKILL once l is past its
+ * grace) with everything below it. */
+static Leftover *adopt_orphans(ExecRunner *ctx, Leftover *l, uint64_t task_id, const char *rule) {
+        g_autoptr(GArray) kids = g_array_new(false, false, sizeof(pid_t));
+        unsigned found = 0;
+
+        if (!ctx->orphans || proc_children(getpid(), kids) < 0)
+                return l;
+        for (guint i = 0; i < kids->len; i++) {
+                pid_t pid = g_array_index(kids, pid_t, i);
+                ProcInfo pi;
+
+                if (g_hash_table_contains(ctx->children, GINT_TO_POINTER(pid)) ||
+                    g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(pid)) || proc_info(pid, &pi) < 0 ||
+                    not_left_behind(ctx, &pi))
+                        continue;
+                if (!l) {
+                        l = g_new0(Leftover, 1);
+                        l->ctx = ctx;
+                        l->task_id = task_id;
+                        l->rule = g_strdup(rule);
+                        l->who = task_id > 0 ? g_strdup_printf("task %" PRIu64 " (%s)", task_id, rule)
+                                             : g_strdup("an ended task");
+                }
+                g_hash_table_insert(ctx->orphans, GINT_TO_POINTER(pid), l);
+                l->n++;
+                /* A zombie is only to be reaped; below it, what lives is reparented to us in turn. */
+                if (pi.state == 'Z')
+                        continue;
+                found++;
+                signal_tree(pid, true, l->killing ? SIGKILL : SIGTERM);
+        }
+        if (found == 0 || l->timer)
+                return l;
+        log_info("%c%s left %u processes behind, terminating them.", g_ascii_toupper(l->who[0]), l->who + 1,
+                 found);
+        if (sd_event_add_time_relative(ctx->ctx.event, &l->timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
+                                       USEC_PER_MSEC, on_leftover_timeout, l) < 0)
+                (void) on_leftover_timeout(NULL, 0, l);
+        return l;
+}
+
+/* A left-behind process has been reaped: what it left in turn is the same task's. */
+static void orphan_reaped(ExecRunner *ctx, pid_t pid) {
+        Leftover *l = g_hash_table_lookup(ctx->orphans, GINT_TO_POINTER(pid));
+
+        if (!l)
+                return;
+        g_hash_table_remove(ctx->orphans, GINT_TO_POINTER(pid));
+        (void) adopt_orphans(ctx, l, l->task_id, l->rule);
+        if (--l->n == 0) {
+                log_debug("What %s left behind is gone.", l->who);
+                leftover_free(l);
+        }
 }
 
 /* ------------------------------------------------------------------ exit and timeout */
 
 static void child_exited(Run *r, const siginfo_t *si) {
+        ExecRunner *ctx = r->ctx;
         Task *t = r->task;
-        Scheduler *sched = r->ctx->ctx.scheduler;
+        Scheduler *sched = ctx->ctx.scheduler;
         TaskState state;
         const char *result;
         int status = si->si_status;
 
-        /* Whatever the child wrote before it exited is in the pipe now (unless a grandchild holds it
-         * open: then we stop listening, the task is over). */
+        /* Whatever the child wrote before it exited is in the pipe now, a pipe buffer or a few (one it
+         * enlarged); a grandchild that holds it open and goes on writing is not listened to, the task
+         * is over. */
         if (r->output_fd >= 0) {
-                (void) read_output(r);
+                for (int i = 0; i < 16 && read_output(r) > 0; i++)
+                        ;
                 close_output(r);
         }
 
@@ -163,10 +372,13 @@ static void child_exited(Run *r, const siginfo_t *si) {
 
         run_free(r);
         t->runner_data = NULL;
+        /* Its children are ours now, reparented when it exited: they end with it. */
+        (void) adopt_orphans(ctx, NULL, t->id, t->rule->name);
         scheduler_task_finished(sched, t, state, result, status);
 }
 
-/* Our children that have exited, one by one. A zombie that is not ours (a library's) stays for its
+/* Our children that have exited, one by one: tasks' main processes, and what tasks left behind (an
+ * unknown zombie may be one found only now). A zombie that is not ours (a library's) stays for its
  * owner: then each of ours is asked by pid instead. */
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, void *userdata) {
         ExecRunner *ctx = userdata;
@@ -178,11 +390,24 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
                         return 0;
                 r = g_hash_table_lookup(ctx->children, GINT_TO_POINTER(si.si_pid));
-                if (!r)
+                if (!r && !g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(si.si_pid)))
+                        (void) adopt_orphans(ctx, NULL, 0, NULL);
+                if (!r && !g_hash_table_contains(ctx->orphans, GINT_TO_POINTER(si.si_pid)))
                         break;
                 if (waitid(P_PID, (id_t) si.si_pid, &si, WEXITED) < 0)
                         return 0;
-                child_exited(r, &si);
+                if (r)
+                        child_exited(r, &si);
+                else
+                        orphan_reaped(ctx, si.si_pid);
+        }
+
+        g_autofree gpointer *orphans = (gpointer *) g_hash_table_get_keys_as_array(ctx->orphans, NULL);
+        for (gpointer *p = orphans; *p; p++) {
+                siginfo_t si = {};
+
+                if (waitid(P_PID, (id_t) GPOINTER_TO_INT(*p), &si, WEXITED | WNOHANG) >= 0 && si.si_pid > 0)
+                        orphan_reaped(ctx, si.si_pid);
         }
 
         g_autofree gpointer *pids = (gpointer *) g_hash_table_get_keys_as_array(ctx->children, NULL);
@@ -199,6 +424,15 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
         return 0;
 }
 
+/* sig to a running task: whatever below its main process left its process group (a setsid'd child),
+ * then the group. In this order: once the main process is gone, its children are no longer below it. */
+static void signal_task(Task *t, int sig) {
+        signal_tree(t->pid, false, sig);
+        (void) kill(-t->pid, sig);
+        if (sig == SIGTERM)
+                (void) kill(-t->pid, SIGCONT);
+}
+
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Run *r = userdata;
 
@@ -206,13 +440,13 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 task_log(LOG_WARNING, NULL, r->task, NULL, 0, "Task %" PRIu64 " (%s) timed out, terminating.",
                          r->task->id, r->task->rule->name);
                 r->timed_out = r->term_sent = true;
-                (void) kill(-r->task->pid, SIGTERM);
+                signal_task(r->task, SIGTERM);
                 (void) sd_event_source_set_time_relative(s, KILL_GRACE_USEC);
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         } else {
                 task_log(LOG_WARNING, NULL, r->task, NULL, 0, "Task %" PRIu64 " (%s) did not stop, killing.",
                          r->task->id, r->task->rule->name);
-                (void) kill(-r->task->pid, SIGKILL);
+                signal_task(r->task, SIGKILL);
         }
         return 0;
 }
@@ -435,6 +669,7 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
                 _exit(126);
         if (wd && chdir(wd) < 0)
                 _exit(200);
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         execve(argv[0], argv, envp);
         _exit(errno == ENOENT ? 127 : 126);
 }
@@ -452,6 +687,10 @@ static int spawn_setup(ExecRunner *ctx) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch for exited tasks: %m");
         ctx->children = g_hash_table_new(g_direct_hash, g_direct_equal);
+        /* What a task leaves behind is given to us, not to init, so that it ends with the task. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to become the child subreaper, ignoring: %m");
+        ctx->orphans = g_hash_table_new(g_direct_hash, g_direct_equal);
         ctx->spawn_stack = g_malloc(SPAWN_STACK_SIZE);
         ctx->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         ctx->n_ignored = 0;
@@ -496,6 +735,9 @@ static int spawn_child(void *userdata) {
         if (setsid() < 0 || dup2(a->ctx->null_fd, STDIN_FILENO) < 0 || dup2(a->out_fd, STDOUT_FILENO) < 0 ||
             dup2(a->out_fd, STDERR_FILENO) < 0 || close_inherited_fds() < 0 || (a->wd && chdir(a->wd) < 0))
                 goto fail;
+        /* An orphan below the task stays below it while it runs: only when it ends do its children (and so
+         * everything it started) come to us, to end with it. */
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         execve(a->argv[0], a->argv, a->envp);
@@ -666,6 +908,9 @@ static int exec_start(Runner *runner, Task *t) {
         r = sd_event_add_io(ctx->ctx.event, &run->output, run->output_fd, EPOLLIN, on_output, run);
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);
+        else
+                /* Events, timers and finished work go first; output waits in its pipe meanwhile. */
+                (void) sd_event_source_set_priority(run->output, SD_EVENT_PRIORITY_NORMAL + 10);
         if (t->rule->timeout != USEC_INFINITY && t->rule->timeout > 0)
                 (void) sd_event_add_time_relative(ctx->ctx.event, &run->timer, CLOCK_MONOTONIC, t->rule->timeout,
                                                   USEC_PER_MSEC, on_timeout, run);
@@ -679,11 +924,7 @@ static void exec_stop(Runner *runner, Task *t, RunnerStop how) {
 
         if (!r || t->pid <= 0)
                 return;
-        if (how == RUNNER_STOP_KILL) {
-                (void) kill(-t->pid, SIGKILL);
-                return;
-        }
-        (void) kill(-t->pid, SIGTERM);
+        signal_task(t, how == RUNNER_STOP_KILL ? SIGKILL : SIGTERM);
 }
 
 static const RunnerOps exec_runner_ops = {
@@ -717,6 +958,22 @@ ExecRunner *exec_runner_free(ExecRunner *x) {
                         run_free(r);
                 }
                 g_hash_table_unref(x->children);
+        }
+        if (x->orphans) {
+                /* The daemon stops: what ended tasks left behind ends now, without its grace. */
+                g_autoptr(GHashTable) leftovers = g_hash_table_new(g_direct_hash, g_direct_equal);
+                GHashTableIter i;
+                gpointer k, v;
+
+                g_hash_table_iter_init(&i, x->orphans);
+                while (g_hash_table_iter_next(&i, &k, &v)) {
+                        signal_tree((pid_t) GPOINTER_TO_INT(k), true, SIGKILL);
+                        g_hash_table_add(leftovers, v);
+                }
+                g_hash_table_iter_init(&i, leftovers);
+                while (g_hash_table_iter_next(&i, &k, NULL))
+                        leftover_free(k);
+                g_hash_table_unref(x->orphans);
         }
         x->null_fd = safe_close(x->null_fd);
         g_free(x->spawn_stack);

@@ -28,6 +28,12 @@
 #define COPY_CHUNK ((size_t) 16 << 20)
 #define READ_BUFFER_SIZE ((size_t) 64 * 1024)
 
+/* A job that ran out of file descriptors or memory waits and runs again: first after this long, twice
+ * as long each time up to the maximum, and fails after the last try, about a minute after the first. */
+#define RETRY_FIRST_USEC (50 * USEC_PER_MSEC)
+#define RETRY_MAX_USEC (2 * USEC_PER_SEC)
+#define RETRY_GIVE_UP_USEC (60 * USEC_PER_SEC)
+
 /* An entry named beneath a root directory: the root is opened by its path, which the configuration
  * names (a watch's Path=, the fixed part of Destination=), everything below it from that fd without
  * following a symlink. */
@@ -78,6 +84,7 @@ struct FileRunner {
         Runner runner;
         RunnerContext ctx;
         Worker *worker;
+        GHashTable *waiting;            /* FileJob*: jobs waiting to retry after a resource shortage */
 };
 
 typedef struct FileJob {
@@ -95,10 +102,20 @@ typedef struct FileJob {
         gid_t gid;
 
         char *error;                    /* set by the worker on failure */
+        int error_errno;                /* the errno of that failure, 0 if none */
         bool unsafe;                    /* the failure: a path through a symlink or out of its root */
+
+        /* Retrying after a passing shortage (EMFILE, ENFILE, ENOMEM): what is done already stays done. */
+        bool checked;                   /* the destination was looked at: replace says what was decided */
+        bool replace;
+        bool copied;                    /* a move across file systems: the copy is in place and synced */
+        unsigned tries;
+        usec_t retry_usec, first_failure;
+        sd_event_source *retry;
 } FileJob;
 
 static void file_job_free(FileJob *j) {
+        j->retry = sd_event_source_disable_unref(j->retry);
         g_free(j->source);
         g_free(j->destination);
         beneath_done(&j->src);
@@ -124,12 +141,35 @@ static void fail(FileJob *j, const char *what, const char *path, const char *why
                 j->error = g_strdup_printf("%s %s: %s", what, shown, why);
 }
 
+static void fail_errno(FileJob *j, const char *what, const char *path, int e) {
+        if (!j->error)
+                j->error_errno = e;
+        fail(j, what, path, g_strerror(e));
+}
+
+/* Running out of file descriptors or memory passes as other tasks end: such a failure is retried. */
+static bool errno_is_shortage(int e) {
+        return e == EMFILE || e == ENFILE || e == ENOMEM;
+}
+
+/* fsync() of the directory dir_fd (which may be an O_PATH fd) through an fd of its own. A file system
+ * that cannot sync a directory says EINVAL: nothing to do there. */
+static int fsync_directory(int dir_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0 && errno != EINVAL)
+                return -errno;
+        return 0;
+}
+
 /* r from resolving path beneath root: an unsafe path, or what fails as what. */
 static void fail_resolve(FileJob *j, const char *what, const char *path, const char *root, int r) {
         g_autofree char *shown = NULL, *shown_root = NULL;
 
         if (!open_beneath_unsafe(r))
-                return fail(j, what, path, g_strerror(-r));
+                return fail_errno(j, what, path, -r);
         if (j->error)
                 return;
         shown = escape_display(path, strlen(path));
@@ -152,9 +192,9 @@ static bool has_owner(const FileJob *j) {
 /* Owner, then DirectoryMode= (chown() may clear set-id bits) of the directory open as fd. */
 static void apply_directory_attributes(FileJob *j, int fd, const char *path) {
         if (has_owner(j) && fchown(fd, j->uid, j->gid) < 0)
-                fail(j, "Failed to set the owner of", path, g_strerror(errno));
+                fail_errno(j, "Failed to set the owner of", path, errno);
         if (j->directory_mode >= 0 && fchmod(fd, (mode_t) j->directory_mode) < 0)
-                fail(j, "Failed to set the mode of", path, g_strerror(errno));
+                fail_errno(j, "Failed to set the mode of", path, errno);
 }
 
 /* fchmod() of a regular file through an fd of its own: fchmodat(AT_SYMLINK_NOFOLLOW) without /proc. */
@@ -178,14 +218,14 @@ static void apply_file_attributes(FileJob *j, int dir_fd, const char *name, cons
         int r;
 
         if (has_owner(j) && fchownat(dir_fd, name, j->uid, j->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                fail(j, "Failed to set the owner of", path, g_strerror(errno));
+                fail_errno(j, "Failed to set the owner of", path, errno);
         if (S_ISLNK(st->st_mode) || j->file_mode < 0)
                 return;
         r = fchmodat(dir_fd, name, (mode_t) j->file_mode, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
         if (r == -EOPNOTSUPP && S_ISREG(st->st_mode))
                 r = chmod_regular_at(dir_fd, name, (mode_t) j->file_mode);
         if (r < 0)
-                fail(j, "Failed to set the mode of", path, g_strerror(-r));
+                fail_errno(j, "Failed to set the mode of", path, -r);
 }
 
 static int next_entry(DIR *d, struct dirent **ret);
@@ -197,12 +237,12 @@ static void apply_recursive(FileJob *j, int dir_fd, const char *name, const char
         int fd;
 
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return fail(j, "Failed to look at", path, g_strerror(errno));
+                return fail_errno(j, "Failed to look at", path, errno);
         if (!S_ISDIR(st.st_mode))
                 return apply_file_attributes(j, dir_fd, name, path, &st);
         fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || !(d = fdopendir(fd))) {
-                fail(j, "Failed to list", path, g_strerror(errno));
+                fail_errno(j, "Failed to list", path, errno);
                 (void) safe_close(fd);
                 return;
         }
@@ -214,7 +254,7 @@ static void apply_recursive(FileJob *j, int dir_fd, const char *name, const char
 
                 if (r <= 0) {
                         if (r < 0)
-                                fail(j, "Failed to list", path, g_strerror(-r));
+                                fail_errno(j, "Failed to list", path, -r);
                         return;
                 }
                 child = g_build_filename(path, de->d_name, NULL);
@@ -250,13 +290,23 @@ static int make_directories(FileJob *j, int dir_fd, const char *path, const char
                                 break;
                         }
                         fd = open_beneath(parent, *c, O_RDONLY | O_DIRECTORY);
-                        if (fd >= 0)
+                        if (fd >= 0) {
+                                int q;
+
                                 apply_directory_attributes(j, fd, shown->str);
+                                /* Its name in the parent is durable before anything is put in it. */
+                                q = fsync_directory(parent);
+                                if (q < 0) {
+                                        fail_errno(j, "Failed to sync", path, -q);
+                                        (void) safe_close(fd);
+                                        fd = q;
+                                }
+                        }
                         break;
                 }
                 if (fd < 0) {
                         if (!open_beneath_unsafe(fd))
-                                fail(j, "Failed to create", shown->str, g_strerror(-fd));
+                                fail_errno(j, "Failed to create", shown->str, -fd);
                         return fd;
                 }
                 (void) safe_close(cur);
@@ -289,7 +339,7 @@ static int open_directory(FileJob *j, const Beneath *b, bool create, const char 
         }
         r = -errno;
         if (r != -ENOENT || !create) {
-                fail(j, what, path, g_strerror(-r));
+                fail_errno(j, what, path, -r);
                 return r;
         }
 
@@ -311,7 +361,7 @@ static int open_directory(FileJob *j, const Beneath *b, bool create, const char 
         }
         if (root < 0) {
                 r = -errno;
-                fail(j, what, path, g_strerror(-r));
+                fail_errno(j, what, path, -r);
                 return r;
         }
         joined = g_build_filename(b->root + strlen(top), b->dir, NULL);
@@ -348,13 +398,13 @@ static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path
         if (errno == EISDIR && unlinkat(dir_fd, name, AT_REMOVEDIR) >= 0)
                 return true;
         if (!(errno == ENOTEMPTY || errno == EEXIST) || !j->recursive) {
-                fail(j, "Failed to delete", path, g_strerror(errno));
+                fail_errno(j, "Failed to delete", path, errno);
                 return false;
         }
 
         fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || !(d = fdopendir(fd))) {
-                fail(j, "Failed to list", path, g_strerror(errno));
+                fail_errno(j, "Failed to list", path, errno);
                 (void) safe_close(fd);
                 return false;
         }
@@ -366,7 +416,7 @@ static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path
                 if (r == 0)
                         break;
                 if (r < 0) {
-                        fail(j, "Failed to list", path, g_strerror(-r));
+                        fail_errno(j, "Failed to list", path, -r);
                         return false;
                 }
                 if (job_cancelled(j))
@@ -376,7 +426,7 @@ static bool delete_at(FileJob *j, int dir_fd, const char *name, const char *path
                         return false;
         }
         if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0) {
-                fail(j, "Failed to delete", path, g_strerror(errno));
+                fail_errno(j, "Failed to delete", path, errno);
                 return false;
         }
         return true;
@@ -560,7 +610,7 @@ static bool copy_regular(FileJob *j, int src_dir, const char *src_name, const ch
         /* O_NONBLOCK: should it have become a FIFO since it was looked at, the open must not wait. */
         in = openat(src_dir, src_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
         if (in < 0 || fstat(in, &st) < 0) {
-                fail(j, "Failed to open", src_path, g_strerror(errno));
+                fail_errno(j, "Failed to open", src_path, errno);
                 return false;
         }
         if (!S_ISREG(st.st_mode)) {
@@ -569,12 +619,18 @@ static bool copy_regular(FileJob *j, int src_dir, const char *src_name, const ch
         }
         out = open_temp_at(dst_dir, dst_name, &tmp);
         if (out < 0) {
-                fail(j, what, dst_path, g_strerror(-out));
+                fail_errno(j, what, dst_path, -out);
                 return false;
         }
         r = copy_data(j, in, out);
         if (r >= 0)
                 r = copy_metadata(in, out, &st, &what);
+        /* On disk before it takes the destination's name: a crash after the rename must not leave an
+         * empty or partial file under it (the directory is synced by whoever made the entry). */
+        if (r >= 0 && fsync(out) < 0) {
+                r = -errno;
+                what = "Failed to sync";
+        }
         if (r >= 0 && close(TAKE_FD(out)) < 0)
                 r = -errno;
         if (r >= 0) {
@@ -583,7 +639,7 @@ static bool copy_regular(FileJob *j, int src_dir, const char *src_name, const ch
         }
         if (r < 0) {
                 (void) unlinkat(dst_dir, tmp, 0);
-                fail(j, what, dst_path, g_strerror(-r));
+                fail_errno(j, what, dst_path, -r);
                 return false;
         }
         return true;
@@ -605,7 +661,7 @@ static bool copy_symlink(FileJob *j, int src_dir, const char *src_name, const ch
                 target = g_realloc(target, size);
                 n = readlinkat(src_dir, src_name, target, size);
                 if (n < 0) {
-                        fail(j, "Failed to read the link", src_path, g_strerror(errno));
+                        fail_errno(j, "Failed to read the link", src_path, errno);
                         return false;
                 }
                 if ((size_t) n < size) {
@@ -632,7 +688,7 @@ static bool copy_symlink(FileJob *j, int src_dir, const char *src_name, const ch
                         (void) unlinkat(dst_dir, tmp, 0);
         }
         if (r < 0) {
-                fail(j, "Failed to copy to", dst_path, g_strerror(-r));
+                fail_errno(j, "Failed to copy to", dst_path, -r);
                 return false;
         }
         return true;
@@ -658,19 +714,19 @@ static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const 
         }
         fd = openat(src_dir, src_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
-                fail(j, "Failed to list", src_path, g_strerror(errno));
+                fail_errno(j, "Failed to list", src_path, errno);
                 (void) safe_close(fd);
                 return false;
         }
         /* Private until its own mode is set at the end. */
         created = mkdirat(dst_dir, dst_name, 0700) >= 0;
         if (!created && errno != EEXIST) {
-                fail(j, "Failed to create", dst_path, g_strerror(errno));
+                fail_errno(j, "Failed to create", dst_path, errno);
                 return false;
         }
         out = openat(dst_dir, dst_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (out < 0) {
-                fail(j, "Failed to create", dst_path, g_strerror(errno));
+                fail_errno(j, "Failed to create", dst_path, errno);
                 return false;
         }
         for (;;) {
@@ -681,7 +737,7 @@ static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const 
                 if (n == 0)
                         break;
                 if (n < 0) {
-                        fail(j, "Failed to list", src_path, g_strerror(-n));
+                        fail_errno(j, "Failed to list", src_path, -n);
                         return false;
                 }
                 if (job_cancelled(j))
@@ -694,7 +750,12 @@ static bool copy_directory(FileJob *j, int src_dir, const char *src_name, const 
         /* One that was there already keeps what it cannot take: best effort, as merging always was. */
         r = copy_metadata(dirfd(d), out, &st, &what);
         if (r < 0 && created) {
-                fail(j, what, dst_path, g_strerror(-r));
+                fail_errno(j, what, dst_path, -r);
+                return false;
+        }
+        /* Its entries' names are durable; its own name in its parent is the parent's to sync. */
+        if (fsync(out) < 0 && errno != EINVAL) {
+                fail_errno(j, "Failed to sync", dst_path, errno);
                 return false;
         }
         return true;
@@ -707,7 +768,7 @@ static bool copy_at(FileJob *j, int src_dir, const char *src_name, const char *s
         struct stat st;
 
         if (fstatat(src_dir, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                fail(j, "Failed to look at", src_path, g_strerror(errno));
+                fail_errno(j, "Failed to look at", src_path, errno);
                 return false;
         }
         if (S_ISDIR(st.st_mode))
@@ -727,7 +788,7 @@ static void run_job(void *data) {
         _cleanup_close_ int src_dir = -1, dst_dir = -1;
         bool replace = false;
         struct stat st;
-        int r;
+        int r = 0;
 
         /* Cancelled while it waited for a thread. */
         if (job_cancelled(j))
@@ -744,26 +805,90 @@ static void run_job(void *data) {
         if (dst_dir < 0)
                 return;
 
-        if (fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+        /* A retry: what is there now is what the last try left (its own copy), to be replaced. */
+        if (j->checked)
+                replace = j->replace || fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0;
+        else if (fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 if (!j->overwrite)
                         return fail(j, "Refusing to replace", dst, "it exists and Overwrite=no");
                 replace = true;
         }
+        j->checked = true;
+        j->replace = replace;
 
         if (j->action == ACTION_COPY) {
                 if (!copy_at(j, src_dir, j->src.name, src, dst_dir, j->dst.name, dst, replace))
                         return;
-        } else if ((r = rename_at(src_dir, j->src.name, dst_dir, j->dst.name, replace)) < 0) {
-                /* Across file systems: copy it whole (a directory too), then delete the source. */
-                if (r != -EXDEV)
-                        return fail(j, verb, dst, g_strerror(-r));
+                /* The new name in its directory is durable when the task says it is done. */
+                r = fsync_directory(dst_dir);
+                if (r < 0)
+                        return fail_errno(j, "Failed to sync", dst, -r);
+        } else if (j->copied || (r = rename_at(src_dir, j->src.name, dst_dir, j->dst.name, replace)) < 0) {
+                /* Across file systems: copy it whole (a directory too), make the copy durable (each file
+                 * before its rename, each directory after its entries, here the destination's), and
+                 * only then delete the source: a crash in between leaves two copies, never none. */
+                if (!j->copied && r != -EXDEV)
+                        return fail_errno(j, verb, dst, -r);
                 j->recursive = true;
-                if (!copy_at(j, src_dir, j->src.name, src, dst_dir, j->dst.name, dst, replace) ||
-                    !delete_at(j, src_dir, j->src.name, src))
+                if (!j->copied) {
+                        if (!copy_at(j, src_dir, j->src.name, src, dst_dir, j->dst.name, dst, replace))
+                                return;
+                        r = fsync_directory(dst_dir);
+                        if (r < 0)
+                                return fail_errno(j, "Failed to sync", dst, -r);
+                        j->copied = true;
+                }
+                if (!delete_at(j, src_dir, j->src.name, src))
                         return;
         }
         if (j->file_mode >= 0 || j->directory_mode >= 0 || has_owner(j))
                 apply_recursive(j, dst_dir, j->dst.name, dst);
+}
+
+static void job_done(void *data);
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        FileJob *j = userdata;
+        int r;
+
+        j->retry = sd_event_source_disable_unref(j->retry);
+        g_hash_table_remove(j->runner->waiting, j);
+        r = worker_submit(j->runner->worker, j, run_job, job_done);
+        if (r < 0) {
+                fail_errno(j, "Failed to run the action on", j->source, -r);
+                job_done(j);
+        }
+        return 0;
+}
+
+/* A failure for want of file descriptors or memory: true if the job waits to run again (as exec tasks
+ * wait for one to end), from where it got; false once it has waited long enough or cannot wait. */
+static bool job_retry(FileJob *j) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), delay;
+        int r;
+
+        if (j->cancelled || g_atomic_int_get(&j->cancel) || !errno_is_shortage(j->error_errno))
+                return false;
+        if (j->tries == 0) {
+                j->first_failure = now;
+                j->retry_usec = RETRY_FIRST_USEC;
+        } else
+                j->retry_usec = MIN(j->retry_usec * 2, RETRY_MAX_USEC);
+        if (now - j->first_failure >= RETRY_GIVE_UP_USEC)
+                return false;
+        /* Spread out, so that the jobs that failed together do not come back together. */
+        delay = j->retry_usec / 2 + (usec_t) g_random_int_range(0, (gint32) (j->retry_usec / 2));
+        r = sd_event_add_time_relative(j->runner->ctx.event, &j->retry, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
+                                       on_retry, j);
+        if (r < 0)
+                return false;
+        j->tries++;
+        task_log(LOG_DEBUG, NULL, j->task, NULL, 0, "Task %" PRIu64 " (%s): %s; trying again (%u).",
+                 j->task->id, j->task->rule->name, j->error, j->tries);
+        g_clear_pointer(&j->error, g_free);
+        j->error_errno = 0;
+        g_hash_table_add(j->runner->waiting, j);
+        return true;
 }
 
 static void job_done(void *data) {
@@ -771,6 +896,8 @@ static void job_done(void *data) {
         Task *t = j->task;
         Scheduler *sched = j->runner->ctx.scheduler;
 
+        if (j->error && job_retry(j))
+                return;
         t->runner_data = NULL;
         if (j->cancelled) {
                 /* What a copy had written is gone with its temporary file; a tree stays as far as it got. */
@@ -961,8 +1088,16 @@ static int file_start(Runner *runner, Task *t) {
 static void file_stop(Runner *runner, Task *t, RunnerStop how) {
         FileJob *j = t->runner_data;
 
-        if (j)
-                g_atomic_int_set(&j->cancel, 1);
+        if (!j)
+                return;
+        g_atomic_int_set(&j->cancel, 1);
+        if (j->retry) {
+                /* Waiting to try again: nothing runs, it ends now. */
+                j->retry = sd_event_source_disable_unref(j->retry);
+                g_hash_table_remove(j->runner->waiting, j);
+                (void) job_cancelled(j);
+                job_done(j);
+        }
 }
 
 static const RunnerOps file_runner_ops = {
@@ -977,11 +1112,28 @@ int file_runner_new(FileRunner **ret, const RunnerContext *ctx, Worker *w) {
         f->runner.ops = &file_runner_ops;
         f->ctx = *ctx;
         f->worker = w;
+        f->waiting = g_hash_table_new(g_direct_hash, g_direct_equal);
         *ret = f;
         return 0;
 }
 
 FileRunner *file_runner_free(FileRunner *f) {
+        if (!f)
+                return NULL;
+        if (f->waiting) {
+                /* Tasks still waiting to retry are the scheduler's: their jobs go. */
+                GHashTableIter i;
+                gpointer k;
+
+                g_hash_table_iter_init(&i, f->waiting);
+                while (g_hash_table_iter_next(&i, &k, NULL)) {
+                        FileJob *j = k;
+
+                        j->task->runner_data = NULL;
+                        file_job_free(j);
+                }
+                g_hash_table_unref(f->waiting);
+        }
         g_free(f);
         return NULL;
 }

@@ -211,6 +211,7 @@ class NotifyListener:
         self.sock.bind(path)
         self.sock.settimeout(0.05)
         self.messages = []              # one str per datagram, in arrival order
+        self.times = []                 # time.monotonic() of each one's arrival
         self.lock = threading.Lock()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -226,10 +227,16 @@ class NotifyListener:
                 return
             with self.lock:
                 self.messages.append(data.decode('utf-8', 'replace'))
+                self.times.append(time.monotonic())
 
     def snapshot(self):
         with self.lock:
             return list(self.messages)
+
+    def stamped(self):
+        """(arrival time, message) of every datagram so far."""
+        with self.lock:
+            return list(zip(self.times, self.messages))
 
     def close(self):
         self.stopped = True
