@@ -17,8 +17,50 @@ struct UnitRunner {
         sd_bus *bus;
         sd_bus_slot *match;
         GHashTable *jobs;               /* job object path -> Task* (whose runner_data is that path) */
-        GHashTable *early;              /* job path -> result, for JobRemoved seen before the reply */
+        /* JobRemoved of jobs not known yet: possibly ours, with the reply to the call still to come. Only
+         * heard while a call is out, and kept only while a call sent before it is still out: a job
+         * removed after every earlier call was answered is someone else's. So it stays as small as the
+         * jobs that end while calls are out, however many foreign jobs the manager runs. */
+        GHashTable *early;              /* job path -> Early* (owned by early_order) */
+        GQueue early_order;             /* Early*, in arrival order (so by seq) */
+        GQueue calls;                   /* Call* out, in the order sent (so by seq) */
+        uint64_t n_sent;                /* calls sent so far */
 };
+
+typedef struct Early {
+        char *job, *result;
+        uint64_t seq;                   /* calls sent when it came: it can only be the job of those */
+} Early;
+
+typedef struct Call {
+        UnitRunner *runner;
+        uint64_t task_id;
+        uint64_t seq;                   /* 1 for the first call */
+} Call;
+
+static void early_free(Early *e) {
+        g_free(e->job);
+        g_free(e->result);
+        g_free(e);
+}
+
+/* Forgets the early results no call still out can claim: those that came before the oldest call out
+ * was sent (or all of them, with no call out). */
+static void early_prune(UnitRunner *u) {
+        const Call *oldest = g_queue_peek_head(&u->calls);
+        Early *e;
+
+        while ((e = g_queue_peek_head(&u->early_order)) && (!oldest || e->seq < oldest->seq)) {
+                g_queue_pop_head(&u->early_order);
+                g_hash_table_remove(u->early, e->job);
+                early_free(e);
+        }
+}
+
+static void early_clear(UnitRunner *u) {
+        g_hash_table_remove_all(u->early);
+        g_queue_clear_full(&u->early_order, (GDestroyNotify) early_free);
+}
 
 char *unit_name_escape(const char *s) {
         GString *o = g_string_new(NULL);
@@ -108,9 +150,15 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
                 return 0;
         t = g_hash_table_lookup(u->jobs, job);
         if (!t) {
-                /* Possibly ours, with the StartUnit reply still to come. */
-                if (g_hash_table_size(u->early) < 1024)
-                        g_hash_table_insert(u->early, g_strdup(job), g_strdup(result));
+                Early *e;
+
+                /* Possibly ours, with the reply still to come; not if no call is out. */
+                if (g_queue_is_empty(&u->calls) || g_hash_table_contains(u->early, job))
+                        return 0;
+                e = g_new(Early, 1);
+                *e = (Early) { .job = g_strdup(job), .result = g_strdup(result), .seq = u->n_sent };
+                g_queue_push_tail(&u->early_order, e);
+                g_hash_table_insert(u->early, e->job, e);
                 return 0;
         }
         t->runner_data = NULL;
@@ -119,40 +167,46 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 0;
 }
 
-typedef struct Call {
-        UnitRunner *runner;
-        uint64_t task_id;
-} Call;
-
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Call *c = userdata;
         UnitRunner *u = c->runner;
         Task *t = scheduler_get(u->ctx.scheduler, c->task_id);
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *job, *early;
+        const char *job;
+        Early *early;
 
+        /* Still counted as out while its own early result is looked up, then the table is pruned. */
+        g_queue_remove(&u->calls, c);
         g_free(c);
-        if (!t || t->state != TASK_RUNNING)
+        if (!t || t->state != TASK_RUNNING) {
+                early_prune(u);
                 return 0;
+        }
         if (e) {
                 LogField f = LOG_FIELD("INOTASKD_ERROR", e->message);
 
+                early_prune(u);
                 task_log(LOG_WARNING, NULL, t, &f, 1, "Task %" PRIu64 " (%s): %s", t->id, t->rule->name, e->message);
                 scheduler_task_finished(u->ctx.scheduler, t, TASK_FAILED, "job-failed", 0);
                 return 0;
         }
         if (sd_bus_message_read(m, "o", &job) < 0) {
+                early_prune(u);
                 scheduler_task_finished(u->ctx.scheduler, t, TASK_FAILED, "job-failed", 0);
                 return 0;
         }
         early = g_hash_table_lookup(u->early, job);
         if (early) {
-                g_autofree char *r = g_strdup(early);
+                g_autofree char *r = g_strdup(early->result);
 
                 g_hash_table_remove(u->early, job);
+                g_queue_remove(&u->early_order, early);
+                early_free(early);
+                early_prune(u);
                 finish(u, t, r);
                 return 0;
         }
+        early_prune(u);
         t->runner_data = g_strdup(job);
         g_hash_table_insert(u->jobs, t->runner_data, t);
         /* A cancel that came while the call was out. */
@@ -176,7 +230,7 @@ static int on_unit_bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *e
         for (GList *l = waiting; l; l = l->next)
                 ((Task *) l->data)->runner_data = NULL;
         g_hash_table_remove_all(u->jobs);      /* the paths go, the tasks stay */
-        g_hash_table_remove_all(u->early);
+        early_clear(u);
         for (GList *l = waiting; l; l = l->next)
                 finish(u, l->data, "connection-lost");
         g_list_free(waiting);
@@ -232,7 +286,9 @@ int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, bool user_mode) 
         sd_event_ref(u->ctx.event);
         u->user_mode = user_mode;
         u->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        u->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        u->early = g_hash_table_new(g_str_hash, g_str_equal);
+        g_queue_init(&u->early_order);
+        g_queue_init(&u->calls);
         *ret = u;
         return 0;
 }
@@ -243,7 +299,10 @@ UnitRunner *unit_runner_free(UnitRunner *u) {
         u->match = sd_bus_slot_unref(u->match);
         u->bus = sd_bus_flush_close_unref(u->bus);
         g_hash_table_unref(u->jobs);
+        early_clear(u);
         g_hash_table_unref(u->early);
+        /* Calls still out: their replies never come now. */
+        g_queue_clear_full(&u->calls, g_free);
         sd_event_unref(u->ctx.event);
         g_free(u);
         return NULL;
@@ -293,13 +352,15 @@ static int unit_start(Runner *runner, Task *t) {
         task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) started: %s %s", t->id, t->rule->name, method,
                  name);
         c = g_new(Call, 1);
-        *c = (Call) { .runner = u, .task_id = t->id };
+        *c = (Call) { .runner = u, .task_id = t->id, .seq = u->n_sent + 1 };
         r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                      "org.freedesktop.systemd1.Manager", method, on_reply, c, "ss", name, "replace");
         if (r < 0) {
                 g_free(c);
                 return log_error_errno(r, "Failed to call %s: %m", method);
         }
+        u->n_sent++;
+        g_queue_push_tail(&u->calls, c);
         return 0;
 }
 

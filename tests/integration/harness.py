@@ -5,6 +5,7 @@ its log, a recorder for the commands it runs, and waiting with deadlines (never 
 import os
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -28,7 +29,10 @@ EXIT_SKIP = 77
 LEVEL_PREFIX = re.compile(r'^(error|warning): ')
 
 SANITIZER_REPORT = re.compile(r'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|'
-                              r'SUMMARY: (Address|Undefined|Leak)')
+                              r'SUMMARY: (Address|Undefined|Leak)|'
+                              # valgrind (INOTASKD_DAEMON_WRAPPER): errors, and definite leaks at exit
+                              r'==\d+== (Invalid (read|write|free)|Conditional jump|Syscall param|'
+                              r'Mismatched free|Source and destination overlap)|definitely lost: [1-9]')
 
 
 def binary():
@@ -37,6 +41,12 @@ def binary():
     if not b:
         sys.exit('INOTASKD_BINARY is not set: run the tests with "meson test -C BUILDDIR".')
     return b
+
+
+def daemon_argv():
+    """The daemon's command: the binary, after INOTASKD_DAEMON_WRAPPER if set (e.g. valgrind with its
+    options: .ci/run runs the integration suite once so, its reports found by check_sanitizers())."""
+    return shlex.split(os.environ.get('INOTASKD_DAEMON_WRAPPER', '')) + [binary()]
 
 
 def recorder_python():
@@ -358,7 +368,7 @@ class Daemon:
 
     def command(self):
         # -v twice: debug level for certain, settle() and the tests read the "scheduled for" lines.
-        return [binary(), '-c', self.config_path, '--log-target=console', '-v'] + self.args
+        return daemon_argv() + ['-c', self.config_path, '--log-target=console', '-v'] + self.args
 
     def start(self, wait_ready=True, timeout=DEFAULT_TIMEOUT):
         self.notify = NotifyListener(self.notify_path)
@@ -552,7 +562,7 @@ def run_inotaskd(args, *, config=None, dropins=None, files=None, env=None, timeo
     try:
         dropin_dir = os.path.join(tmp, 'conf.d')
         os.mkdir(dropin_dir)
-        argv = [binary()]
+        argv = daemon_argv()
         if config is not None:
             conf = os.path.join(tmp, 'inotaskd.conf')
             with open(conf, 'w') as f:
