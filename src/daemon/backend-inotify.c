@@ -68,6 +68,7 @@ typedef struct InotifyBackend {
         usec_t last_drained;    /* CLOCK_REALTIME_COARSE before the last read that emptied the queue */
         usec_t read_time;       /* CLOCK_REALTIME after the read being handled */
         bool last_read_full;    /* the last read filled the buffer: more may be queued */
+        bool reading;           /* in on_inotify(): a drain from a handler must not read into the buffer */
         /* The files whose change was handled since the queue was last empty: HandledKey -> CLOCK_REALTIME
          * of the read that brought it. After an overflow the rescan skips a file whose ctime is not
          * later: a task ran (or waits) for it in that state. Exactly once, not twice. */
@@ -639,7 +640,7 @@ static void inotify_drain(Backend *base) {
 
         /* Until the queue is empty: a task about to start must not run on a state whose change is still
          * in the queue, only to run again when the event is read. */
-        for (unsigned i = 0; i < DRAIN_READS_MAX && b->enabled && b->fd >= 0; i++) {
+        for (unsigned i = 0; i < DRAIN_READS_MAX && b->enabled && b->fd >= 0 && !b->reading; i++) {
                 (void) on_inotify(b->io, b->fd, EPOLLIN, b);
                 if (!b->last_read_full)
                         break;
@@ -1147,6 +1148,9 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         bool drained, overflow = false;
         ssize_t l;
 
+        if (b->reading)
+                return 0;
+
         l = read(fd, b->buffer, READ_BUFFER_SIZE);
         b->last_read_full = false;
         if (l < 0) {
@@ -1170,7 +1174,9 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 g_hash_table_remove_all(b->handled);
                 }
         }
+        b->reading = true;
         handle_buffer(b, b->buffer, (size_t) l);
+        b->reading = false;
         /* Every event from before the last rescan has been read now. */
         if (drained && !overflow && before_mono > b->rescan_end && g_hash_table_size(b->seen) > 0)
                 g_hash_table_remove_all(b->seen);

@@ -441,6 +441,10 @@ static void start_ready(Scheduler *s) {
                 s->start_again = true;
                 return;
         }
+        /* A slot came free (or tasks became due): what is still in the kernel's queue may postpone or
+         * re-key a ready task, so it is read first, as before any start. */
+        if (!g_queue_is_empty(&s->ready) && s->listener.before_due)
+                s->listener.before_due(s->listener.userdata);
         s->starting = true;
         do {
                 s->start_again = false;
