@@ -27,6 +27,15 @@
 
 /* Scheduled tasks are saved at most this often (and at stop): a crash loses at most this much. */
 #define STATE_SAVE_USEC (500 * USEC_PER_MSEC)
+/* A failed save (a full disk) is tried again after 1 s, doubling up to this. */
+#define STATE_RETRY_MAX_USEC (30 * USEC_PER_SEC)
+/* The snapshots are written after the start and then, while things change, at most this often (or a
+ * twentieth of the time for a large tree): what changes while the daemon is down after a crash is found
+ * against the latest one. */
+#define SNAPSHOT_INTERVAL_USEC (5 * USEC_PER_SEC)
+/* A snapshot's time is this much before the kernel's queue was read: file times come from a coarse
+ * clock, up to a tick behind. */
+#define SNAPSHOT_SLACK_USEC (20 * USEC_PER_MSEC)
 
 /* STATUS= is coalesced: at most one update per this interval, and none while nothing changes. */
 #define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
@@ -36,8 +45,13 @@ struct Manager {
         ManagerState state;
         sd_event *event;
         sd_event_source *sig_term, *sig_int, *sig_hup;
-        sd_event_source *status_timer, *shutdown_timer, *save_timer;
+        sd_event_source *status_timer, *shutdown_timer, *save_timer, *snapshot_timer;
         char *state_dir;
+        usec_t save_retry_usec;         /* the next retry's delay while saving fails, 0 while it works */
+        usec_t save_cost_usec;          /* how long the last save took */
+        usec_t snapshot_cost_usec;      /* and the last snapshots */
+        usec_t stop_usec;               /* CLOCK_REALTIME when the stop stopped reading events */
+        bool snapshots_failing;
 
         ConfigSourcesOwned *sources;
         Config *config;
@@ -201,19 +215,90 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
         }
 }
 
-static void save_state(Manager *m) {
+/* Saves the scheduled tasks. A failure is logged once, when saving starts to fail, and its success once
+ * again when it recovers; the caller retries. */
+static int save_state(Manager *m) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
         if (!m->state_dir)
-                return;
+                return 0;
         r = state_save_tasks(m->state_dir, m->scheduler);
-        if (r < 0)
-                log_warning_errno(r, "Failed to save scheduled tasks in %s, ignoring: %m", m->state_dir);
+        m->save_cost_usec = now_usec(CLOCK_MONOTONIC) - start;
+        if (r < 0) {
+                if (m->save_retry_usec == 0)
+                        log_warning_errno(r, "Failed to save scheduled tasks in %s, retrying until it works "
+                                          "(the previous file is kept): %m", m->state_dir);
+                return r;
+        }
+        if (m->save_retry_usec > 0)
+                log_notice("Saved scheduled tasks in %s again (%d tasks).", m->state_dir, r);
+        m->save_retry_usec = 0;
+        return 0;
+}
+
+static void arm_timer(Manager *m, sd_event_source **s, usec_t delay, sd_event_time_handler_t cb,
+                      const char *what) {
+        if (!*s) {
+                if (sd_event_add_time_relative(m->event, s, CLOCK_MONOTONIC, delay, 50 * USEC_PER_MSEC, cb,
+                                               m) < 0) {
+                        log_warning("Failed to add the %s timer, ignoring.", what);
+                        return;
+                }
+                (void) sd_event_source_set_description(*s, what);
+                return;
+        }
+        (void) sd_event_source_set_time_relative(*s, delay);
+        (void) sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+}
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Saving failed: again after the next step of the backoff. */
+static void retry_save(Manager *m) {
+        m->save_retry_usec = m->save_retry_usec == 0 ? USEC_PER_SEC :
+                             MIN(2 * m->save_retry_usec, STATE_RETRY_MAX_USEC);
+        log_debug("Saving scheduled tasks again in %" PRIu64 " ms.", m->save_retry_usec / USEC_PER_MSEC);
+        arm_timer(m, &m->save_timer, m->save_retry_usec, on_save_timer, "state-save");
 }
 
 static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        save_state(userdata);
+        Manager *m = userdata;
+
+        if (save_state(m) < 0)
+                retry_save(m);
         return 0;
+}
+
+static void save_snapshots(Manager *m, usec_t when);
+
+/* The snapshots may only be newer than the saved tasks, never the other way round: a change the new
+ * snapshot already holds must have its task on disk. So the kernel's queue is read, the tasks saved,
+ * and only then the snapshots. */
+static int on_snapshot_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        usec_t when = now_usec(CLOCK_REALTIME) - SNAPSHOT_SLACK_USEC;
+
+        backend_drain(m->backend);
+        if (save_state(m) < 0) {
+                if (m->save_retry_usec == 0)
+                        retry_save(m);
+                arm_timer(m, &m->snapshot_timer, SNAPSHOT_INTERVAL_USEC, on_snapshot_timer, "snapshot");
+                return 0;
+        }
+        save_snapshots(m, when);
+        return 0;
+}
+
+static void snapshot_soon(Manager *m, usec_t delay) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->state_dir)
+                return;
+        if (m->snapshot_timer)
+                (void) sd_event_source_get_enabled(m->snapshot_timer, &enabled);
+        if (enabled == SD_EVENT_OFF)
+                arm_timer(m, &m->snapshot_timer, delay, on_snapshot_timer, "snapshot");
 }
 
 /* The set of scheduled tasks changed: save it soon, once for a whole burst. */
@@ -222,17 +307,13 @@ static void state_changed(Manager *m) {
 
         if (!m->state_dir)
                 return;
-        if (!m->save_timer) {
-                if (sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, STATE_SAVE_USEC,
-                                               50 * USEC_PER_MSEC, on_save_timer, m) < 0)
-                        save_state(m);
-                return;
-        }
-        (void) sd_event_source_get_enabled(m->save_timer, &enabled);
+        snapshot_soon(m, MAX(SNAPSHOT_INTERVAL_USEC, 20 * m->snapshot_cost_usec));
+        if (m->save_timer)
+                (void) sd_event_source_get_enabled(m->save_timer, &enabled);
         if (enabled != SD_EVENT_OFF)
-                return;
-        (void) sd_event_source_set_time_relative(m->save_timer, STATE_SAVE_USEC);
-        (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT);
+                return;         /* a save is due, or a retry after a failure */
+        /* A large set takes a while to write: not more than a tenth of the time goes into saving it. */
+        arm_timer(m, &m->save_timer, MAX(STATE_SAVE_USEC, 10 * m->save_cost_usec), on_save_timer, "state-save");
 }
 
 static void on_before_due(void *userdata) {
@@ -423,6 +504,9 @@ static void restore_tasks(Manager *m) {
         }
         if (n > 0)
                 log_info("Restored %u scheduled tasks from %s.", n, m->state_dir);
+        /* The seeds are gone, between the tasks: give their pages back. */
+        g_clear_pointer(&seeds, g_ptr_array_unref);
+        (void) malloc_trim(0);
 }
 
 /* What changed while the daemon was not running: compare each watch with its snapshot. */
@@ -434,15 +518,17 @@ static void compare_snapshots(Manager *m, GPtrArray *watches) {
                 g_autoptr(GHashTable) known = NULL;
                 usec_t since = 0;
 
-                if (state_take_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
+                if (state_load_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
                         continue;
                 log_info("Watch %s: comparing with the state saved at the last stop.", w->name);
                 backend_compare_snapshot(m->backend, w, known, since);
         }
 }
 
-static void save_snapshots(Manager *m) {
+/* when: see state_save_snapshot(). */
+static void save_snapshots(Manager *m, usec_t when) {
         GPtrArray *watches = backend_get_watches(m->backend);
+        usec_t start = now_usec(CLOCK_MONOTONIC);
 
         if (!m->state_dir)
                 return;
@@ -452,11 +538,21 @@ static void save_snapshots(Manager *m) {
 
                 if (!w->active)
                         continue;
-                r = state_save_snapshot(m->state_dir, w);
-                if (r < 0)
-                        log_warning_errno(r, "Watch %s: failed to save its snapshot in %s, ignoring: %m",
-                                          w->name, m->state_dir);
+                r = state_save_snapshot(m->state_dir, w, when);
+                if (r < 0) {
+                        if (!m->snapshots_failing)
+                                log_warning_errno(r, "Watch %s: failed to save its snapshot in %s, keeping the "
+                                                  "previous one: %m", w->name, m->state_dir);
+                        m->snapshots_failing = true;
+                        /* Tried again later, the tasks first. */
+                        snapshot_soon(m, SNAPSHOT_INTERVAL_USEC);
+                        return;
+                }
         }
+        if (m->snapshots_failing)
+                log_notice("Saved the snapshots in %s again.", m->state_dir);
+        m->snapshots_failing = false;
+        m->snapshot_cost_usec = now_usec(CLOCK_MONOTONIC) - start;
 }
 
 int manager_start(Manager *m) {
@@ -485,6 +581,8 @@ int manager_start(Manager *m) {
         compare_snapshots(m, added);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
+        /* The snapshots compared with are replaced, once what they told is saved, just after READY=1. */
+        snapshot_soon(m, 0);
 
         set_state(m, MANAGER_READY);
         st = status_text(m);
@@ -522,8 +620,8 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Event loop failed: %m");
         /* What is still scheduled runs after the next start; what changes meanwhile is found by
          * comparing with the snapshot. */
-        save_state(m);
-        save_snapshots(m);
+        if (save_state(m) >= 0)
+                save_snapshots(m, (m->stop_usec ?: now_usec(CLOCK_REALTIME)) - SNAPSHOT_SLACK_USEC);
         log_info("Stopped.");
         return r;
 }
@@ -609,6 +707,7 @@ static void begin_stop(Manager *m) {
                 return;
         set_state(m, MANAGER_STOPPING);
         (void) backend_set_enabled(m->backend, false);
+        m->stop_usec = now_usec(CLOCK_REALTIME);
         running = scheduler_stop(m->scheduler);
         scheduler_get_stats(m->scheduler, &s);
         st = status_text(m);
@@ -734,6 +833,7 @@ Manager *manager_free(Manager *m) {
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
         m->save_timer = sd_event_source_disable_unref(m->save_timer);
+        m->snapshot_timer = sd_event_source_disable_unref(m->snapshot_timer);
         g_free(m->state_dir);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
         m->bus = bus_free(m->bus);
