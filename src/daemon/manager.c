@@ -234,6 +234,9 @@ static int save_state(Manager *m) {
         if (m->save_retry_usec > 0)
                 log_notice("Saved scheduled tasks in %s again (%d tasks).", m->state_dir, r);
         m->save_retry_usec = 0;
+        /* Everything is on disk: a save that was due has nothing left to do. */
+        if (m->save_timer)
+                (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_OFF);
         return 0;
 }
 
