@@ -23,19 +23,8 @@
 #include "runner-file.h"
 #include "runner-unit.h"
 #include "scheduler.h"
+#include "state-saver.h"
 #include "state.h"
-
-/* Scheduled tasks are saved at most this often (and at stop): a crash loses at most this much. */
-#define STATE_SAVE_USEC (500 * USEC_PER_MSEC)
-/* A failed save (a full disk) is tried again after 1 s, doubling up to this. */
-#define STATE_RETRY_MAX_USEC (30 * USEC_PER_SEC)
-/* The snapshots are written after the start and then, while things change, at most this often (or a
- * twentieth of the time for a large tree): what changes while the daemon is down after a crash is found
- * against the latest one. */
-#define SNAPSHOT_INTERVAL_USEC (5 * USEC_PER_SEC)
-/* A snapshot's time is this much before the kernel's queue was read: file times come from a coarse
- * clock, up to a tick behind. */
-#define SNAPSHOT_SLACK_USEC (20 * USEC_PER_MSEC)
 
 /* STATUS= is coalesced: at most one update per this interval, and none while nothing changes. */
 #define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
@@ -45,13 +34,10 @@ struct Manager {
         ManagerState state;
         sd_event *event;
         sd_event_source *sig_term, *sig_int, *sig_hup;
-        sd_event_source *status_timer, *shutdown_timer, *save_timer, *snapshot_timer;
+        sd_event_source *status_timer, *shutdown_timer;
         char *state_dir;
-        usec_t save_retry_usec;         /* the next retry's delay while saving fails, 0 while it works */
-        usec_t save_cost_usec;          /* how long the last save took */
-        usec_t snapshot_cost_usec;      /* and the last snapshots */
+        StateSaver *saver;              /* when there is a state directory */
         usec_t stop_usec;               /* CLOCK_REALTIME when the stop stopped reading events */
-        bool snapshots_failing;
 
         ConfigSourcesOwned *sources;
         Config *config;
@@ -215,108 +201,9 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
         }
 }
 
-/* Saves the scheduled tasks. A failure is logged once, when saving starts to fail, and its success once
- * again when it recovers; the caller retries. */
-static int save_state(Manager *m) {
-        usec_t start = now_usec(CLOCK_MONOTONIC);
-        int r;
-
-        if (!m->state_dir)
-                return 0;
-        r = state_save_tasks(m->state_dir, m->scheduler);
-        m->save_cost_usec = now_usec(CLOCK_MONOTONIC) - start;
-        if (r < 0) {
-                if (m->save_retry_usec == 0)
-                        log_warning_errno(r, "Failed to save scheduled tasks in %s, retrying until it works "
-                                          "(the previous file is kept): %m", m->state_dir);
-                return r;
-        }
-        if (m->save_retry_usec > 0)
-                log_notice("Saved scheduled tasks in %s again (%d tasks).", m->state_dir, r);
-        m->save_retry_usec = 0;
-        /* Everything is on disk: a save that was due has nothing left to do. */
-        if (m->save_timer)
-                (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_OFF);
-        return 0;
-}
-
-static void arm_timer(Manager *m, sd_event_source **s, usec_t delay, sd_event_time_handler_t cb,
-                      const char *what) {
-        if (!*s) {
-                if (sd_event_add_time_relative(m->event, s, CLOCK_MONOTONIC, delay, 50 * USEC_PER_MSEC, cb,
-                                               m) < 0) {
-                        log_warning("Failed to add the %s timer, ignoring.", what);
-                        return;
-                }
-                (void) sd_event_source_set_description(*s, what);
-                return;
-        }
-        (void) sd_event_source_set_time_relative(*s, delay);
-        (void) sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
-}
-
-static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata);
-
-/* Saving failed: again after the next step of the backoff. */
-static void retry_save(Manager *m) {
-        m->save_retry_usec = m->save_retry_usec == 0 ? USEC_PER_SEC :
-                             MIN(2 * m->save_retry_usec, STATE_RETRY_MAX_USEC);
-        log_debug("Saving scheduled tasks again in %" PRIu64 " ms.", m->save_retry_usec / USEC_PER_MSEC);
-        arm_timer(m, &m->save_timer, m->save_retry_usec, on_save_timer, "state-save");
-}
-
-static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-
-        if (save_state(m) < 0)
-                retry_save(m);
-        return 0;
-}
-
-static void save_snapshots(Manager *m, usec_t when);
-
-/* The snapshots may only be newer than the saved tasks, never the other way round: a change the new
- * snapshot already holds must have its task on disk. So the kernel's queue is read, the tasks saved,
- * and only then the snapshots. */
-static int on_snapshot_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        usec_t when = now_usec(CLOCK_REALTIME) - SNAPSHOT_SLACK_USEC;
-
-        backend_drain(m->backend);
-        if (save_state(m) < 0) {
-                if (m->save_retry_usec == 0)
-                        retry_save(m);
-                arm_timer(m, &m->snapshot_timer, SNAPSHOT_INTERVAL_USEC, on_snapshot_timer, "snapshot");
-                return 0;
-        }
-        save_snapshots(m, when);
-        return 0;
-}
-
-static void snapshot_soon(Manager *m, usec_t delay) {
-        int enabled = SD_EVENT_OFF;
-
-        if (!m->state_dir)
-                return;
-        if (m->snapshot_timer)
-                (void) sd_event_source_get_enabled(m->snapshot_timer, &enabled);
-        if (enabled == SD_EVENT_OFF)
-                arm_timer(m, &m->snapshot_timer, delay, on_snapshot_timer, "snapshot");
-}
-
 /* The set of scheduled tasks changed: save it soon, once for a whole burst. */
 static void state_changed(Manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        if (!m->state_dir)
-                return;
-        snapshot_soon(m, MAX(SNAPSHOT_INTERVAL_USEC, 20 * m->snapshot_cost_usec));
-        if (m->save_timer)
-                (void) sd_event_source_get_enabled(m->save_timer, &enabled);
-        if (enabled != SD_EVENT_OFF)
-                return;         /* a save is due, or a retry after a failure */
-        /* A large set takes a while to write: not more than a tenth of the time goes into saving it. */
-        arm_timer(m, &m->save_timer, MAX(STATE_SAVE_USEC, 10 * m->save_cost_usec), on_save_timer, "state-save");
+        state_saver_tasks_changed(m->saver);
 }
 
 static void on_before_due(void *userdata) {
@@ -487,6 +374,7 @@ static void restore_tasks(Manager *m) {
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)
                 return;
+        (void) state_saver_new(&m->saver, m->event, m->state_dir, m->scheduler, m->backend);
         k = state_load_tasks(m->state_dir, &seeds, &next_id);
         if (k < 0)
                 return (void) log_warning_errno(k, "Failed to read scheduled tasks from %s, ignoring: %m",
@@ -523,39 +411,9 @@ static void compare_snapshots(Manager *m, GPtrArray *watches) {
 
                 if (state_load_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
                         continue;
-                log_info("Watch %s: comparing with the state saved at the last stop.", w->name);
+                log_info("Watch %s: comparing with its last snapshot.", w->name);
                 backend_compare_snapshot(m->backend, w, known, since);
         }
-}
-
-/* when: see state_save_snapshot(). */
-static void save_snapshots(Manager *m, usec_t when) {
-        GPtrArray *watches = backend_get_watches(m->backend);
-        usec_t start = now_usec(CLOCK_MONOTONIC);
-
-        if (!m->state_dir)
-                return;
-        for (guint i = 0; i < watches->len; i++) {
-                Watch *w = watches->pdata[i];
-                int r;
-
-                if (!w->active)
-                        continue;
-                r = state_save_snapshot(m->state_dir, w, when);
-                if (r < 0) {
-                        if (!m->snapshots_failing)
-                                log_warning_errno(r, "Watch %s: failed to save its snapshot in %s, keeping the "
-                                                  "previous one: %m", w->name, m->state_dir);
-                        m->snapshots_failing = true;
-                        /* Tried again later, the tasks first. */
-                        snapshot_soon(m, SNAPSHOT_INTERVAL_USEC);
-                        return;
-                }
-        }
-        if (m->snapshots_failing)
-                log_notice("Saved the snapshots in %s again.", m->state_dir);
-        m->snapshots_failing = false;
-        m->snapshot_cost_usec = now_usec(CLOCK_MONOTONIC) - start;
 }
 
 int manager_start(Manager *m) {
@@ -584,8 +442,7 @@ int manager_start(Manager *m) {
         compare_snapshots(m, added);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
-        /* The snapshots compared with are replaced, once what they told is saved, just after READY=1. */
-        snapshot_soon(m, 0);
+        state_saver_started(m->saver);
 
         set_state(m, MANAGER_READY);
         st = status_text(m);
@@ -623,8 +480,7 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Event loop failed: %m");
         /* What is still scheduled runs after the next start; what changes meanwhile is found by
          * comparing with the snapshot. */
-        if (save_state(m) >= 0)
-                save_snapshots(m, (m->stop_usec ?: now_usec(CLOCK_REALTIME)) - SNAPSHOT_SLACK_USEC);
+        state_saver_stop(m->saver, m->stop_usec);
         log_info("Stopped.");
         return r;
 }
@@ -835,8 +691,7 @@ Manager *manager_free(Manager *m) {
         m->sig_hup = sd_event_source_disable_unref(m->sig_hup);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
-        m->save_timer = sd_event_source_disable_unref(m->save_timer);
-        m->snapshot_timer = sd_event_source_disable_unref(m->snapshot_timer);
+        m->saver = state_saver_free(m->saver);
         g_free(m->state_dir);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
         m->bus = bus_free(m->bus);

@@ -84,7 +84,7 @@ class Backend(DaemonTestCase):
         # The next start, as a daemon of its own (the harness starts each once) on the same tree and state.
         d = self.daemon(SNAPSHOT.replace('@TMP@', d.tmp), start=False)
         d.start()
-        d.wait_for_log(r'^Watch tree: comparing with the state saved at the last stop\.$')
+        d.wait_for_log(r'^Watch tree: comparing with its last snapshot\.$')
         d.settle()
         # One task per path: a new file's "created" and "changed" make one task, the later event's.
         got = {r.args[0]: r.args[1] for r in d.records()}
