@@ -395,9 +395,6 @@ static void restore_tasks(Manager *m) {
         }
         if (n > 0)
                 log_info("Restored %u scheduled tasks from %s.", n, m->state_dir);
-        /* The seeds are gone, between the tasks: give their pages back. */
-        g_clear_pointer(&seeds, g_ptr_array_unref);
-        (void) malloc_trim(0);
 }
 
 /* What changed while the daemon was not running: compare each watch with its snapshot. */
@@ -440,6 +437,9 @@ int manager_start(Manager *m) {
 
         restore_tasks(m);
         compare_snapshots(m, added);
+        /* The saved tasks and snapshots were read into memory now freed, between the tasks: give the
+         * pages back. */
+        (void) malloc_trim(0);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
         state_saver_started(m->saver);
