@@ -81,6 +81,16 @@ def snapshot_has(path, relpath):
         return False
 
 
+def wait_ended(d, n, timeout=None):
+    """Waits until at least n tasks were scheduled and every scheduled one has ended (by the log: the
+    records file is read only then, whole)."""
+    def done():
+        scheduled = set(d.task_ids('scheduled for '))
+        return len(scheduled) >= n and scheduled <= set(d.task_ids('finished|failed'))
+    kw = {} if timeout is None else {'timeout': timeout}
+    wait_for(done, what='%d tasks ended' % n, **kw)
+
+
 def n_scheduled(d):
     m = re.search(r'(\d+) scheduled', d.latest_status() or '')
     return int(m.group(1)) if m else None
@@ -303,7 +313,7 @@ class State(DaemonTestCase):
             write(os.path.join(w, 'new%03d' % i))
         d2 = self.restart(d, RUNS)
         try:
-            d2.wait_records(100, timeout=10 * TIMEOUT_SCALE)
+            wait_ended(d2, 100, timeout=10 * TIMEOUT_SCALE)
         except Timeout:
             pass
         got = sorted({r.args[0] for r in d2.records()})
@@ -318,7 +328,7 @@ class State(DaemonTestCase):
         d2.wait_exit()
         write(os.path.join(w, 'later'))
         d3 = self.restart(d, RUNS)
-        d3.wait_records(1)
+        wait_ended(d3, 1)
         d3.stop()
         self.assertEqual(sorted({r.args[0] for r in d3.records()}), [b'later'], 'only the later file')
 
@@ -337,7 +347,7 @@ class State(DaemonTestCase):
         except Timeout:
             log('no snapshot while running (old build)')
         write(os.path.join(w, 'live'))
-        d.wait_records(1)
+        wait_ended(d, 1)
         try:
             wait_for(lambda: snapshot_has(snap, b'live'),
                      timeout=20 * TIMEOUT_SCALE, what='the snapshot refreshed with the new file')
@@ -347,7 +357,7 @@ class State(DaemonTestCase):
         d.wait_exit()
         write(os.path.join(w, 'down'))
         d2 = self.restart(d, RUNS)
-        d2.wait_records(1)
+        wait_ended(d2, 1)
         d2.stop()
         self.assertEqual(sorted({r.args[0] for r in d2.records()}), [b'down'],
                          'only what changed while down; the live file ran before the crash')
