@@ -178,8 +178,9 @@ void state_saver_tasks_changed(StateSaver *v) {
 }
 
 void state_saver_started(StateSaver *v) {
+        /* At once, even if restored tasks asked for one later. */
         if (v)
-                snapshot_soon(v, 0);
+                arm(v, &v->snapshot_timer, 0, on_snapshot_timer, "snapshot");
 }
 
 void state_saver_stop(StateSaver *v, usec_t stopped_usec) {
