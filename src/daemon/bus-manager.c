@@ -361,6 +361,8 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         t = scheduler_run_rule(manager_get_scheduler(m), rule, w->name, w->path, path);
+        if (!t)
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Task ids are used up.");
         return sd_bus_reply_method_return(message, "t", t->id);
 }
 

@@ -24,10 +24,8 @@
 #include "runner-file.h"
 #include "runner-unit.h"
 #include "scheduler.h"
+#include "state-saver.h"
 #include "state.h"
-
-/* Scheduled tasks are saved at most this often (and at stop): a crash loses at most this much. */
-#define STATE_SAVE_USEC (500 * USEC_PER_MSEC)
 
 /* STATUS= is coalesced: at most one update per this interval, and none while nothing changes. */
 #define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
@@ -37,8 +35,10 @@ struct Manager {
         ManagerState state;
         sd_event *event;
         sd_event_source *sig_term, *sig_int, *sig_hup;
-        sd_event_source *status_timer, *shutdown_timer, *save_timer;
+        sd_event_source *status_timer, *shutdown_timer;
         char *state_dir;
+        StateSaver *saver;              /* when there is a state directory */
+        usec_t stop_usec;               /* CLOCK_REALTIME when the stop stopped reading events */
 
         ConfigSourcesOwned *sources;
         Config *config;
@@ -242,38 +242,9 @@ static void on_event(Backend *b, Event *ev, void *userdata) {
         }
 }
 
-static void save_state(Manager *m) {
-        int r;
-
-        if (!m->state_dir)
-                return;
-        r = state_save_tasks(m->state_dir, m->scheduler);
-        if (r < 0)
-                log_warning_errno(r, "Failed to save scheduled tasks in %s, ignoring: %m", m->state_dir);
-}
-
-static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        save_state(userdata);
-        return 0;
-}
-
 /* The set of scheduled tasks changed: save it soon, once for a whole burst. */
 static void state_changed(Manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        if (!m->state_dir)
-                return;
-        if (!m->save_timer) {
-                if (sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, STATE_SAVE_USEC,
-                                               50 * USEC_PER_MSEC, on_save_timer, m) < 0)
-                        save_state(m);
-                return;
-        }
-        (void) sd_event_source_get_enabled(m->save_timer, &enabled);
-        if (enabled != SD_EVENT_OFF)
-                return;
-        (void) sd_event_source_set_time_relative(m->save_timer, STATE_SAVE_USEC);
-        (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT);
+        state_saver_tasks_changed(m->saver);
 }
 
 static void on_before_due(void *userdata) {
@@ -444,6 +415,7 @@ static void restore_tasks(Manager *m) {
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)
                 return;
+        (void) state_saver_new(&m->saver, m->event, m->state_dir, m->scheduler, m->backend);
         k = state_load_tasks(m->state_dir, &seeds, &next_id);
         if (k < 0)
                 return (void) log_warning_errno(k, "Failed to read scheduled tasks from %s, ignoring: %m",
@@ -475,28 +447,10 @@ static void compare_snapshots(Manager *m, GPtrArray *watches) {
                 g_autoptr(GHashTable) known = NULL;
                 usec_t since = 0;
 
-                if (state_take_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
+                if (state_load_snapshot(m->state_dir, w->name, w->path, &known, &since) < 0 || !known)
                         continue;
-                log_info("Watch %s: comparing with the state saved at the last stop.", w->name);
+                log_info("Watch %s: comparing with its last snapshot.", w->name);
                 backend_compare_snapshot(m->backend, w, known, since);
-        }
-}
-
-static void save_snapshots(Manager *m) {
-        GPtrArray *watches = backend_get_watches(m->backend);
-
-        if (!m->state_dir)
-                return;
-        for (guint i = 0; i < watches->len; i++) {
-                Watch *w = watches->pdata[i];
-                int r;
-
-                if (!w->active)
-                        continue;
-                r = state_save_snapshot(m->state_dir, w);
-                if (r < 0)
-                        log_warning_errno(r, "Watch %s: failed to save its snapshot in %s, ignoring: %m",
-                                          w->name, m->state_dir);
         }
 }
 
@@ -524,8 +478,12 @@ int manager_start(Manager *m) {
 
         restore_tasks(m);
         compare_snapshots(m, added);
+        /* The saved tasks and snapshots were read into memory now freed, between the tasks: give the
+         * pages back. */
+        (void) malloc_trim(0);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
+        state_saver_started(m->saver);
 
         set_state(m, MANAGER_READY);
         st = status_text(m);
@@ -563,8 +521,7 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Event loop failed: %m");
         /* What is still scheduled runs after the next start; what changes meanwhile is found by
          * comparing with the snapshot. */
-        save_state(m);
-        save_snapshots(m);
+        state_saver_stop(m->saver, m->stop_usec);
         log_info("Stopped.");
         return r;
 }
@@ -652,6 +609,7 @@ static void begin_stop(Manager *m) {
                 return;
         set_state(m, MANAGER_STOPPING);
         (void) backend_set_enabled(m->backend, false);
+        m->stop_usec = now_usec(CLOCK_REALTIME);
         running = scheduler_stop(m->scheduler);
         scheduler_get_stats(m->scheduler, &s);
         st = status_text(m);
@@ -776,7 +734,7 @@ Manager *manager_free(Manager *m) {
         m->sig_hup = sd_event_source_disable_unref(m->sig_hup);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
-        m->save_timer = sd_event_source_disable_unref(m->save_timer);
+        m->saver = state_saver_free(m->saver);
         g_free(m->state_dir);
         /* The scheduler first: its tasks hold references to the configuration's rules. */
         m->bus = bus_free(m->bus);

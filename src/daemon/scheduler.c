@@ -31,6 +31,7 @@ struct Scheduler {
         bool stopping;
         bool starting, start_again;     /* start_ready() runs; a nested call asks it to look again */
         bool starved;                   /* a start ran out of fds or processes: wait for a task to end */
+        bool ids_exhausted;             /* next_id wrapped to 0 (logged) */
 
         uint64_t next_id;
         GHashTable *by_id;              /* uint64 id -> Task* (every task, the history too) */
@@ -620,11 +621,12 @@ static void set_due(Task *t, usec_t delay) {
         t->due_usec = now_usec(CLOCK_REALTIME) + (delay == USEC_INFINITY ? 0 : delay);
 }
 
-static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path,
-                      size_t relpath_offset, const char *item) {
+/* A task with id (unused, nonzero). */
+static Task *task_new_with_id(Scheduler *s, uint64_t id, ConfigRule *r, const char *watch,
+                              const char *watch_path, const char *path, size_t relpath_offset, const char *item) {
         Task *t = g_new0(Task, 1);
 
-        t->id = s->next_id++;
+        t->id = id;
         t->rule = config_rule_ref(r);
         t->watch = g_intern_string(watch);
         t->watch_path = g_intern_string(watch_path);
@@ -639,6 +641,20 @@ static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char
         g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         return t;
+}
+
+/* A task with the next id, or NULL once the ids are used up: ids are never handed out twice (the last
+ * one is UINT64_MAX, next_id then stays 0). Logged once. */
+static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path,
+                      size_t relpath_offset, const char *item) {
+        if (s->next_id == 0) {
+                if (!s->ids_exhausted)
+                        log_error("Task ids are used up (the last one was %" PRIu64 "), no new tasks are "
+                                  "scheduled.", UINT64_MAX);
+                s->ids_exhausted = true;
+                return NULL;
+        }
+        return task_new_with_id(s, s->next_id++, r, watch, watch_path, path, relpath_offset, item);
 }
 
 /* A file a scan finds (in a new directory, after an overflow) may still be open for writing, and then
@@ -680,6 +696,8 @@ static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, 
         }
 
         t = task_new(s, r, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item);
+        if (!t)
+                return;
         set_event(t, ev, groups);
         set_due(t, event_delay(r, ev));
         queue_insert(s, t);
@@ -721,6 +739,8 @@ Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const c
 
         if (!t) {
                 t = task_new(s, r, watch, watch_path, path, relpath_offset(path, watch_path), NULL);
+                if (!t)
+                        return NULL;
                 t->event_name = g_intern_static_string("manual");
                 NOTIFY(s, task_new, t);
                 counts_changed(s);
@@ -753,18 +773,14 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         usec_t now = now_usec(CLOCK_REALTIME), left;
         Task *t;
 
-        if (g_hash_table_contains(s->scheduled, &probe) || g_hash_table_contains(s->by_id, &seed->id))
+        if (seed->id == 0 || g_hash_table_contains(s->scheduled, &probe) ||
+            g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
-        t = task_new(s, r, seed->watch, watch_path, seed->path, relpath_offset(seed->path, watch_path), seed->item);
         /* Keep the id the task had, so what a person noted down still names it. */
-        g_hash_table_remove(s->by_id, &t->id);
-        g_tree_remove(s->ordered, &t->id);
-        s->next_id--;
-        t->id = seed->id;
-        g_hash_table_insert(s->by_id, &t->id, t);
-        g_tree_insert(s->ordered, &t->id, t);
-        if (seed->id >= s->next_id)
-                s->next_id = seed->id + 1;
+        t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
+                             relpath_offset(seed->path, watch_path), seed->item);
+        if (s->next_id != 0 && seed->id >= s->next_id)
+                s->next_id = seed->id + 1;      /* 0 after UINT64_MAX: used up */
 
         t->src_path = g_strdup(seed->src_path);
         t->mask = seed->mask;
@@ -778,7 +794,8 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         t->due_mono = now_usec(CLOCK_MONOTONIC) + left;
         t->due_usec = now + left;
         queue_insert(s, t);
-        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) restored for %s, due in %" PRIu64 " ms.",
+        /* Debug: a start with 200,000 of them says how many once. */
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) restored for %s, due in %" PRIu64 " ms.",
                  t->id, r->name, t->path, left / USEC_PER_MSEC);
         NOTIFY(s, task_new, t);
         counts_changed(s);
@@ -877,7 +894,7 @@ uint64_t scheduler_get_next_id(const Scheduler *s) {
 }
 
 void scheduler_bump_next_id(Scheduler *s, uint64_t id) {
-        if (id > s->next_id)
+        if (s->next_id != 0 && id > s->next_id)
                 s->next_id = id;
 }
 
@@ -921,6 +938,8 @@ void scheduler_replace_rules(Scheduler *s, GPtrArray *rules) {
         g_hash_table_iter_init(&i, s->scheduled);
         while (g_hash_table_iter_next(&i, NULL, &v))
                 g_ptr_array_add(tasks, v);
+        /* In due order: each goes back to its queue's tail, not a walk through it. */
+        g_ptr_array_sort(tasks, compare_due);
 
         for (guint k = 0; k < tasks->len; k++) {
                 Task *t = tasks->pdata[k];

@@ -117,7 +117,8 @@ void scheduler_rename_prefix(Scheduler *s, const char *watch, const char *old_di
                              SchedulerFollowFunc follows, void *userdata);
 void scheduler_cancel_below(Scheduler *s, const char *watch, const char *dir, const char *why);
 
-/* By hand (RunRule): a task for r and path, due now. Returns the task. */
+/* By hand (RunRule): a task for r and path, due now. Returns the task, NULL once task ids are used up
+ * (the last id is UINT64_MAX; they never wrap into duplicates). */
 Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path);
 
 /* A task saved before a restart, scheduled again with what was left of its delay (possibly none). */
