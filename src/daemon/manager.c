@@ -38,7 +38,7 @@ struct Manager {
         sd_event_source *status_timer, *shutdown_timer;
         char *state_dir;
         StateSaver *saver;              /* when there is a state directory */
-        usec_t stop_usec;               /* CLOCK_REALTIME when the stop stopped reading events */
+        usec_t stop_usec;               /* CLOCK_REALTIME_COARSE (file times) when the stop stopped reading events */
 
         ConfigSourcesOwned *sources;
         Config *config;
@@ -609,7 +609,7 @@ static void begin_stop(Manager *m) {
                 return;
         set_state(m, MANAGER_STOPPING);
         (void) backend_set_enabled(m->backend, false);
-        m->stop_usec = now_usec(CLOCK_REALTIME);
+        m->stop_usec = now_usec(CLOCK_REALTIME_COARSE);
         running = scheduler_stop(m->scheduler);
         scheduler_get_stats(m->scheduler, &s);
         st = status_text(m);

@@ -15,9 +15,9 @@
  * twentieth of the time for a large tree): what changes while the daemon is down after a crash is found
  * against the latest one. */
 #define SNAPSHOT_INTERVAL_USEC (5 * USEC_PER_SEC)
-/* A snapshot's time is this much before the kernel's queue was read: file times come from a coarse
- * clock, up to a tick behind. */
-#define SNAPSHOT_SLACK_USEC (20 * USEC_PER_MSEC)
+/* A snapshot's time is taken on the clock files are stamped with (CLOCK_REALTIME_COARSE), before the
+ * kernel's queue is read: a change after it has a ctime at or after it, so it needs no slack (one
+ * within the same tick before it counts as changed: twice, never lost). */
 
 struct StateSaver {
         sd_event *event;
@@ -154,7 +154,7 @@ static void save_snapshots(StateSaver *v, usec_t when) {
  * snapshots, stamped before the read. */
 static int on_snapshot_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         StateSaver *v = userdata;
-        usec_t when = now_usec(CLOCK_REALTIME) - SNAPSHOT_SLACK_USEC;
+        usec_t when = now_usec(CLOCK_REALTIME_COARSE);
 
         backend_drain(v->backend);
         if (save_tasks(v) < 0) {
@@ -187,5 +187,5 @@ void state_saver_stop(StateSaver *v, usec_t stopped_usec) {
         if (!v)
                 return;
         if (save_tasks(v) >= 0)
-                save_snapshots(v, (stopped_usec ?: now_usec(CLOCK_REALTIME)) - SNAPSHOT_SLACK_USEC);
+                save_snapshots(v, stopped_usec ?: now_usec(CLOCK_REALTIME_COARSE));
 }

@@ -316,6 +316,8 @@ class State(DaemonTestCase):
         os.mkdir(w)
         for i in range(10):
             write(os.path.join(w, 'old%d' % i))
+        # The snapshot after the start then clearly comes after these (see below).
+        wait_ctime_past(d, os.path.join(w, 'old9'))
         d.start()
         snap = d.path('state', 'snapshot-w')
         try:
