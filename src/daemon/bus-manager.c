@@ -366,8 +366,10 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(message, "t", t->id);
 }
 
-static int fill_watches(sd_bus_message *reply, void *userdata) {
-        Bus *b = userdata;
+/* One entry per watch. ListWatches (its first form) has the recursion in effect (none for a single
+ * file); ListWatchesEx the configured one and the watch's state: active, waiting (Path= does not exist
+ * yet) or inactive. */
+static int append_watches(sd_bus_message *reply, Bus *b, bool ex) {
         GPtrArray *watches = backend_get_watches(manager_get_backend(b->manager));
         int r;
 
@@ -375,12 +377,20 @@ static int fill_watches(sd_bus_message *reply, void *userdata) {
                 Watch *w = watches->pdata[i];
                 _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
 
-                r = sd_bus_message_append(reply, "(ssbbu)", w->name, shown, w->recursive, w->auto_add,
-                                          backend_watch_n_directories(w));
+                if (ex)
+                        r = sd_bus_message_append(reply, "(ssbbus)", w->name, shown, w->cfg_recursive,
+                                                  w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w));
+                else
+                        r = sd_bus_message_append(reply, "(ssbbu)", w->name, shown, w->recursive, w->auto_add,
+                                                  backend_watch_n_directories(w));
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+static int fill_watches(sd_bus_message *reply, void *userdata) {
+        return append_watches(reply, userdata, false);
 }
 
 static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -391,22 +401,8 @@ static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_e
         return reply_array(message, "(ssbbu)", fill_watches, userdata);
 }
 
-/* ListWatches with each watch's state: active, waiting (Path= does not exist yet) or inactive. */
 static int fill_watches_ex(sd_bus_message *reply, void *userdata) {
-        Bus *b = userdata;
-        GPtrArray *watches = backend_get_watches(manager_get_backend(b->manager));
-        int r;
-
-        for (guint i = 0; i < watches->len; i++) {
-                Watch *w = watches->pdata[i];
-                _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
-
-                r = sd_bus_message_append(reply, "(ssbbus)", w->name, shown, w->cfg_recursive,
-                                          w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return append_watches(reply, userdata, true);
 }
 
 static int method_list_watches_ex(sd_bus_message *message, void *userdata, sd_bus_error *error) {
