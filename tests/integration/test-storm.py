@@ -517,7 +517,7 @@ class Storm(DaemonTestCase):
                 # the daemon cannot see (it started the task on the right path). Counted, not failed.
                 gone_reads = [(q, t) for q in m['H'] for t in seen.get((q, 'GONE'), []) if t >= m['tc'] - TICK]
                 raced_here = [(q, t) for q, t in gone_reads
-                              if any(b <= t and (e is None or e >= t - GONE_SLACK) for b, e in life.get(q, []))]
+                              if any(b <= t + TICK and (e is None or e >= t - GONE_SLACK) for b, e in life.get(q, []))]
                 if not hits and not maybe and raced_here:
                     lost_to_race.append('%s: its task at %s read GONE at %.2f, a rename above it just then'
                                         % (p, raced_here[0][0], raced_here[0][1]))
@@ -538,7 +538,7 @@ class Storm(DaemonTestCase):
             if c != 'GONE':
                 continue
             ivs = life.get(p, [])
-            if any(b <= t and (e is None or e >= t - GONE_SLACK) for b, e in ivs):
+            if any(b <= t + TICK and (e is None or e >= t - GONE_SLACK) for b, e in ivs):
                 raced += 1
             else:
                 gone.append('%s: a task read it at %.2f; %s' %
