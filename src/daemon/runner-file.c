@@ -805,14 +805,16 @@ static void run_job(void *data) {
         if (dst_dir < 0)
                 return;
 
-        /* A retry: what is there now is what the last try left (its own copy), to be replaced. */
+        /* A retry: what is there now is what the last try left (its own copy), to be replaced. With
+         * Overwrite=yes whatever is there when the rename comes is replaced, also what another task put
+         * there after this one looked (two tasks onto one name run in parallel threads); with
+         * Overwrite=no the look gives the clear error, and the rename itself refuses what came since. */
         if (j->checked)
                 replace = j->replace || fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0;
-        else if (fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                if (!j->overwrite)
-                        return fail(j, "Refusing to replace", dst, "it exists and Overwrite=no");
+        else if (j->overwrite)
                 replace = true;
-        }
+        else if (fstatat(dst_dir, j->dst.name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                return fail(j, "Refusing to replace", dst, "it exists and Overwrite=no");
         j->checked = true;
         j->replace = replace;
 

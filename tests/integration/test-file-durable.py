@@ -43,6 +43,31 @@ Source=^@TMP@/w/(?P<name>[^/]+)$
 Destination=%s/\g<name>
 '''
 
+# Two rules onto one destination name, Overwrite=yes: "NAME.a" and "NAME.b" both go to dst/NAME.
+ONTO_ONE = r'''
+[Daemon]
+MaxRunningTasks=16
+
+[Watch w]
+Path=@TMP@/w
+
+[Rule a]
+Watch=w
+On=IN_CLOSE_WRITE
+Action=copy
+Source=^@TMP@/w/(?P<name>[^/]+)\.a$
+Destination=@TMP@/dst/\g<name>
+Overwrite=yes
+
+[Rule b]
+Watch=w
+On=IN_CLOSE_WRITE
+Action=move
+Source=^@TMP@/w/(?P<name>[^/]+)\.b$
+Destination=@TMP@/dst/\g<name>
+Overwrite=yes
+'''
+
 
 def other_file_system(tmp):
     """A directory on another file system than tmp (/dev/shm is a tmpfs), or None."""
@@ -56,6 +81,25 @@ def other_file_system(tmp):
 
 
 class Durable(DaemonTestCase):
+    def test_overwrite_between_parallel_tasks(self):
+        """Overwrite=yes replaces what another task put at the name after this one looked: 200 pairs of
+        a copy and a move onto one name each, run in parallel worker threads, all succeed (before, one
+        that found the name free refused it with "File exists" once the other had made it)."""
+        d = self.daemon(ONTO_ONE, start=False)
+        w = self.fresh_dir(d, 'w')
+        self.fresh_dir(d, 'dst')
+        d.start()
+        for i in range(200):
+            write(os.path.join(w, 'n%03d.a' % i), b'a')
+            write(os.path.join(w, 'n%03d.b' % i), b'b')
+        d.settle(timeout=DEFAULT_TIMEOUT * 3)
+        failed = d.task_ids('failed')
+        why = [m.group(1) for m in d.log_matches(r'^(?:warning: )?Task \d+ \([ab]\): (.*)$')]
+        harness.log('%d of 400 tasks failed%s' % (len(failed), ' (first: %s)' % why[0] if why else ''))
+        self.assertEqual(failed, [], why[:3])
+        self.assertEqual(len(d.task_ids(r'finished: success\.', 'a')) + len(d.task_ids(r'finished: success\.', 'b')),
+                         400)
+
     def test_copies_wait_for_file_descriptors(self):
         """100 copies with the daemon's soft RLIMIT_NOFILE at 14 (it has 9 open when idle; a copy needs
         about 5) and 16 tasks at a time: every one is done, none fails with "Too many open files" (before:
