@@ -69,13 +69,13 @@ typedef struct InotifyBackend {
         usec_t read_time;       /* CLOCK_REALTIME after the read being handled */
         bool last_read_full;    /* the last read filled the buffer: more may be queued */
         bool reading;           /* in on_inotify(): a drain from a handler must not read into the buffer */
-        /* The files whose change was handled since the queue was last empty: HandledKey -> CLOCK_REALTIME
-         * of the read that brought it. After an overflow the rescan skips a file whose ctime is not
+        /* The files whose change was handled since the queue was last empty: FileKey (time: CLOCK_REALTIME
+         * of the read that brought it). After an overflow the rescan skips a file whose ctime is not
          * later: a task ran (or waits) for it in that state. Exactly once, not twice. */
         GHashTable *handled;
         usec_t handled_until;   /* the latest "when" in it */
         /* What the last rescan raised, for the events still in the queue from before it: the rescan
-         * saw those changes already (SeenKey -> itself). Forgotten after the first read that started
+         * saw those changes already (FileKey: the ctime it saw, and whether it raised it present or gone). Forgotten after the first read that started
          * after the rescan and emptied the queue. */
         GHashTable *seen;
         bool rescanning;
@@ -108,77 +108,51 @@ static void retry_clear(RetryDir *r) {
         g_free(r->name);
 }
 
-/* A file by its directory's node and its name. A node freed and another allocated at its address
- * could only match a file that was found by that new directory's own walk, after the change. */
-typedef struct HandledKey {
-        const WatchNode *node;
-        usec_t when;            /* CLOCK_REALTIME after the read that brought the change */
-        char name[];
-} HandledKey;
-
-static HandledKey *handled_key_new(const WatchNode *n, const char *name, usec_t when) {
-        size_t l = strlen(name);
-        HandledKey *k = g_malloc(sizeof(HandledKey) + l + 1);
-
-        k->node = n;
-        k->when = when;
-        memcpy(k->name, name, l + 1);
-        return k;
-}
-
 typedef enum SeenState {
-        SEEN_PRESENT,           /* raised as created or changed, in the state of ctime */
+        SEEN_PRESENT,           /* raised as created or changed, in the state of its ctime */
         SEEN_GONE,              /* raised as deleted */
 } SeenState;
 
-/* A HandledKey's layout with what the rescan raised: node and name compare as for HandledKey. */
-typedef struct SeenKey {
+/* A file by its directory's node and its name, with a time: for b->handled when its change was read
+ * (CLOCK_REALTIME after the read), for b->seen the ctime the rescan saw, and what the rescan raised. A
+ * node freed and another allocated at its address could only match a file that was found by that new
+ * directory's own walk, after the change. */
+typedef struct FileKey {
         const WatchNode *node;
-        usec_t ctime;
+        usec_t time;
         SeenState state;
         char name[];
-} SeenKey;
+} FileKey;
 
-static guint handled_hash(gconstpointer p) {
-        const HandledKey *k = p;
-
-        return g_str_hash(k->name) ^ (guint) ((uintptr_t) k->node >> 4);
-}
-
-static gboolean handled_equal(gconstpointer a, gconstpointer b) {
-        const HandledKey *x = a, *y = b;
-
-        return x->node == y->node && streq(x->name, y->name);
-}
-
-static guint seen_hash(gconstpointer p) {
-        const SeenKey *k = p;
-
-        return g_str_hash(k->name) ^ (guint) ((uintptr_t) k->node >> 4);
-}
-
-static gboolean seen_equal(gconstpointer a, gconstpointer b) {
-        const SeenKey *x = a, *y = b;
-
-        return x->node == y->node && streq(x->name, y->name);
-}
-
-static SeenKey *seen_key_new(const WatchNode *n, const char *name, SeenState state, usec_t ctime) {
+static FileKey *file_key_new(const WatchNode *n, const char *name, usec_t time, SeenState state) {
         size_t l = strlen(name);
-        SeenKey *k = g_malloc(sizeof(SeenKey) + l + 1);
+        FileKey *k = g_malloc(sizeof(FileKey) + l + 1);
 
-        *k = (SeenKey) { .node = n, .ctime = ctime, .state = state };
+        *k = (FileKey) { .node = n, .time = time, .state = state };
         memcpy(k->name, name, l + 1);
         return k;
 }
 
-static SeenKey *seen_lookup(InotifyBackend *b, const WatchNode *n, const char *name) {
-        g_autofree SeenKey *k = NULL;
+static guint file_key_hash(gconstpointer p) {
+        const FileKey *k = p;
 
-        if (g_hash_table_size(b->seen) == 0)
+        return g_str_hash(k->name) ^ (guint) ((uintptr_t) k->node >> 4);
+}
+
+static gboolean file_key_equal(gconstpointer a, gconstpointer b) {
+        const FileKey *x = a, *y = b;
+
+        return x->node == y->node && streq(x->name, y->name);
+}
+
+/* The entry of a set of FileKeys (b->handled, b->seen) for name of n, or NULL. */
+static const FileKey *file_key_lookup(GHashTable *set, const WatchNode *n, const char *name) {
+        g_autofree FileKey *k = NULL;
+
+        if (g_hash_table_size(set) == 0)
                 return NULL;
-        k = seen_key_new(n, name, SEEN_PRESENT, 0);
-        return g_hash_table_lookup(b->seen, k);
+        k = file_key_new(n, name, 0, SEEN_PRESENT);
+        return g_hash_table_lookup(set, k);
 }
 
 static usec_t ctime_of(const WatchNode *n, const char *name) {
@@ -198,14 +172,14 @@ static void note_seen(InotifyBackend *b, const WatchNode *n, const char *name, u
 
         if (g_hash_table_size(b->seen) >= HANDLED_MAX)
                 return;
-        g_hash_table_add(b->seen, seen_key_new(n, name, state, ct));
+        g_hash_table_add(b->seen, file_key_new(n, name, ct, state));
 }
 
 /* Whether the event mask for entry name of n is one the last rescan raised already, so it is not raised
  * again (the tree is still brought up to date by the caller). An event that tells of something newer
  * than what the rescan saw ends that entry. */
 static bool seen_by_rescan(InotifyBackend *b, const WatchNode *n, const char *name, uint32_t mask) {
-        SeenKey *k = seen_lookup(b, n, name);
+        const FileKey *k = file_key_lookup(b->seen, n, name);
 
         if (!k)
                 return false;
@@ -216,11 +190,11 @@ static bool seen_by_rescan(InotifyBackend *b, const WatchNode *n, const char *na
                 if (k->state == SEEN_PRESENT)
                         return true;
         } else if (mask & (IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB)) {
-                if (k->state == SEEN_PRESENT && ctime_of(n, name) <= k->ctime)
+                if (k->state == SEEN_PRESENT && ctime_of(n, name) <= k->time)
                         return true;
         } else
                 return false;
-        g_hash_table_remove(b->seen, k);
+        g_hash_table_remove(b->seen, (gpointer) k);
         return false;
 }
 
@@ -228,7 +202,7 @@ static bool seen_by_rescan(InotifyBackend *b, const WatchNode *n, const char *na
 static void note_handled(InotifyBackend *b, const WatchNode *n, const char *name) {
         if (g_hash_table_size(b->handled) >= HANDLED_MAX)
                 return;         /* a later rescan raises the rest again: twice, never lost */
-        g_hash_table_add(b->handled, handled_key_new(n, name, b->read_time));
+        g_hash_table_add(b->handled, file_key_new(n, name, b->read_time, SEEN_PRESENT));
         b->handled_until = b->read_time;
 }
 
@@ -251,8 +225,8 @@ static int inotify_backend_init(Backend *base) {
         b->buffer = g_malloc(READ_BUFFER_SIZE);
         b->enabled = true;
         b->last_drained = now_usec(CLOCK_REALTIME_COARSE);
-        b->handled = g_hash_table_new_full(handled_hash, handled_equal, g_free, NULL);
-        b->seen = g_hash_table_new_full(seen_hash, seen_equal, g_free, NULL);
+        b->handled = g_hash_table_new_full(file_key_hash, file_key_equal, g_free, NULL);
+        b->seen = g_hash_table_new_full(file_key_hash, file_key_equal, g_free, NULL);
         (void) watch_tree_new(&b->tree);
         b->reconciler = (Reconciler) { .ops = &reconcile_ops, .userdata = b, .tree = b->tree };
 
@@ -497,14 +471,9 @@ static int reconcile_watch_dir(void *userdata, WatchNode *n, int fd) {
 
 static bool reconcile_handled(void *userdata, const WatchNode *n, const char *name, usec_t ctime) {
         InotifyBackend *b = userdata;
-        g_autofree HandledKey *k = NULL;
-        const HandledKey *found;
+        const FileKey *found = file_key_lookup(b->handled, n, name);
 
-        if (g_hash_table_size(b->handled) == 0)
-                return false;
-        k = handled_key_new(n, name, 0);
-        found = g_hash_table_lookup(b->handled, k);
-        return found && ctime <= found->when;
+        return found && ctime <= found->time;
 }
 
 static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
@@ -889,23 +858,33 @@ static void handle_overflow(InotifyBackend *b) {
 
 /* ------------------------------------------------------------------ reading */
 
+/* Forgets n's files and subdirectories (and their watches); n itself stays. */
+static void drop_below(InotifyBackend *b, WatchNode *n) {
+        g_autoptr(GPtrArray) kids = g_ptr_array_new(), names = g_ptr_array_new_with_free_func(g_free);
+        WatchChildIter i;
+        WatchFileIter fi;
+        const char *f;
+        WatchNode *v;
+
+        watch_file_iter_init(&fi, n);
+        while (n->files && watch_file_iter_next(&fi, &f))
+                g_ptr_array_add(names, g_strdup(f));
+        for (guint k = 0; k < names->len; k++)
+                (void) watch_node_remove_file(n, names->pdata[k]);
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                g_ptr_array_add(kids, v);
+        for (guint k = 0; k < kids->len; k++)
+                remove_subtree(b, kids->pdata[k]);
+}
+
 static void root_gone(InotifyBackend *b, WatchNode *n) {
         Watch *w = n->owner;
 
         log_warning("Watch %s: %s is gone, no longer watching it.", w->name, w->path);
         w->active = false;
         /* Keep the root node (the watch still exists), drop everything below. */
-        if (watch_node_n_children(n) > 0) {
-                g_autoptr(GPtrArray) kids = g_ptr_array_new();
-                WatchChildIter i;
-                WatchNode *v;
-
-                watch_child_iter_init(&i, n);
-                while ((v = watch_child_iter_next(&i)))
-                        g_ptr_array_add(kids, v);
-                for (guint k = 0; k < kids->len; k++)
-                        remove_subtree(b, kids->pdata[k]);
-        }
+        drop_below(b, n);
         watch_tree_set_wd(b->tree, n, -1);
         /* It waits for a directory of that name to appear again. */
         backend_watch_lost(&b->base, w);
@@ -1218,26 +1197,6 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 static void unmounted(InotifyBackend *b, WatchNode *n) {
         watch_tree_set_wd(b->tree, n, -1);
         backend_check_mounts(&b->base);
-}
-
-/* Forgets n's files and subdirectories (and their watches); n itself stays. */
-static void drop_below(InotifyBackend *b, WatchNode *n) {
-        g_autoptr(GPtrArray) kids = g_ptr_array_new(), names = g_ptr_array_new_with_free_func(g_free);
-        WatchChildIter i;
-        WatchFileIter fi;
-        const char *f;
-        WatchNode *v;
-
-        watch_file_iter_init(&fi, n);
-        while (n->files && watch_file_iter_next(&fi, &f))
-                g_ptr_array_add(names, g_strdup(f));
-        for (guint k = 0; k < names->len; k++)
-                (void) watch_node_remove_file(n, names->pdata[k]);
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i)))
-                g_ptr_array_add(kids, v);
-        for (guint k = 0; k < kids->len; k++)
-                remove_subtree(b, kids->pdata[k]);
 }
 
 /* A mount came or went at n: the directory there is another one. What was known below it is deleted,
