@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "event-util.h"
 #include "log.h"
 #include "message-ids.h"
 #include "notify.h"
@@ -1171,22 +1172,10 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 
         /* A pair split across two reads, or a new directory to try again: wait a little for the rest,
          * but not while it is armed already, so a stream of events cannot postpone it. */
-        if (b->pending->len > 0 || b->retry->len > 0) {
-                int r, enabled = SD_EVENT_OFF;
-
-                if (b->pair_timer)
-                        (void) sd_event_source_get_enabled(b->pair_timer, &enabled);
-                if (enabled != SD_EVENT_OFF)
-                        r = 0;
-                else if (b->pair_timer)
-                        r = sd_event_source_set_time_relative(b->pair_timer, MOVE_PAIR_USEC) < 0 ? -1 :
-                            sd_event_source_set_enabled(b->pair_timer, SD_EVENT_ONESHOT);
-                else
-                        r = sd_event_add_time_relative(b->base.event, &b->pair_timer, CLOCK_MONOTONIC,
-                                                       MOVE_PAIR_USEC, USEC_PER_MSEC, on_pair_timeout, b);
-                if (r < 0)
-                        flush_pending(b);
-        }
+        if ((b->pending->len > 0 || b->retry->len > 0) && !event_source_armed(b->pair_timer) &&
+            event_arm_timer(b->base.event, &b->pair_timer, MOVE_PAIR_USEC, USEC_PER_MSEC, on_pair_timeout, b,
+                            "inotify-pair") < 0)
+                flush_pending(b);
         return 0;
 }
 
@@ -1241,20 +1230,14 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void retry_arm(InotifyBackend *b) {
-        int r, enabled = SD_EVENT_OFF;
+        int r;
 
         if (b->retry_usec == 0)
                 b->retry_usec = RETRY_FIRST_USEC;
-        if (b->retry_timer) {
-                (void) sd_event_source_get_enabled(b->retry_timer, &enabled);
-                if (enabled != SD_EVENT_OFF)
-                        return;
-                r = sd_event_source_set_time_relative(b->retry_timer, b->retry_usec);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->retry_timer, SD_EVENT_ONESHOT);
-        } else
-                r = sd_event_add_time_relative(b->base.event, &b->retry_timer, CLOCK_MONOTONIC, b->retry_usec,
-                                               USEC_PER_SEC, on_retry, b);
+        if (event_source_armed(b->retry_timer))
+                return;
+        r = event_arm_timer(b->base.event, &b->retry_timer, b->retry_usec, USEC_PER_SEC, on_retry, b,
+                            "inotify-retry");
         if (r < 0) {
                 log_warning_errno(r, "Failed to arm the watch limit retry, ignoring: %m");
                 return;

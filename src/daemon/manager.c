@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "bus.h"
 #include "config.h"
+#include "event-util.h"
 #include "log.h"
 #include "manager.h"
 #include "message-ids.h"
@@ -108,19 +109,10 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void status_changed(Manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        if (!m->status_timer) {
-                if (sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC,
-                                               10 * USEC_PER_MSEC, on_status_timer, m) < 0)
-                        update_status(m);
-                return;
-        }
-        (void) sd_event_source_get_enabled(m->status_timer, &enabled);
-        if (enabled != SD_EVENT_OFF)
-                return;
-        (void) sd_event_source_set_time_relative(m->status_timer, STATUS_INTERVAL_USEC);
-        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
+        if (!event_source_armed(m->status_timer) &&
+            event_arm_timer(m->event, &m->status_timer, STATUS_INTERVAL_USEC, 10 * USEC_PER_MSEC, on_status_timer,
+                            m, "status") < 0)
+                update_status(m);
 }
 
 /* ------------------------------------------------------------------ events -> rules */

@@ -2,6 +2,7 @@
 /* When the tasks file and the snapshots are written (state.c says how): coalesced, retried, in order. */
 #include <inttypes.h>
 
+#include "event-util.h"
 #include "log.h"
 #include "state-saver.h"
 #include "state.h"
@@ -54,25 +55,8 @@ StateSaver *state_saver_free(StateSaver *v) {
 }
 
 static void arm(StateSaver *v, sd_event_source **s, usec_t delay, sd_event_time_handler_t cb, const char *what) {
-        if (!*s) {
-                if (sd_event_add_time_relative(v->event, s, CLOCK_MONOTONIC, delay, 50 * USEC_PER_MSEC, cb,
-                                               v) < 0) {
-                        log_warning("Failed to add the %s timer, ignoring.", what);
-                        return;
-                }
-                (void) sd_event_source_set_description(*s, what);
-                return;
-        }
-        (void) sd_event_source_set_time_relative(*s, delay);
-        (void) sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
-}
-
-static bool armed(sd_event_source *s) {
-        int enabled = SD_EVENT_OFF;
-
-        if (s)
-                (void) sd_event_source_get_enabled(s, &enabled);
-        return enabled != SD_EVENT_OFF;
+        if (event_arm_timer(v->event, s, delay, 50 * USEC_PER_MSEC, cb, v, what) < 0)
+                log_warning("Failed to arm the %s timer, ignoring.", what);
 }
 
 /* Saves the scheduled tasks. A failure is logged once, when saving starts to fail, and success once
@@ -118,7 +102,7 @@ static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_snapshot_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static void snapshot_soon(StateSaver *v, usec_t delay) {
-        if (!armed(v->snapshot_timer))
+        if (!event_source_armed(v->snapshot_timer))
                 arm(v, &v->snapshot_timer, delay, on_snapshot_timer, "snapshot");
 }
 
@@ -171,7 +155,7 @@ void state_saver_tasks_changed(StateSaver *v) {
         if (!v)
                 return;
         snapshot_soon(v, MAX(SNAPSHOT_INTERVAL_USEC, 20 * v->snapshot_cost_usec));
-        if (armed(v->save_timer))
+        if (event_source_armed(v->save_timer))
                 return;         /* a save is due, or a retry after a failure */
         /* A large set takes a while to write: not more than a tenth of the time goes into saving it. */
         arm(v, &v->save_timer, MAX(STATE_SAVE_USEC, 10 * v->save_cost_usec), on_save_timer, "state-save");
