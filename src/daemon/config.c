@@ -491,6 +491,24 @@ static char *actions_to_string(unsigned actions) {
         return g_string_free(s, FALSE);
 }
 
+/* The key tables by group name, for the manual's coverage test (tests/docs); NULL: no such group. */
+const ConfKeyDef *config_group_keys(const char *group) {
+        static const ConfKeyDef *const tables[] = {
+                [GROUP_DAEMON] = daemon_keys,
+                [GROUP_WATCH] = watch_keys,
+                [GROUP_RULE] = rule_keys,
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(tables); i++)
+                if (streq(sections[i].name, group))
+                        return tables[i];
+        return NULL;
+}
+
+const char *config_group_name(size_t i) {
+        return i < G_N_ELEMENTS(sections) ? sections[i].name : NULL;
+}
+
 /* ------------------------------------------------------------------ building the model */
 
 static ConfigWatch *build_watch(ConfParser *l, const ConfGroup *g) {

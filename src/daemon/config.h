@@ -158,6 +158,10 @@ Config *config_free(Config *c);
 
 const ConfigWatch *config_find_watch(const Config *c, const char *name);
 const ConfigRule *config_find_rule(const Config *c, const char *name);
+/* The keys a group accepts (ending with an empty entry), and the group names by index (NULL past the
+ * last): what the parser knows, for the manual's coverage test. */
+const ConfKeyDef *config_group_keys(const char *group);
+const char *config_group_name(size_t i);
 
 /* The merged configuration as a key file that parses back to the same configuration. Newly allocated. */
 char *config_dump(const Config *c);
