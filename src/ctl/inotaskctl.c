@@ -17,6 +17,7 @@
 #include "escape.h"
 #include "json.h"
 #include "list.h"
+#include "locale-dir.h"
 #include "properties.h"
 #include "table.h"
 #include "time-util.h"
@@ -725,7 +726,7 @@ int main(int argc, char *argv[]) {
         int vargc, r;
 
         setlocale(LC_ALL, "");
-        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bindtextdomain(GETTEXT_PACKAGE, locale_dir());
         bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
         textdomain(GETTEXT_PACKAGE);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "locale-dir.h"
 #include "log.h"
 #include "manager.h"
 #include "plugin.h"
@@ -217,7 +218,7 @@ static int run(int argc, char *argv[]) {
         int r, ready_fd = -1;
 
         setlocale(LC_ALL, "");
-        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bindtextdomain(GETTEXT_PACKAGE, locale_dir());
         bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
         textdomain(GETTEXT_PACKAGE);
 
