@@ -162,8 +162,14 @@ static int check_or_dump(const Args *a) {
 
                 fputs(d, stdout);
         } else {
+                g_autofree char *watches = g_strdup_printf(g_dngettext(NULL, "%u watch", "%u watches",
+                                                                       c->watches->len), c->watches->len);
+                g_autofree char *rules = g_strdup_printf(g_dngettext(NULL, "%u rule", "%u rules", c->rules->len),
+                                                         c->rules->len);
+
                 watch_wait_warn_missing(c);
-                fprintf(stderr, _("Configuration is valid: %u watches, %u rules.\n"), c->watches->len, c->rules->len);
+                /* TRANSLATORS: the counts are "%u watch(es)" and "%u rule(s)" */
+                fprintf(stderr, _("Configuration is valid: %s, %s.\n"), watches, rules);
         }
         config_free(c);
         return EXIT_SUCCESS;
