@@ -79,7 +79,8 @@ static void parser_errorv(ConfParser *l, unsigned file, unsigned line, const cha
                           va_list ap) _printf_(5, 0);
 static void parser_errorv(ConfParser *l, unsigned file, unsigned line, const char *key, const char *format,
                           va_list ap) {
-        g_autofree char *msg = g_strdup_vprintf(format, ap);
+        /* po/meson.build makes xgettext take the formats of conf_key_error() and conf_parser_error(). */
+        g_autofree char *msg = g_strdup_vprintf(l->translate ? g_dgettext(GETTEXT_PACKAGE, format) : format, ap);
         LoadError *e = g_new0(LoadError, 1);
 
         e->file = file;

@@ -38,6 +38,7 @@ typedef struct ConfParser {
         GPtrArray *groups;              /* ConfGroup*, in order of first appearance; all files merged */
         GHashTable *group_by_id;        /* "Watch NAME" -> ConfGroup* (borrowed) */
         GPtrArray *errors;              /* collected messages, see conf_parser_flush_errors() */
+        bool translate;                 /* messages in the user's language (--check-config), not the log's */
 } ConfParser;
 
 void conf_parser_init(ConfParser *p, const ConfSection *sections);

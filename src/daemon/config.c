@@ -758,6 +758,7 @@ int config_load(const ConfigSources *sources, Config **ret, GPtrArray *errors) {
         g_return_val_if_fail(sources, -EINVAL);
 
         conf_parser_init(&l, sections);
+        l.translate = sources->translate_messages;
 
         if (sources->main_file) {
                 r = conf_parser_add_file(&l, sources->main_file, sources->main_missing_ok,

@@ -143,6 +143,8 @@ typedef struct ConfigSources {
         bool trusted_only;              /* refuse a file or drop-in directory that anyone but root or the
                                          * daemon's own user could write, or that lies below such a
                                          * directory (trust.h): an error naming it, CONFIG_E_INVALID */
+        bool translate_messages;        /* the parser's messages in the user's language (--check-config);
+                                         * the daemon logs and answers on the bus in English */
 } ConfigSources;
 
 /* Reads and validates. On success returns 0 and *ret. On invalid configuration returns CONFIG_E_INVALID

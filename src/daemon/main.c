@@ -150,6 +150,8 @@ static int check_or_dump(const Args *a) {
         Config *c = NULL;
         int r;
 
+        src->sources.translate_messages = true;
+
         /* A plugin that does not load is a configuration error too; the dump does not load them. */
         r = config_load_with_plugins(&src->sources, &c, a->dump_config ? NULL : &plugins, errors);
         for (guint i = 0; i < errors->len; i++)

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Translations:
-   potfiles  every source file with a gettext call (_, N_, C_, NC_, g_dngettext, ...) is in po/POTFILES,
-             and every file listed there exists
+   potfiles  every source file with a gettext call (_, N_, C_, NC_, g_dngettext, ..., and the keywords
+             po/meson.build gives xgettext, such as conf_key_error) is in po/POTFILES, and every file listed
+             there exists
    complete  every catalog of po/LINGUAS translates every string of a pot made now from POTFILES
              (no untranslated, no fuzzy), and passes msgfmt --check
-   help      `inotaskd --help`, `inotaskctl --help` and a command-line error of each come out translated
+   help      `inotaskd --help`, `inotaskctl --help`, a command-line error of each and a configuration error
+             of `inotaskd --check-config` come out translated
              in every language of LINGUAS (LANGUAGE=xx with the C.UTF-8 locale glibc ships, the catalogs
              of the build tree through $INOTASKD_LOCALEDIR)"""
 import glob
@@ -21,8 +23,19 @@ SRCDIR = os.environ.get('SRCDIR', os.path.join(os.path.dirname(__file__), '..', 
 XGETTEXT_ARGS = ['--from-code=UTF-8', '--add-comments', '--keyword=_', '--keyword=N_', '--keyword=C_:1c,2',
                  '--keyword=NC_:1c,2', '--keyword=g_dcgettext:2', '--keyword=g_dngettext:2,3',
                  '--keyword=g_dpgettext2:2c,3', '--flag=N_:1:pass-c-format', '--flag=g_dngettext:2:pass-c-format']
-MARKER = re.compile(r'(?<![\w.>])(_|N_|C_|NC_|Q_|gettext|ngettext|dgettext|dngettext|g_dngettext|g_dcgettext|'
-                    r'g_dpgettext2)\s*\(')
+MARKERS = ['_', 'N_', 'C_', 'NC_', 'Q_', 'gettext', 'ngettext', 'dgettext', 'dngettext', 'g_dngettext',
+           'g_dcgettext', 'g_dpgettext2']
+
+
+def meson_args():
+    """The extra xgettext arguments of po/meson.build (its own keywords: functions that translate inside)."""
+    with open(os.path.join(SRCDIR, 'po', 'meson.build'), encoding='utf-8') as f:
+        return re.findall(r"'(--(?:keyword|flag)=[^']+)'", f.read())
+
+
+XGETTEXT_ARGS += meson_args()
+MARKERS += [a.split('=', 1)[1].split(':')[0] for a in meson_args() if a.startswith('--keyword=')]
+MARKER = re.compile(r'(?<![\w.>])(' + '|'.join(re.escape(m) for m in MARKERS) + r')\s*\(')
 
 
 def read_list(name):
@@ -48,8 +61,9 @@ def check_potfiles():
         rel = os.path.relpath(path, SRCDIR)
         with open(path, encoding='utf-8', errors='replace') as f:
             code = strip_comments_and_strings(f.read())
-        # A header defining the markers (gi18n.h is GLib's) is no user; a call is.
-        m = MARKER.search(code)
+        # A call, not a declaration or definition ("void conf_key_error(...").
+        m = next((m for m in MARKER.finditer(code)
+                  if not re.search(r'\b(void|int|bool|char|const)\s*\**\s*$', code[:m.start()])), None)
         if not m:
             continue
         n += 1
@@ -152,6 +166,20 @@ def check_help():
                     print(f'FAIL: {what}: exit {tr.returncode}, {len(prose)} lines left in English: {prose[:5]}\n'
                           f'{tr_text}')
                     bad += 1
+        # A configuration error of --check-config, in the user's language; its place stays as it is.
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            conf = os.path.join(d, 'inotaskd.conf')
+            with open(conf, 'w') as f:
+                f.write('[Watch w]\nPath=/tmp\n\n[Rule r]\nOn=changed\nDelaySec=5 minuts\nExec=/bin/true\n')
+            args = ['-c', conf, '--check-config']
+            en, tr = run(os.environ['INOTASKD_BINARY'], args, english), run(os.environ['INOTASKD_BINARY'], args, env)
+            want = f'{conf}:6: DelaySec: '
+            ok = (en.returncode == tr.returncode == 78 and tr.stderr.startswith(want) and
+                  en.stderr.startswith(want) and tr.stderr != en.stderr)
+            print(f'{"ok" if ok else "FAIL"}: {lang}: inotaskd --check-config: {tr.stderr.strip()!r} '
+                  f'(English: {en.stderr.strip()!r})')
+            bad += not ok
     return 1 if bad else 0
 
 
