@@ -58,7 +58,9 @@ static void logger_log(const InotaskdPluginLogger *logger, int priority, const c
         }
         if (priority < LOG_EMERG || priority > LOG_DEBUG)
                 priority = LOG_INFO;
-        (void) log_internal(priority, 0, NULL, f, n, "plugin", "%s: %s", c->plugin, strempty(message));
+        /* The plugin's own file and line are not known: CODE_FUNC names the plugin's log call. */
+        (void) log_internal(priority, 0, NULL, f, n, NULL, 0, "plugin", "%s: %s", c->plugin,
+                            strempty(message));
 }
 
 PluginInstance *plugin_instance_ref(PluginInstance *p) {
