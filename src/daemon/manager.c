@@ -355,6 +355,11 @@ static void log_config_errors(GPtrArray *errors, int level, int r) {
         }
 }
 
+void manager_set_log_level_override(Manager *m, int level) {
+        m->options.log_level_override = level;
+        log_set_max_level(level);
+}
+
 static void apply_daemon_settings(Manager *m, const Config *c) {
         if (m->options.log_level_override >= 0)
                 log_set_max_level(m->options.log_level_override);
