@@ -615,7 +615,13 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
                         continue;
                 }
                 if (!k) {
-                        conf_key_error(l, a, "unknown key in [Rule %s]", g->name);
+                        const char *suggestion = conf_key_suggest(rule_keys, a->key);
+
+                        if (suggestion)
+                                conf_key_error(l, a, "unknown key in [Rule %s], did you mean %s=?", g->name,
+                                               suggestion);
+                        else
+                                conf_key_error(l, a, "unknown key in [Rule %s]", g->name);
                         continue;
                 }
                 if (k->flags != 0 && !(k->flags & A(r->action))) {

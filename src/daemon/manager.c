@@ -539,8 +539,8 @@ int manager_reload(Manager *m, GPtrArray *errors) {
                 /* Keep everything as it is: rules, watches and scheduled tasks. */
                 log_config_errors(errors, LOG_WARNING, r);
                 if (r > 0)
-                        log_warning("Reload failed: the configuration has %u errors, keeping the running "
-                                    "one.", errors->len);
+                        log_warning("Reload failed: the configuration has %u error%s, keeping the running "
+                                    "one.", errors->len, errors->len == 1 ? "" : "s");
                 else
                         log_warning_errno(r, "Reload failed: cannot read the configuration (%m), keeping "
                                           "the running one.");
