@@ -228,8 +228,10 @@ static bool valid_env_name(const char *s, size_t n) {
 /* ------------------------------------------------------------------ value parsers */
 
 static int parse_plugin(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
-        if (value && value[0] != '/') {
-                conf_key_error(l, a, "plugin path \"%s\" is not absolute", value);
+        /* An absolute path, or a bare name looked up in the plugin directories (plugin.c). */
+        if (value && value[0] != '/' && (strchr(value, '/') || value[0] == ':' || value[0] == '.')) {
+                conf_key_error(l, a, "plugin \"%s\" is neither an absolute path nor a bare module name",
+                               value);
                 return -EINVAL;
         }
         if (value && g_str_has_suffix(value, ":")) {

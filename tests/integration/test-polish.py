@@ -2,11 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Small things a user meets (issue 17 item 6): a [Watch x] given twice in one file is an error with
 file:line (a drop-in may still extend it), an unknown group gets a did-you-mean, the reload message
-counts "1 error" and "2 errors"."""
+counts "1 error" and "2 errors"; Plugin= takes a bare name found through $INOTASKD_PLUGIN_DIR (the
+shipped igor-plugin.conf as it is, in the build tree); the installed inotaskd-plugin.pc builds the
+example plugin with pkg-config and names the directory the daemon looks in; the example plugin is
+installed with the documentation, not into that directory."""
 
+import glob
 import os
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 
 import harness
 from harness import DaemonTestCase, log, run_inotaskd
@@ -59,6 +66,82 @@ class ReloadCount(DaemonTestCase):
         d.signal(signal.SIGHUP)
         d.wait_for_log(r'^Reload failed: the configuration has 2 errors, keeping the running one\.$')
         log('reload: "1 error", then "2 errors"')
+
+
+SRCDIR = os.environ.get('SRCDIR') or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+EXAMPLE = os.path.join(SRCDIR, 'data', 'examples', 'igor-plugin.conf')
+
+
+def example_plugin_dir():
+    p = os.environ.get('INOTASKD_EXAMPLE_PLUGIN')
+    if not p:
+        raise AssertionError('INOTASKD_EXAMPLE_PLUGIN is not set (meson sets it)')
+    return os.path.dirname(p)
+
+
+class Plugins(DaemonTestCase):
+    def test_example_with_plugin_dir(self):
+        with open(EXAMPLE) as f:
+            text = f.read()
+        self.assertIn('\nPlugin=inotaskd-example-plugin\n', text)
+        p = run_inotaskd(['--check-config'], config=text,
+                         env={'INOTASKD_PLUGIN_DIR': '/nonexistent:' + example_plugin_dir()})
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn('Configuration is valid', p.stderr.decode())
+        p = run_inotaskd(['--check-config'], config=text, env={'INOTASKD_PLUGIN_DIR': None})
+        self.assertEqual(p.returncode, 78, p.stderr.decode())
+        self.assertRegex(p.stderr.decode(), r'inotaskd\.conf:\d+: Plugin: no plugin inotaskd-example-plugin\.so '
+                                            r'in /\S+/inotaskd/plugins \(set INOTASKD_PLUGIN_DIR')
+        log('igor-plugin.conf as shipped: valid with INOTASKD_PLUGIN_DIR=%s, else %s'
+            % (example_plugin_dir(), p.stderr.decode().strip().splitlines()[-1]))
+
+    def test_pkg_config_builds_a_plugin(self):
+        build = os.environ.get('MESON_BUILD_ROOT')
+        cc = shutil.which('cc') or shutil.which('gcc')
+        if not build or not shutil.which('pkg-config') or not cc:
+            self.skipTest('needs MESON_BUILD_ROOT (meson sets it), pkg-config and a C compiler')
+        dest = tempfile.mkdtemp(prefix='inotaskd-pc.', dir='/tmp')
+        try:
+            subprocess.run(['meson', 'install', '-C', build, '--no-rebuild', '--quiet', '--destdir', dest],
+                           check=True, capture_output=True, timeout=120)
+            pcs = glob.glob(os.path.join(dest, '**', 'pkgconfig', 'inotaskd-plugin.pc'), recursive=True)
+            self.assertEqual(len(pcs), 1, 'inotaskd-plugin.pc installed once')
+            env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]), PKG_CONFIG_SYSROOT_DIR=dest)
+
+            def pc(*args):
+                return subprocess.run(['pkg-config'] + list(args) + ['inotaskd-plugin'], env=env, check=True,
+                                      capture_output=True, text=True).stdout.strip()
+            plugindir = subprocess.run(['pkg-config', '--variable=plugindir', 'inotaskd-plugin'],
+                                       env=dict(env, PKG_CONFIG_SYSROOT_DIR=''), check=True,
+                                       capture_output=True, text=True).stdout.strip()
+
+            # The example is documentation: in DOCDIR/examples/plugin/, with its source; nothing is live.
+            docs = glob.glob(os.path.join(dest, '**', 'doc', 'inotaskd', 'examples', 'plugin',
+                                          'inotaskd-example-plugin.so'), recursive=True)
+            self.assertEqual(len(docs), 1, 'the example plugin in the documentation examples')
+            self.assertTrue(os.path.exists(os.path.join(os.path.dirname(docs[0]), 'example-plugin.c')))
+            self.assertFalse(os.path.exists(dest + plugindir), 'something installed into the plugin directory')
+
+            # A third party's build: the header through the .pc's Cflags, outside the source tree.
+            out = os.path.join(dest, 'third-party')
+            os.mkdir(out)
+            so = os.path.join(out, 'my-plugin.so')
+            subprocess.run([cc, '-shared', '-fPIC', '-o', so, os.path.join(SRCDIR, 'examples', 'plugin',
+                                                                            'example-plugin.c')]
+                           + pc('--cflags').split(), check=True, capture_output=True, timeout=120)
+            p = run_inotaskd(['--check-config'], config='[Watch w]\nPath=/srv/inbox\n[Rule r]\nWatch=w\n'
+                             'On=created\nAction=plugin\nPlugin=my-plugin\nOutput=/dev/null\n',
+                             env={'INOTASKD_PLUGIN_DIR': out})
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            # The directory the .pc names is the one the daemon looks in.
+            p = run_inotaskd(['--check-config'], config='[Watch w]\nPath=/srv/inbox\n[Rule r]\nWatch=w\n'
+                             'On=created\nAction=plugin\nPlugin=my-plugin\n', env={'INOTASKD_PLUGIN_DIR': None})
+            self.assertIn(' in %s (set' % plugindir, p.stderr.decode())
+            log('pkg-config --cflags: %s; plugindir %s; the example installed as %s'
+                % (pc('--cflags'), plugindir, os.path.relpath(docs[0], dest)))
+        finally:
+            shutil.rmtree(dest, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -814,15 +814,27 @@ static void test_actions(void) {
                       "test.conf:5: Action: unknown action \"run\" (exec, shell, move, copy, delete, start-unit, "
                       "stop-unit, restart-unit, reload-unit or plugin)");
 
-        /* Plugin keys the daemon does not know must still look like keys; the plugin path is absolute. */
-        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=x.so\nbad key=1\nPlugin=/x.so:\n",
-                      "test.conf:6: Plugin: plugin path \"x.so\" is not absolute\n"
+        /* Plugin keys the daemon does not know must still look like keys; the plugin is an absolute path or
+         * a bare name (looked up in the plugin directories when loaded), not a relative path. */
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=lib/x.so\nbad key=1\nPlugin=/x.so:\n",
+                      "test.conf:6: Plugin: plugin \"lib/x.so\" is neither an absolute path nor a bare module name\n"
                       "test.conf:7: bad key: invalid key name (allowed: letters, digits and _.-)\n"
                       "test.conf:8: Plugin: empty symbol name after ':' in \"/x.so:\"");
 
         /* Action=, like the other keys, may come last (or from a drop-in's [Rule r]: a group given twice in
          * one file is an error now, test_repeated_groups_and_keys()). */
         config_free(load_ok(WATCH_W "[Rule r]\nOn=created\nExec=echo \"$1\"\nAction=shell\n"));
+
+        {
+                _cleanup_(config_freep) Config *bare = load_ok(
+                        WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=inotaskd-example-plugin:setup\n");
+                g_autofree char *dump = config_dump(bare);
+
+                g_assert_cmpstr(((ConfigRule *) bare->rules->pdata[0])->plugin, ==, "inotaskd-example-plugin:setup");
+                g_assert_nonnull(strstr(dump, "\nPlugin=inotaskd-example-plugin:setup\n"));
+        }
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=./x.so\n",
+                      "test.conf:6: Plugin: plugin \"./x.so\" is neither an absolute path nor a bare module name");
 }
 
 static void test_shell(void) {
