@@ -807,6 +807,16 @@ static char **strv_new_take(char *s) {
         return v;
 }
 
+/* dir/conf.d and dir/NAME.d, each newly allocated, in this order. */
+static char **dropin_pair(const char *dir, const char *name) {
+        g_autofree char *dotd = g_strconcat(name, ".d", NULL);
+        char **v = g_new0(char *, 3);
+
+        v[0] = g_build_filename(dir, "conf.d", NULL);
+        v[1] = g_build_filename(dir, dotd, NULL);
+        return v;
+}
+
 /* $XDG_CONFIG_HOME, read now rather than through GLib's cached g_get_user_config_dir(). */
 static char *user_config_home(void) {
         const char *e = g_getenv("XDG_CONFIG_HOME");
@@ -833,18 +843,29 @@ ConfigSourcesOwned *config_sources_new(bool user_mode, const char *main_file) {
                                          : g_strdup(SYSCONFDIR "/inotaskd/inotaskd.conf");
         }
 
+        /* Drop-ins in FILE.d/ beside the main file, as systemd expects them ("systemd-analyze cat-config
+         * inotaskd/inotaskd.conf" shows them); the older conf.d/ is still read, just before the new name of
+         * the same place, so that a file of the same name in inotaskd.conf.d/ replaces it. */
         if (!isempty(env_dir))
                 s->dropin_dirs = strv_new_take(g_strdup(env_dir));
         else if (explicit_main) {
                 g_autofree char *dir = g_path_get_dirname(s->main_file);
-                s->dropin_dirs = strv_new_take(g_build_filename(dir, "conf.d", NULL));
-        } else if (user_mode)
-                s->dropin_dirs = strv_new_take(g_build_filename(home, "inotaskd", "conf.d", NULL));
-        else
+                g_autofree char *base = g_path_get_basename(s->main_file);
+
+                s->dropin_dirs = dropin_pair(dir, base);
+        } else if (user_mode) {
+                g_autofree char *dir = g_build_filename(home, "inotaskd", NULL);
+
+                s->dropin_dirs = dropin_pair(dir, "inotaskd.conf");
+        } else
                 s->dropin_dirs = g_strdupv((char *[]) {
                         (char *) "/usr/lib/inotaskd/conf.d",
+                        (char *) "/usr/lib/inotaskd/inotaskd.conf.d",
+                        (char *) "/usr/local/lib/inotaskd/inotaskd.conf.d",
                         (char *) "/run/inotaskd/conf.d",
+                        (char *) "/run/inotaskd/inotaskd.conf.d",
                         (char *) SYSCONFDIR "/inotaskd/conf.d",
+                        (char *) SYSCONFDIR "/inotaskd/inotaskd.conf.d",
                         NULL,
                 });
 

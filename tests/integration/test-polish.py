@@ -46,6 +46,20 @@ class Groups(DaemonTestCase):
         self.assertRegex(p.stdout.decode(), r'(?m)^Exclude=\*\.tmp$')
         log('a drop-in still adds Exclude= to [Watch w] of the main file')
 
+    def test_dropin_directories(self):
+        """Beside -c FILE: FILE.d/ (systemd's name) after the older conf.d/, so that a file of the same name
+        in FILE.d/ replaces the one in conf.d/; all read in file-name order."""
+        p = run_inotaskd(['--dump-config'], config='[Watch w]\nPath=/a\n', env={'INOTASKD_CONFIG_DIR': None},
+                         files={'conf.d/10-old.conf': '[Watch w]\nExclude=old-only\n',
+                                'conf.d/20-both.conf': '[Watch w]\nExclude=from-conf.d\n',
+                                'inotaskd.conf.d/20-both.conf': '[Watch w]\nExclude=from-inotaskd.conf.d\n',
+                                'inotaskd.conf.d/30-new.conf': '[Watch w]\nExclude=new-only\n'})
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(re.findall(r'(?m)^Exclude=(.*)$', out), ['old-only from-inotaskd.conf.d new-only'])
+        self.assertRegex(out, r'inotaskd\.conf\.d/30-new\.conf')
+        log('drop-ins: conf.d/10-old, inotaskd.conf.d/20-both (replacing conf.d/20-both), inotaskd.conf.d/30-new')
+
     def test_unknown_group_did_you_mean(self):
         p = run_inotaskd(['--check-config'], config='[Watch w]\nPath=/a\n[Rlue r]\nOn=created\n')
         err = p.stderr.decode()

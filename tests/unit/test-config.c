@@ -1058,21 +1058,25 @@ static void test_sources(void) {
         g_assert_cmpstr(s->sources.main_file, ==, SYSCONFDIR "/inotaskd/inotaskd.conf");
         g_assert_true(s->sources.main_missing_ok);
         assert_strv((char **) s->sources.dropin_dirs,
-                    STRV("/usr/lib/inotaskd/conf.d", "/run/inotaskd/conf.d", SYSCONFDIR "/inotaskd/conf.d"));
+                    STRV("/usr/lib/inotaskd/conf.d", "/usr/lib/inotaskd/inotaskd.conf.d",
+                         "/usr/local/lib/inotaskd/inotaskd.conf.d", "/run/inotaskd/conf.d",
+                         "/run/inotaskd/inotaskd.conf.d", SYSCONFDIR "/inotaskd/conf.d",
+                         SYSCONFDIR "/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         g_setenv("XDG_CONFIG_HOME", "/xdg", true);
         s = config_sources_new(true, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/xdg/inotaskd/inotaskd.conf");
         g_assert_true(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/xdg/inotaskd/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/xdg/inotaskd/conf.d", "/xdg/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         g_unsetenv("XDG_CONFIG_HOME");
         g_setenv("HOME", "/home/u", true);
         s = config_sources_new(true, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/home/u/.config/inotaskd/inotaskd.conf");
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/home/u/.config/inotaskd/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/home/u/.config/inotaskd/conf.d",
+                                                                 "/home/u/.config/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* INOTASKD_CONFIG names the main file: it must exist, and its drop-ins are beside it. */
@@ -1080,18 +1084,18 @@ static void test_sources(void) {
         s = config_sources_new(false, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/etc/x/main.conf");
         g_assert_false(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/etc/x/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/etc/x/conf.d", "/etc/x/main.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* -c wins over INOTASKD_CONFIG. */
         s = config_sources_new(true, "/opt/a.conf");
         g_assert_cmpstr(s->sources.main_file, ==, "/opt/a.conf");
         g_assert_false(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/opt/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/opt/conf.d", "/opt/a.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         s = config_sources_new(false, "a.conf");
-        assert_strv((char **) s->sources.dropin_dirs, STRV("./conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("./conf.d", "./a.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* INOTASKD_CONFIG_DIR replaces the drop-in directories, whatever the main file. */
