@@ -158,5 +158,92 @@ class Plugins(DaemonTestCase):
             shutil.rmtree(dest, ignore_errors=True)
 
 
+README = os.path.join(SRCDIR, 'README.md')
+STUB = '#!/bin/sh\necho "$(basename "$0") $*" >>"$STUB_LOG"\n'
+SUDO_STUB = '#!/bin/sh\necho "sudo $*" >>"$STUB_LOG"\nexec "$@"\n'
+
+
+def readme_block(after):
+    """The indented code block that follows the first line starting with after, as shell text."""
+    lines = open(README).read().splitlines()
+    i = next(n for n, l in enumerate(lines) if l.startswith(after))
+    while not lines[i].startswith('    '):
+        i += 1
+    block = []
+    while i < len(lines) and lines[i].startswith('    '):
+        block.append(lines[i][4:])
+        i += 1
+    return '\n'.join(block) + '\n'
+
+
+class Readme(DaemonTestCase):
+    """The README's setup commands, run by bash with every program they call replaced by a stub that
+    records its arguments: as root where there is no sudo (a minimal Debian), and as a user with sudo."""
+
+    def run_as(self, text, uid, with_sudo):
+        tmp = tempfile.mkdtemp(prefix='inotaskd-readme.', dir='/tmp')
+        try:
+            stubs, tools = os.path.join(tmp, 'stubs'), os.path.join(tmp, 'tools')
+            os.makedirs(stubs)
+            os.makedirs(tools)
+            os.makedirs(os.path.join(tmp, 'cwd', 'build', 'src', 'daemon'))
+            names = ['apt-get', 'meson', 'ninja', 'systemctl', 'journalctl', 'inotaskctl']
+            for n in names + (['sudo'] if with_sudo else []):
+                with open(os.path.join(stubs, n), 'w') as f:
+                    f.write(SUDO_STUB if n == 'sudo' else STUB)
+                os.chmod(os.path.join(stubs, n), 0o755)
+            inotaskd = os.path.join(tmp, 'cwd', 'build', 'src', 'daemon', 'inotaskd')
+            shutil.copy(os.path.join(stubs, 'meson'), inotaskd)
+            for t in ('id', 'mkdir', 'basename', 'sh', 'bash'):      # and nothing else: no real sudo
+                os.symlink(shutil.which(t), os.path.join(tools, t))
+            log_path = os.path.join(tmp, 'calls')
+            open(log_path, 'w').close()
+            for root, dirs, files in os.walk(tmp):        # the user's own tree, as far as it matters
+                for x in dirs + files:
+                    if not os.path.islink(os.path.join(root, x)):
+                        os.chmod(os.path.join(root, x), 0o777)
+            os.chmod(tmp, 0o755)
+            env = {'PATH': stubs + ':' + tools, 'STUB_LOG': log_path, 'HOME': tmp}
+            prefix = [] if uid == 0 else [shutil.which('setpriv'), '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups', '--']
+            p = subprocess.run(prefix + [shutil.which('bash'), '-e', '-c', text], cwd=os.path.join(tmp, 'cwd'),
+                               env=env, capture_output=True, text=True, timeout=60)
+            with open(log_path) as f:
+                return p, f.read().splitlines()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def check(self, text, first, first_sudo=True):
+        p, calls = self.run_as(text, 0, with_sudo=False)
+        self.assertEqual(p.returncode, 0, 'as root without sudo: %s' % p.stderr)
+        self.assertTrue(calls and calls[0].startswith(first), calls)
+        self.assertFalse([c for c in calls if c.startswith('sudo')], calls)
+        if os.geteuid() == 0 and shutil.which('setpriv'):
+            p, ucalls = self.run_as(text, 65534, with_sudo=True)
+            self.assertEqual(p.returncode, 0, 'as a user with sudo: %s' % p.stderr)
+            if first_sudo:
+                self.assertEqual(ucalls[0], 'sudo ' + calls[0], ucalls)
+            return calls, ucalls
+        return calls, None
+
+    def test_quick_start(self):
+        calls, ucalls = self.check(readme_block('Build it and start it in the foreground'), 'apt-get install -y ')
+        self.assertEqual(calls[-1], 'inotaskd -c data/examples/demo.conf')
+        log('quick start as root: %s ...; as uid 65534: %s' % (calls[0][:30], ucalls and ucalls[0][:35]))
+
+    def test_as_a_service(self):
+        text = readme_block('## As a service')
+        text = text[:text.index('systemctl status')]        # the two setup lines and the reload
+        calls, ucalls = self.check(text, 'meson setup ', first_sudo=False)
+        self.assertIn('meson install -C build-service --no-rebuild', calls)
+        self.assertIn('systemctl enable --now inotaskd', calls)
+        if ucalls:
+            self.assertIn('sudo meson install -C build-service --no-rebuild', ucalls)
+            self.assertIn('sudo systemctl enable --now inotaskd', ucalls)
+            self.assertIn('meson setup build-service -Dprefix=/usr -Dsysconfdir=/etc -Dlocalstatedir=/var', ucalls,
+                          'the build itself runs as the user')
+        log('as a service: %d calls as root, none through sudo; as uid 65534 the installing ones through it'
+            % len(calls))
+
+
 if __name__ == '__main__':
     harness.main()
