@@ -98,14 +98,18 @@ def source_line(path, line):
         return f.read().splitlines()[line - 1]
 
 
+def need_mount_namespace(test):
+    if os.geteuid() != 0 or not shutil.which('unshare'):
+        test.skipTest('needs root and unshare (a mount namespace for the fake journald or kmsg)')
+    probe = subprocess.run(['unshare', '--mount', 'true'], capture_output=True)
+    if probe.returncode != 0:
+        test.skipTest('no mount namespace here: %s' % probe.stderr.decode().strip())
+
+
 class Journal(DaemonTestCase):
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0 or not shutil.which('unshare'):
-            self.skipTest('needs root and unshare (a mount namespace for the fake journald)')
-        probe = subprocess.run(['unshare', '--mount', 'true'], capture_output=True)
-        if probe.returncode != 0:
-            self.skipTest('no mount namespace here: %s' % probe.stderr.decode().strip())
+        need_mount_namespace(self)
 
     def daemon(self, config, start=True, **kw):
         d = JournalDaemon(config, **kw)
@@ -172,6 +176,42 @@ class Journal(DaemonTestCase):
         d.wait_for_log(r'^<6>Ready: ', raw=True)
         d.wait_for_log(r'^<4>Failed to connect to the ', raw=True)
         log('SYSTEMD_LOG_TARGET=console-prefixed: <N> on stderr; the name shown as %s' % shown)
+
+
+class KmsgDaemon(Daemon):
+    """The daemon with --log-target=kmsg in a mount namespace where /dev/kmsg is a file of the test."""
+
+    def __init__(self, config, **kw):
+        super().__init__(config, **kw)
+        self.kmsg = self.path('kmsg')
+        open(self.kmsg, 'w').close()
+
+    def command(self):
+        argv = harness.daemon_argv() + ['-c', self.config_path, '-v', '--log-target=kmsg'] + self.args
+        return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                'mount --bind "$0" /dev/kmsg && exec "$@"', self.kmsg] + argv
+
+    def kmsg_lines(self):
+        with open(self.kmsg, errors='replace') as f:
+            return f.read().splitlines()
+
+
+class Kmsg(DaemonTestCase):
+    def test_kmsg_target(self):
+        need_mount_namespace(self)
+        if not os.path.exists('/dev/kmsg'):
+            self.skipTest('no /dev/kmsg to bind a file over')
+        d = KmsgDaemon(CONFIG)
+        self.daemons.append(d)
+        os.makedirs(d.path('w'))
+        d.start()
+        lines = harness.wait_for(lambda: (lambda l: any('Ready: ' in x for x in l) and l)(d.kmsg_lines()),
+                                 what='the Ready line in the kmsg file')
+        pid = d.pid
+        self.assertIn('<6>inotaskd[%d]: Ready: ' % pid, '\n'.join(lines))
+        self.assertRegex('\n'.join(lines), r'(?m)^<4>inotaskd\[%d\]: Failed to connect to the ' % pid)
+        self.assertEqual(d.log_text().strip(), '', 'kmsg target, yet lines on stderr')
+        log('--log-target=kmsg: %r' % lines[0][:50])
 
 
 class Console(DaemonTestCase):
