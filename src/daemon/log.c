@@ -34,7 +34,7 @@ static const char *const log_target_table[_LOG_TARGET_MAX] = {
 };
 
 const char *log_target_to_string(LogTarget t) {
-        return t >= 0 && t < _LOG_TARGET_MAX ? log_target_table[t] : NULL;
+        return (unsigned) t < _LOG_TARGET_MAX ? log_target_table[t] : NULL;
 }
 
 int log_target_from_string(const char *s) {
@@ -84,7 +84,7 @@ int log_setup(LogTarget target) {
                 kmsg_fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
                 if (kmsg_fd < 0) {
                         r = -errno;
-                        target = LOG_TARGET_CONSOLE;
+                        target = log_target_asked = LOG_TARGET_CONSOLE;
                 }
         } else if (target != LOG_TARGET_KMSG && kmsg_fd >= 0) {
                 (void) close(kmsg_fd);
@@ -96,10 +96,6 @@ int log_setup(LogTarget target) {
 
 LogTarget log_get_target(void) {
         return log_target_asked;
-}
-
-LogTarget log_get_effective_target(void) {
-        return log_target;
 }
 
 void log_set_max_level(int level) {

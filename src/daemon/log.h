@@ -27,9 +27,8 @@ const char *log_target_to_string(LogTarget t);
 /* Sets the target (AUTO is resolved here). A kmsg target that cannot be opened falls back to the console
  * and returns -errno; the others return 0. */
 int log_setup(LogTarget target);
-/* The target asked for last (LOG_TARGET_AUTO if so), and the one resolved from it. */
+/* The target asked for last (LOG_TARGET_AUTO if so). */
 LogTarget log_get_target(void);
-LogTarget log_get_effective_target(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 
