@@ -916,6 +916,9 @@ static int bus_connect(Bus *b, bool sync_name) {
         r = sd_bus_add_object_manager(bus, NULL, BUS_PATH);
         if (r < 0)
                 return r;
+        r = bus_log_control_add(bus, b);
+        if (r < 0)
+                return r;
 
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)

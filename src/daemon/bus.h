@@ -57,6 +57,8 @@ char *bus_task_path(uint64_t id);
 /* Internal: the vtables and the checks they share. The userdata of every object is the Bus; a handler
  * reaches the manager through it. */
 Manager *bus_get_manager(Bus *b);
+/* org.freedesktop.LogControl1 (bus-logcontrol.c), on each connection. */
+int bus_log_control_add(sd_bus *bus, Bus *b);
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_task_vtable[];
 int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,

@@ -20,6 +20,7 @@
 #include "macro.h"
 
 #include "config-parser.h"
+#include "event-names.h"
 #include "split-words.h"
 #include "trust.h"
 
@@ -410,14 +411,28 @@ void conf_keys_apply_defaults(ConfParser *l, const ConfKeyDef *table, void *obje
         }
 }
 
+const char *conf_key_suggest(const ConfKeyDef *table, const char *key) {
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+
+        for (const ConfKeyDef *k = table; k->key; k++)
+                g_ptr_array_add(names, (char *) k->key);
+        g_ptr_array_add(names, NULL);
+        return name_suggest(key, (const char *const *) names->pdata);
+}
+
 void conf_group_apply(ConfParser *p, const ConfGroup *g, const ConfKeyDef *table, void *object,
                       const char *what) {
         for (guint i = 0; i < g->assignments->len; i++) {
                 const ConfAssignment *a = g_ptr_array_index(g->assignments, i);
                 const ConfKeyDef *k = conf_key_lookup(table, a->key);
+                const char *suggestion;
 
                 if (!k) {
-                        conf_key_error(p, a, "unknown key in [%s]", what);
+                        suggestion = conf_key_suggest(table, a->key);
+                        if (suggestion)
+                                conf_key_error(p, a, "unknown key in [%s], did you mean %s=?", what, suggestion);
+                        else
+                                conf_key_error(p, a, "unknown key in [%s]", what);
                         continue;
                 }
                 (void) conf_key_apply(p, k, a, object);
@@ -465,6 +480,7 @@ static ConfGroup *parser_get_group(ConfParser *l, unsigned section, const char *
 typedef struct ParseState {
         ConfGroup *group;               /* the current group, NULL before the first header */
         bool skip;                      /* after a bad header: its keys are not reported one by one */
+        GHashTable *seen;               /* named ConfGroup* headed in this file -> its line */
 } ParseState;
 
 static void parse_header(ConfParser *l, ParseState *st, unsigned file, unsigned line, const char *s) {
@@ -492,7 +508,22 @@ static void parse_header(ConfParser *l, ParseState *st, unsigned file, unsigned 
                 if (streq(inner, sec->name))
                         break;
 
-        if (!sec->name || (!sec->named && *name)) {
+        if (!sec->name) {
+                g_autoptr(GPtrArray) names = g_ptr_array_new();
+                const char *suggestion;
+
+                for (const ConfSection *o = l->sections; o->name; o++)
+                        g_ptr_array_add(names, (char *) o->name);
+                g_ptr_array_add(names, NULL);
+                suggestion = name_suggest(inner, (const char *const *) names->pdata);
+                if (suggestion)
+                        conf_parser_error(l, file, line, NULL, "unknown group %s, did you mean [%s%s%s]?", s,
+                                          suggestion, *name ? " " : "", name);
+                else
+                        conf_parser_error(l, file, line, NULL, "unknown group %s", s);
+                return;
+        }
+        if (!sec->named && *name) {
                 conf_parser_error(l, file, line, NULL, "unknown group %s", s);
                 return;
         }
@@ -508,6 +539,19 @@ static void parse_header(ConfParser *l, ParseState *st, unsigned file, unsigned 
         }
         st->group = parser_get_group(l, (unsigned) (sec - l->sections), sec->named ? name : NULL, file,
                                      line);
+        /* A named group is one object: given twice in one file it is a mistake (two watches meant, one
+         * name copied), not a merge. A drop-in may still add to a group of another file. */
+        if (sec->named) {
+                unsigned first = GPOINTER_TO_UINT(g_hash_table_lookup(st->seen, st->group));
+
+                if (first > 0) {
+                        conf_parser_error(l, file, line, NULL, "duplicate group [%s %s], first at line %u",
+                                          inner, name, first);
+                        st->group = NULL;
+                        return;
+                }
+                g_hash_table_insert(st->seen, st->group, GUINT_TO_POINTER(line));
+        }
         st->skip = false;
 }
 
@@ -552,7 +596,8 @@ static void parse_logical_line(ConfParser *l, ParseState *st, unsigned file, uns
 /* Splits text into logical lines (comment lines dropped, inline comments cut, continuations joined) and
  * records groups and assignments. Values are not interpreted here. */
 static void parser_parse_text(ConfParser *l, unsigned file, const char *text) {
-        ParseState st = {};
+        g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
+        ParseState st = { .seen = seen };
         g_autoptr(GString) logical = NULL;
         unsigned line = 0, logical_line = 0;
 

@@ -89,6 +89,8 @@ typedef struct ConfKeyDef {
 } ConfKeyDef;
 
 const ConfKeyDef *conf_key_lookup(const ConfKeyDef *table, const char *key);
+/* A key of table that an unknown key resembles (a typo, a wrong case), or NULL. */
+const char *conf_key_suggest(const ConfKeyDef *table, const char *key);
 int conf_key_apply(ConfParser *p, const ConfKeyDef *k, const ConfAssignment *a, void *object);
 /* Every field starts out as its key's default, produced by the same parser an empty assignment uses. */
 void conf_keys_apply_defaults(ConfParser *p, const ConfKeyDef *table, void *object);

@@ -228,8 +228,10 @@ static bool valid_env_name(const char *s, size_t n) {
 /* ------------------------------------------------------------------ value parsers */
 
 static int parse_plugin(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
-        if (value && value[0] != '/') {
-                conf_key_error(l, a, "plugin path \"%s\" is not absolute", value);
+        /* An absolute path, or a bare name looked up in the plugin directories (plugin.c). */
+        if (value && value[0] != '/' && (strchr(value, '/') || value[0] == ':' || value[0] == '.')) {
+                conf_key_error(l, a, "plugin \"%s\" is neither an absolute path nor a bare module name",
+                               value);
                 return -EINVAL;
         }
         if (value && g_str_has_suffix(value, ":")) {
@@ -633,7 +635,13 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
                         continue;
                 }
                 if (!k) {
-                        conf_key_error(l, a, "unknown key in [Rule %s]", g->name);
+                        const char *suggestion = conf_key_suggest(rule_keys, a->key);
+
+                        if (suggestion)
+                                conf_key_error(l, a, "unknown key in [Rule %s], did you mean %s=?", g->name,
+                                               suggestion);
+                        else
+                                conf_key_error(l, a, "unknown key in [Rule %s]", g->name);
                         continue;
                 }
                 if (k->flags != 0 && !(k->flags & A(r->action))) {
@@ -818,6 +826,16 @@ static char **strv_new_take(char *s) {
         return v;
 }
 
+/* dir/conf.d and dir/NAME.d, each newly allocated, in this order. */
+static char **dropin_pair(const char *dir, const char *name) {
+        g_autofree char *dotd = g_strconcat(name, ".d", NULL);
+        char **v = g_new0(char *, 3);
+
+        v[0] = g_build_filename(dir, "conf.d", NULL);
+        v[1] = g_build_filename(dir, dotd, NULL);
+        return v;
+}
+
 /* $XDG_CONFIG_HOME, read now rather than through GLib's cached g_get_user_config_dir(). */
 static char *user_config_home(void) {
         const char *e = g_getenv("XDG_CONFIG_HOME");
@@ -844,18 +862,29 @@ ConfigSourcesOwned *config_sources_new(bool user_mode, const char *main_file) {
                                          : g_strdup(SYSCONFDIR "/inotaskd/inotaskd.conf");
         }
 
+        /* Drop-ins in FILE.d/ beside the main file, as systemd expects them ("systemd-analyze cat-config
+         * inotaskd/inotaskd.conf" shows them); the older conf.d/ is still read, just before the new name of
+         * the same place, so that a file of the same name in inotaskd.conf.d/ replaces it. */
         if (!isempty(env_dir))
                 s->dropin_dirs = strv_new_take(g_strdup(env_dir));
         else if (explicit_main) {
                 g_autofree char *dir = g_path_get_dirname(s->main_file);
-                s->dropin_dirs = strv_new_take(g_build_filename(dir, "conf.d", NULL));
-        } else if (user_mode)
-                s->dropin_dirs = strv_new_take(g_build_filename(home, "inotaskd", "conf.d", NULL));
-        else
+                g_autofree char *base = g_path_get_basename(s->main_file);
+
+                s->dropin_dirs = dropin_pair(dir, base);
+        } else if (user_mode) {
+                g_autofree char *dir = g_build_filename(home, "inotaskd", NULL);
+
+                s->dropin_dirs = dropin_pair(dir, "inotaskd.conf");
+        } else
                 s->dropin_dirs = g_strdupv((char *[]) {
                         (char *) "/usr/lib/inotaskd/conf.d",
+                        (char *) "/usr/lib/inotaskd/inotaskd.conf.d",
+                        (char *) "/usr/local/lib/inotaskd/inotaskd.conf.d",
                         (char *) "/run/inotaskd/conf.d",
+                        (char *) "/run/inotaskd/inotaskd.conf.d",
                         (char *) SYSCONFDIR "/inotaskd/conf.d",
+                        (char *) SYSCONFDIR "/inotaskd/inotaskd.conf.d",
                         NULL,
                 });
 

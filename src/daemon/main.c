@@ -27,7 +27,7 @@ typedef struct Args {
         bool dry_run;
         bool daemonize;
         bool verbose;                   /* -v: LogLevel=debug whatever the configuration says */
-        LogTarget log_target;
+        int log_target;                 /* LogTarget, -1: not given, SYSTEMD_LOG_TARGET= or auto */
         const char *pid_file;
 } Args;
 
@@ -41,7 +41,8 @@ static void help(void) {
                  "      --dump-config      print the merged configuration and exit\n"
                  "  -n, --dry-run          log what would run, run nothing\n"
                  "  -v, --verbose          debug messages, whatever LogLevel= says\n"
-                 "      --log-target=T     auto, console, journal or null\n"
+                 "      --log-target=T     auto, console, console-prefixed, journal, kmsg or null\n"
+                 "                         (default: $SYSTEMD_LOG_TARGET, else auto)\n"
                  "  -d, --daemon           fork to the background (for use without systemd)\n"
                  "      --pid-file=FILE    with -d, write the daemon's pid to FILE\n"
                  "      --version          show the version and exit\n"
@@ -222,7 +223,8 @@ static int daemonize(const Args *a, int *ret_ready_fd) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
-        Args a = { .log_target = LOG_TARGET_AUTO };
+        Args a = { .log_target = -1 };
+        const char *e;
         int r, ready_fd = -1;
 
         setlocale(LC_ALL, "");
@@ -234,7 +236,19 @@ static int run(int argc, char *argv[]) {
         if (r <= 0)
                 return -r;
 
-        log_setup(a.log_target);
+        /* As systemd's own tools: the environment names the target unless the command line does. */
+        if (a.log_target < 0) {
+                e = getenv("SYSTEMD_LOG_TARGET");
+                a.log_target = e ? log_target_from_string(e) : LOG_TARGET_AUTO;
+                if (a.log_target < 0) {
+                        a.log_target = LOG_TARGET_AUTO;
+                        (void) log_setup(a.log_target);
+                        log_warning("Unknown SYSTEMD_LOG_TARGET=%s, ignoring.", e);
+                }
+        }
+        r = log_setup(a.log_target);
+        if (r < 0)
+                log_warning_errno(r, "Failed to open /dev/kmsg, logging to the console: %m");
         if (a.verbose)
                 log_set_max_level(LOG_DEBUG);
 
@@ -246,8 +260,8 @@ static int run(int argc, char *argv[]) {
                 if (r < 0)
                         return EXIT_FAILURE;
                 if (a.log_target == LOG_TARGET_AUTO)
-                        log_setup(access("/run/systemd/journal/socket", F_OK) >= 0 ? LOG_TARGET_JOURNAL
-                                                                                   : LOG_TARGET_NULL);
+                        (void) log_setup(access("/run/systemd/journal/socket", F_OK) >= 0 ? LOG_TARGET_JOURNAL
+                                                                                          : LOG_TARGET_NULL);
         }
 
         r = manager_new(&m, &(ManagerOptions) {

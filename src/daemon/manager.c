@@ -355,6 +355,11 @@ static void log_config_errors(GPtrArray *errors, int level, int r) {
         }
 }
 
+void manager_set_log_level_override(Manager *m, int level) {
+        m->options.log_level_override = level;
+        log_set_max_level(level);
+}
+
 static void apply_daemon_settings(Manager *m, const Config *c) {
         if (m->options.log_level_override >= 0)
                 log_set_max_level(m->options.log_level_override);
@@ -534,8 +539,8 @@ int manager_reload(Manager *m, GPtrArray *errors) {
                 /* Keep everything as it is: rules, watches and scheduled tasks. */
                 log_config_errors(errors, LOG_WARNING, r);
                 if (r > 0)
-                        log_warning("Reload failed: the configuration has %u errors, keeping the running "
-                                    "one.", errors->len);
+                        log_warning("Reload failed: the configuration has %u error%s, keeping the running "
+                                    "one.", errors->len, errors->len == 1 ? "" : "s");
                 else
                         log_warning_errno(r, "Reload failed: cannot read the configuration (%m), keeping "
                                           "the running one.");

@@ -49,6 +49,8 @@ Backend *manager_get_backend(Manager *m);
 Scheduler *manager_get_scheduler(Manager *m);
 const Config *manager_get_config(Manager *m);
 ManagerState manager_get_state(Manager *m);
+/* The log level from now on, whatever LogLevel= says, also after a reload (LogControl1, like -v). */
+void manager_set_log_level_override(Manager *m, int level);
 
 /* Re-reads the configuration. On failure the running configuration stays, errors (char*) has the
  * messages (logged as warnings), and the answer is CONFIG_E_INVALID for an invalid configuration or the

@@ -9,4 +9,6 @@
 #define MESSAGE_ID_WATCH_LIMIT          "4d3673acde454057a7e735560d1202c5"
 #define MESSAGE_ID_CONFIG_RELOADED      "28d25bcd89cc4c16beaef5b6ea3e4798"
 #define MESSAGE_ID_CONFIG_INVALID       "e615a0199546451790cf2b97c407a80f"
-#define MESSAGE_ID_TASK_OUTPUT          "6bd48074ab4d45d6a1984b2dcbd6c391"
+/* Only the rate limit's note: a line of a task's output has no MESSAGE_ID (journalctl -x would
+ * explain each one). */
+#define MESSAGE_ID_TASK_OUTPUT_DROPPED  "7c0b808952374b848d74e54fec42f4e0"

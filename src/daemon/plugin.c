@@ -58,7 +58,9 @@ static void logger_log(const InotaskdPluginLogger *logger, int priority, const c
         }
         if (priority < LOG_EMERG || priority > LOG_DEBUG)
                 priority = LOG_INFO;
-        (void) log_internal(priority, 0, NULL, f, n, "plugin", "%s: %s", c->plugin, strempty(message));
+        /* The plugin's own file and line are not known: CODE_FUNC names the plugin's log call. */
+        (void) log_internal(priority, 0, NULL, f, n, NULL, 0, "plugin", "%s: %s", c->plugin,
+                            strempty(message));
 }
 
 PluginInstance *plugin_instance_ref(PluginInstance *p) {
@@ -84,6 +86,34 @@ static void plugin_instance_unref_void(gpointer p) {
         plugin_instance_unref(p);
 }
 
+/* A bare module name ("inotaskd-example-plugin", ".so" optional) in the directories of $INOTASKD_PLUGIN_DIR
+ * (colon-separated), then in PLUGINDIR: the first that has it. NULL with *ret_error if none has. */
+static char *plugin_find(const char *name, char **ret_error) {
+        g_autofree char *file = g_str_has_suffix(name, ".so") ? g_strdup(name) : g_strconcat(name, ".so", NULL);
+        g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *tried = NULL;
+        const char *env = getenv("INOTASKD_PLUGIN_DIR");
+
+        if (!isempty(env)) {
+                g_auto(GStrv) parts = g_strsplit(env, ":", -1);
+
+                for (char **d = parts; *d; d++)
+                        if (**d == '/')         /* a relative one would depend on the working directory */
+                                g_ptr_array_add(dirs, g_strdup(*d));
+        }
+        g_ptr_array_add(dirs, g_strdup(PLUGINDIR));
+        for (guint i = 0; i < dirs->len; i++) {
+                g_autofree char *path = g_build_filename(dirs->pdata[i], file, NULL);
+
+                if (access(path, F_OK) >= 0)
+                        return TAKE_PTR(path);
+        }
+        g_ptr_array_add(dirs, NULL);
+        tried = g_strjoinv(", ", (char **) dirs->pdata);
+        *ret_error = g_strdup_printf("no plugin %s in %s (set INOTASKD_PLUGIN_DIR, or give a path)", file, tried);
+        return NULL;
+}
+
 static int plugin_open(const ConfigRule *r, bool trusted_only, PluginInstance **ret, char **ret_error) {
         g_autofree char *path = NULL, *symbol = NULL;
         const char *colon = strrchr(r->plugin, ':');
@@ -100,6 +130,13 @@ static int plugin_open(const ConfigRule *r, bool trusted_only, PluginInstance **
 
         path = colon ? g_strndup(r->plugin, (size_t) (colon - r->plugin)) : g_strdup(r->plugin);
         symbol = g_strdup(colon ? colon + 1 : INOTASKD_PLUGIN_DEFAULT_SYMBOL);
+        if (path[0] != '/') {
+                g_autofree char *name = TAKE_PTR(path);
+
+                path = plugin_find(name, ret_error);
+                if (!path)
+                        return -EINVAL;
+        }
 
         /* Code that runs in the daemon: nobody but root or the daemon's user may have written it. A
          * missing file is left for g_module_open() to report. */

@@ -120,7 +120,7 @@ static void log_dropped(Run *r) {
         snprintf(bytes, sizeof bytes, "%" PRIu64, r->dropped_bytes);
         f[0] = LOG_FIELD("INOTASKD_DROPPED_LINES", lines);
         f[1] = LOG_FIELD("INOTASKD_DROPPED_BYTES", bytes);
-        task_log(LOG_WARNING, MESSAGE_ID_TASK_OUTPUT, r->task, f, 2,
+        task_log(LOG_WARNING, MESSAGE_ID_TASK_OUTPUT_DROPPED, r->task, f, 2,
                  "Task %" PRIu64 " (%s): %" PRIu64 " bytes of output (%" PRIu64 " lines) dropped by the "
                  "rate limit.", r->task->id, r->task->rule->name, r->dropped_bytes, r->dropped_lines);
         r->dropped_lines = r->dropped_bytes = 0;
@@ -166,7 +166,7 @@ static void log_line(Run *r, const char *s, size_t len, bool nl) {
         r->rate_lines++;
         r->rate_bytes += len + nl;
         shown = escape_display(s, len);
-        task_log(LOG_INFO, MESSAGE_ID_TASK_OUTPUT, r->task, &f, 1, "Task %" PRIu64 " (%s): %s", r->task->id,
+        task_log(LOG_INFO, NULL, r->task, &f, 1, "Task %" PRIu64 " (%s): %s", r->task->id,
                  r->task->rule->name, shown);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 
+#include "escape.h"
 #include "watch.h"
 #include "log.h"
 #include "message-ids.h"
@@ -192,8 +193,8 @@ static void counts_changed(Scheduler *s) {
 
 /* ------------------------------------------------------------------ logging */
 
-void task_log(int level, const char *message_id, const Task *t, const LogField *extra, size_t n_extra,
-              const char *fmt, ...) {
+void task_log_full(const char *file, int line, const char *func, int level, const char *message_id,
+                   const Task *t, const LogField *extra, size_t n_extra, const char *fmt, ...) {
         LogField f[16];
         size_t n = 0;
         char id[32];
@@ -217,7 +218,7 @@ void task_log(int level, const char *message_id, const Task *t, const LogField *
         va_start(ap, fmt);
         msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        (void) log_internal(level, 0, message_id, f, n, __func__, "%s", msg);
+        (void) log_internal(level, 0, message_id, f, n, file, line, func, "%s", msg);
 }
 
 /* ------------------------------------------------------------------ queues and the timer */
@@ -701,7 +702,12 @@ static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, 
         set_event(t, ev, groups);
         set_due(t, event_delay(r, ev));
         queue_insert(s, t);
-        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s.", t->id, r->name, path);
+        if (log_get_max_level() >= LOG_DEBUG) {
+                g_autofree char *shown = escape_display(path, strlen(path));
+
+                task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s.", t->id, r->name,
+                         shown);
+        }
         NOTIFY(s, task_new, t);
         counts_changed(s);
 }

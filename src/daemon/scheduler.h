@@ -169,7 +169,10 @@ void scheduler_foreach(Scheduler *s, void (*f)(Task *t, void *userdata), void *u
 void scheduler_foreach_after(Scheduler *s, uint64_t after_id, bool (*f)(Task *t, void *userdata),
                              void *userdata);
 
-/* Logs about a task with its INOTASKD_* fields. extra may add fields (INOTASKD_RESULT, ...). */
+/* Logs about a task with its INOTASKD_* fields. extra may add fields (INOTASKD_RESULT, ...). task_log()
+ * passes the caller's file, line and function for the journal's CODE_* fields. */
 typedef struct LogField LogField;
-void task_log(int level, const char *message_id, const Task *t, const LogField *extra, size_t n_extra,
-              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void task_log_full(const char *file, int line, const char *func, int level, const char *message_id,
+                   const Task *t, const LogField *extra, size_t n_extra, const char *fmt, ...)
+        __attribute__((format(printf, 9, 10)));
+#define task_log(...) task_log_full(__FILE__, __LINE__, __func__, __VA_ARGS__)

@@ -77,24 +77,33 @@ static void append_hex_byte(GString *out, unsigned char b) {
         g_string_append_printf(out, "\\x%02x", b);
 }
 
-bool display_is_plain(const char *s, size_t len) {
+static bool is_plain(const char *s, size_t len, bool backslash) {
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char) s[i];
 
-                if (c < 0x20 || c >= 0x7f || c == '\\')
+                if (c < 0x20 || c >= 0x7f || (backslash && c == '\\'))
                         return false;
         }
         return true;
 }
 
-char *escape_display(const char *s, size_t len) {
+bool display_is_plain(const char *s, size_t len) {
+        return is_plain(s, len, true);
+}
+
+bool controls_are_plain(const char *s, size_t len) {
+        return is_plain(s, len, false);
+}
+
+/* backslash: whether a backslash is doubled (escape_display) or kept (escape_controls). */
+static char *escape_bytes(const char *s, size_t len, bool backslash) {
         const unsigned char *u = (const unsigned char *) s;
         GString *out;
 
         g_return_val_if_fail(s || len == 0, NULL);
 
         /* Most names are printable ASCII without a backslash: nothing to escape. */
-        if (display_is_plain(s, len))
+        if (is_plain(s, len, backslash))
                 return g_strndup(s ? s : "", len);
 
         out = g_string_sized_new(len + 1);
@@ -111,7 +120,7 @@ char *escape_display(const char *s, size_t len) {
 
                 switch (c) {
                 case '\\':
-                        g_string_append(out, "\\\\");
+                        g_string_append(out, backslash ? "\\\\" : "\\");
                         break;
                 case '\n':
                         g_string_append(out, "\\n");
@@ -135,6 +144,14 @@ char *escape_display(const char *s, size_t len) {
         }
 
         return g_string_free(out, false);
+}
+
+char *escape_display(const char *s, size_t len) {
+        return escape_bytes(s, len, true);
+}
+
+char *escape_controls(const char *s, size_t len) {
+        return escape_bytes(s, len, false);
 }
 
 static int unhex(char c) {

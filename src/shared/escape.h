@@ -13,6 +13,12 @@ char *escape_display(const char *s, size_t len);
 /* Whether escape_display() would return the same bytes: printable ASCII without a backslash. */
 bool display_is_plain(const char *s, size_t len);
 
+/* Like escape_display() but a backslash stays as it is: for a message whose quoted names were escaped
+ * already (the console log), so that they are not escaped twice while a raw control byte still is. */
+char *escape_controls(const char *s, size_t len);
+/* Whether escape_controls() would return the same bytes: printable ASCII. */
+bool controls_are_plain(const char *s, size_t len);
+
 /* The inverse of escape_display(): returns a newly allocated NUL-terminated buffer and its length in
  * *ret_len, or NULL on a malformed escape. */
 char *unescape_display(const char *s, size_t *ret_len);

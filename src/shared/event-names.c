@@ -235,6 +235,20 @@ char *event_name_suggest(const char *bad) {
         return g_strdup(best.name);
 }
 
+const char *name_suggest(const char *bad, const char *const *names) {
+        Candidate best = { .distance = UINT_MAX };
+        size_t len;
+
+        if (isempty(bad) || (len = strlen(bad)) > SUGGEST_MAX_LEN)
+                return NULL;
+        for (const char *const *n = names; n && *n; n++)
+                if (strlen(*n) <= SUGGEST_MAX_LEN && !streq(*n, bad))
+                        consider(&best, bad, *n);
+        if (!best.name || best.distance > MAX(1u, (unsigned) (len + 1) / 4))
+                return NULL;
+        return best.name;
+}
+
 const char *event_mask_bit_to_string(uint32_t bit) {
         for (size_t i = 0; i < N_EVENT_BITS; i++)
                 if (event_names[i].mask == bit)

@@ -33,6 +33,10 @@ int event_names_parse_list(const char *list, uint32_t *ret_mask, uint32_t *ret_k
  * "IN_CLOSE_WRITE"), or NULL. */
 char *event_name_suggest(const char *bad);
 
+/* The one of names (NULL-terminated) closest to bad by edit distance (case-insensitive), if within about
+ * one typo per four characters; else NULL. Not a copy: a member of names. For config keys and groups. */
+const char *name_suggest(const char *bad, const char *const *names);
+
 /* "IN_CREATE" for a single bit; NULL if the bit has no name. */
 const char *event_mask_bit_to_string(uint32_t bit);
 

@@ -35,13 +35,18 @@ SEED_EXAMPLES = [
     'bcfg2-monitor.conf',
 ]
 
-INSTALLED_PLUGIN = '/usr/lib/x86_64-linux-gnu/inotaskd/plugins/inotaskd-example-plugin.so'
+INSTALLED_PLUGIN = 'Plugin=inotaskd-example-plugin\n'     # a bare name: replaced by 'Plugin=PATH\n' below
 MISSING_PLUGIN = '/nonexistent/inotaskd-missing-plugin.so'
 
 
 def example_text(name):
     with open(os.path.join(EXAMPLES, name)) as f:
         return f.read()
+
+
+def plugin_line(path):
+    """The Plugin= line of the plugin example naming path instead of the bare installed name."""
+    return 'Plugin=%s\n' % path
 
 
 def load_example(name, *replacements):
@@ -123,7 +128,7 @@ class Examples(DaemonTestCase):
             if name == 'igor-plugin.conf':
                 if not example_plugin():
                     self.fail('INOTASKD_EXAMPLE_PLUGIN is not set (meson sets it)')
-                text = load_example(name, (INSTALLED_PLUGIN, example_plugin()))
+                text = load_example(name, (INSTALLED_PLUGIN, plugin_line(example_plugin())))
             p = self.check(text)
             self.assertEqual(p.returncode, 0, '%s: %s' % (name, p.stderr.decode()))
             self.assertRegex(p.stdout.decode() + p.stderr.decode(), r'Configuration is valid')
@@ -144,7 +149,7 @@ class Examples(DaemonTestCase):
         if not plugin:
             self.fail('INOTASKD_EXAMPLE_PLUGIN is not set (meson sets it)')
         text = load_example('igor-plugin.conf',
-                            (INSTALLED_PLUGIN, plugin + ':inotaskd_plugin_setup_wrong_abi'))
+                            (INSTALLED_PLUGIN, plugin_line(plugin + ':inotaskd_plugin_setup_wrong_abi')))
         p = self.check(text)
         self.assertEqual(p.returncode, 78, p.stderr)
         err = p.stderr.decode()
@@ -153,7 +158,7 @@ class Examples(DaemonTestCase):
         log('wrong ABI: %s' % err.strip())
 
     def test_plugin_missing_is_a_config_error(self):
-        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, MISSING_PLUGIN))
+        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, plugin_line(MISSING_PLUGIN)))
         p = self.check(text)
         self.assertEqual(p.returncode, 78, p.stderr)
         err = p.stderr.decode()
@@ -163,7 +168,7 @@ class Examples(DaemonTestCase):
 
     def test_plugin_error_names_the_plugin_line(self):
         """Every error names file, line and key: the line is the Plugin= assignment's."""
-        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, MISSING_PLUGIN))
+        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, plugin_line(MISSING_PLUGIN)))
         p = self.check(text)
         self.assertEqual(p.returncode, 78, p.stderr)
         line = line_of(text, 'Plugin=/nonexistent/')
@@ -792,7 +797,7 @@ class IgorPlugin(DaemonTestCase):
         plugin = example_plugin()
         if not plugin:
             self.fail('INOTASKD_EXAMPLE_PLUGIN is not set (meson sets it)')
-        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, plugin), ('/srv/inbox', '@TMP@/inbox'),
+        text = load_example('igor-plugin.conf', (INSTALLED_PLUGIN, plugin_line(plugin)), ('/srv/inbox', '@TMP@/inbox'),
                             ('/var/log/inbox.log', '@TMP@/inbox.log'))
         d = self.daemon(text, start=False)
         inbox = self.fresh_dir(d, 'inbox')

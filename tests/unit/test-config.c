@@ -87,7 +87,7 @@ static Config *load_ok(const char *text) {
         int r;
 
         r = config_load_string("test.conf", text, &c, errors);
-        if (r < 0) {
+        if (r != 0) {
                 g_autofree char *s = errors_join(errors);
                 g_test_message("unexpected errors:\n%s", s);
         }
@@ -505,12 +505,14 @@ static void test_comments_and_continuations(void) {
                       "test.conf:5: On: unknown event \"IN_WRITE_CLOSE\", did you mean \"IN_CLOSE_WRITE\"?");
 }
 
+/* A key given again in its group: the last one wins, a list adds, an empty value resets. A named group given
+ * twice in one file is an error (issue 17: it was merged silently); a drop-in extending a group of another
+ * file is test_dropins(). */
 static void test_repeated_groups_and_keys(void) {
         _cleanup_(config_freep) Config *c = load_ok(
-                "[Watch w]\nPath=/a\nExclude=x\n"
-                "[Rule r]\nOn=created\nExec=/bin/one\nDelaySec=5\n"
-                "[Watch w]\nPath=/b\nExclude=y\n"
-                "[Rule r]\nExec=/bin/two\nDelaySec=\n"         /* empty: back to the default */
+                "[Watch w]\nPath=/a\nExclude=x\nPath=/b\nExclude=y\n"
+                "[Rule r]\nOn=created\nExec=/bin/one\nDelaySec=5\nExec=/bin/two\nDelaySec=\n"
+                "[Daemon]\nMaxRunningTasks=3\n[Daemon]\nTaskHistory=7\n"   /* unnamed: one section */
                 "[Watch v]\nPath=/b\n");                        /* the same path twice is fine */
         const ConfigWatch *w = c->watches->pdata[0];
         const ConfigRule *r = c->rules->pdata[0];
@@ -522,7 +524,32 @@ static void test_repeated_groups_and_keys(void) {
         g_assert_cmpuint(w->line, ==, 1);
         g_assert_cmpstr(r->exec, ==, "/bin/two");
         g_assert_cmpuint(r->delay, ==, 0);
+        g_assert_cmpuint(c->daemon.max_running, ==, 3);
+        g_assert_cmpuint(c->daemon.task_history, ==, 7);
         g_assert_cmpstr(((ConfigWatch *) c->watches->pdata[1])->name, ==, "v");
+
+        assert_errors("[Watch w]\nPath=/a\n"
+                      "[Rule r]\nWatch=w\nOn=created\nExec=/bin/one\n"
+                      "[Watch w]\nPath=/b\n"
+                      "[Rule r]\nExec=/bin/two\n",
+                      "test.conf:7: duplicate group [Watch w], first at line 1\n"
+                      "test.conf:9: duplicate group [Rule r], first at line 3");
+}
+
+/* Unknown groups and keys name the one they resemble, as unknown events do; a guess too far is not made. */
+static void test_did_you_mean(void) {
+        assert_errors("[Wacth w]\nPath=/a\n[Watch v]\nPath=/b\n",
+                      "test.conf:1: unknown group [Wacth w], did you mean [Watch w]?");
+        assert_errors("[daemon]\nLogLevel=info\n[Watch w]\nPath=/a\n",
+                      "test.conf:1: unknown group [daemon], did you mean [Daemon]?");
+        assert_errors("[Frobnicate]\n[Watch w]\nPath=/a\n",
+                      "test.conf:1: unknown group [Frobnicate]");
+        assert_errors("[Watch w]\nPath=/a\nRecursve=yes\n",
+                      "test.conf:3: Recursve: unknown key in [Watch w], did you mean Recursive=?");
+        assert_errors("[Watch w]\nPath=/a\n[Rule r]\nOn=created\nExec=/bin/true\nDelaysec=1\n",
+                      "test.conf:6: Delaysec: unknown key in [Rule r], did you mean DelaySec=?");
+        assert_errors("[Watch w]\nPath=/a\nColour=blue\n",
+                      "test.conf:3: Colour: unknown key in [Watch w]");
 }
 
 static void test_lists(void) {
@@ -607,7 +634,7 @@ static void test_errors_groups(void) {
         assert_errors(WATCH_W "Frob=1\n[Rule r]\nOn=created\nExec=true\nfrob=2\nexec=x\n",
                       "test.conf:3: Frob: unknown key in [Watch w]\n"
                       "test.conf:7: frob: unknown key in [Rule r]\n"
-                      "test.conf:8: exec: unknown key in [Rule r]");
+                      "test.conf:8: exec: unknown key in [Rule r], did you mean Exec=?");
 }
 
 static void test_errors_required(void) {
@@ -787,14 +814,27 @@ static void test_actions(void) {
                       "test.conf:5: Action: unknown action \"run\" (exec, shell, move, copy, delete, start-unit, "
                       "stop-unit, restart-unit, reload-unit or plugin)");
 
-        /* Plugin keys the daemon does not know must still look like keys; the plugin path is absolute. */
-        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=x.so\nbad key=1\nPlugin=/x.so:\n",
-                      "test.conf:6: Plugin: plugin path \"x.so\" is not absolute\n"
+        /* Plugin keys the daemon does not know must still look like keys; the plugin is an absolute path or
+         * a bare name (looked up in the plugin directories when loaded), not a relative path. */
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=lib/x.so\nbad key=1\nPlugin=/x.so:\n",
+                      "test.conf:6: Plugin: plugin \"lib/x.so\" is neither an absolute path nor a bare module name\n"
                       "test.conf:7: bad key: invalid key name (allowed: letters, digits and _.-)\n"
                       "test.conf:8: Plugin: empty symbol name after ':' in \"/x.so:\"");
 
-        /* Action=, like the other keys, may come last or from a later group of the same name. */
-        config_free(load_ok(WATCH_W "[Rule r]\nOn=created\nExec=echo \"$1\"\n[Rule r]\nAction=shell\n"));
+        /* Action=, like the other keys, may come last (or from a drop-in's [Rule r]: a group given twice in
+         * one file is an error now, test_repeated_groups_and_keys()). */
+        config_free(load_ok(WATCH_W "[Rule r]\nOn=created\nExec=echo \"$1\"\nAction=shell\n"));
+
+        {
+                _cleanup_(config_freep) Config *bare = load_ok(
+                        WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=inotaskd-example-plugin:setup\n");
+                g_autofree char *dump = config_dump(bare);
+
+                g_assert_cmpstr(((ConfigRule *) bare->rules->pdata[0])->plugin, ==, "inotaskd-example-plugin:setup");
+                g_assert_nonnull(strstr(dump, "\nPlugin=inotaskd-example-plugin:setup\n"));
+        }
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nAction=plugin\nPlugin=./x.so\n",
+                      "test.conf:6: Plugin: plugin \"./x.so\" is neither an absolute path nor a bare module name");
 }
 
 static void test_shell(void) {
@@ -1018,21 +1058,25 @@ static void test_sources(void) {
         g_assert_cmpstr(s->sources.main_file, ==, SYSCONFDIR "/inotaskd/inotaskd.conf");
         g_assert_true(s->sources.main_missing_ok);
         assert_strv((char **) s->sources.dropin_dirs,
-                    STRV("/usr/lib/inotaskd/conf.d", "/run/inotaskd/conf.d", SYSCONFDIR "/inotaskd/conf.d"));
+                    STRV("/usr/lib/inotaskd/conf.d", "/usr/lib/inotaskd/inotaskd.conf.d",
+                         "/usr/local/lib/inotaskd/inotaskd.conf.d", "/run/inotaskd/conf.d",
+                         "/run/inotaskd/inotaskd.conf.d", SYSCONFDIR "/inotaskd/conf.d",
+                         SYSCONFDIR "/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         g_setenv("XDG_CONFIG_HOME", "/xdg", true);
         s = config_sources_new(true, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/xdg/inotaskd/inotaskd.conf");
         g_assert_true(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/xdg/inotaskd/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/xdg/inotaskd/conf.d", "/xdg/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         g_unsetenv("XDG_CONFIG_HOME");
         g_setenv("HOME", "/home/u", true);
         s = config_sources_new(true, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/home/u/.config/inotaskd/inotaskd.conf");
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/home/u/.config/inotaskd/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/home/u/.config/inotaskd/conf.d",
+                                                                 "/home/u/.config/inotaskd/inotaskd.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* INOTASKD_CONFIG names the main file: it must exist, and its drop-ins are beside it. */
@@ -1040,18 +1084,18 @@ static void test_sources(void) {
         s = config_sources_new(false, NULL);
         g_assert_cmpstr(s->sources.main_file, ==, "/etc/x/main.conf");
         g_assert_false(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/etc/x/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/etc/x/conf.d", "/etc/x/main.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* -c wins over INOTASKD_CONFIG. */
         s = config_sources_new(true, "/opt/a.conf");
         g_assert_cmpstr(s->sources.main_file, ==, "/opt/a.conf");
         g_assert_false(s->sources.main_missing_ok);
-        assert_strv((char **) s->sources.dropin_dirs, STRV("/opt/conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("/opt/conf.d", "/opt/a.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         s = config_sources_new(false, "a.conf");
-        assert_strv((char **) s->sources.dropin_dirs, STRV("./conf.d"));
+        assert_strv((char **) s->sources.dropin_dirs, STRV("./conf.d", "./a.conf.d"));
         g_clear_pointer(&s, config_sources_free);
 
         /* INOTASKD_CONFIG_DIR replaces the drop-in directories, whatever the main file. */
@@ -1135,6 +1179,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/booleans", test_booleans);
         g_test_add_func("/config/comments-and-continuations", test_comments_and_continuations);
         g_test_add_func("/config/repeated-groups-and-keys", test_repeated_groups_and_keys);
+        g_test_add_func("/config/did-you-mean", test_did_you_mean);
         g_test_add_func("/config/lists", test_lists);
         g_test_add_func("/config/errors/collected", test_errors_collected);
         g_test_add_func("/config/errors/groups", test_errors_groups);

@@ -140,6 +140,23 @@ static void test_display_random(void) {
         }
 }
 
+/* The console log: a name escaped by escape_display() goes through escape_controls() unchanged (its
+ * backslashes once, not twice), a raw control byte or invalid byte of the rest is still escaped. */
+static void test_controls(void) {
+        static const char name[] = "t\tx\\y\xff";          /* tab, backslash, invalid byte */
+        g_autofree char *once = escape_display(B(name));
+        g_autofree char *console = escape_controls(once, strlen(once));
+        g_autofree char *raw = escape_controls(B("a\\b\tc\xff\x1b"));
+
+        g_assert_cmpstr(once, ==, "t\\tx\\\\y\\xff");
+        g_assert_cmpstr(console, ==, once);
+        g_assert_true(controls_are_plain(once, strlen(once)));
+        g_assert_false(display_is_plain(once, strlen(once)));
+        g_assert_cmpstr(raw, ==, "a\\b\\tc\\xff\\x1b");
+        assert_displayable(raw);
+        g_assert_false(controls_are_plain(B("a\tb")));
+}
+
 static void test_unescape(void) {
         static const struct {
                 const char *in;
@@ -315,6 +332,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/escape/display/all-single-bytes", test_display_all_single_bytes);
         g_test_add_func("/escape/display/all-byte-pairs", test_display_all_byte_pairs);
         g_test_add_func("/escape/display/random", test_display_random);
+        g_test_add_func("/escape/controls", test_controls);
         g_test_add_func("/escape/unescape", test_unescape);
         g_test_add_func("/escape/json", test_json);
         g_test_add_func("/escape/utf8/cases", test_utf8_cases);
