@@ -143,11 +143,12 @@ size_t table_get_rows(const Table *t) {
         return t->n_columns > 0 ? (t->cells->len + t->n_columns - 1) / t->n_columns : 0;
 }
 
-/* The first display columns of s that fit into width, or (middle) its start and end around the ellipsis,
- * so that a path keeps its file name. width is at least 1. Newly allocated. */
+/* The first display columns of s that fit into width, or (middle) its start and end around the ellipsis
+ * ("…", or "..." where the locale is not UTF-8), so that a path keeps its file name. Newly allocated. */
 char *ellipsize(const char *s, size_t width, bool middle) {
-        const char *dots = g_get_charset(NULL) ? "\u2026" : ".";
-        const size_t n_dots = 1;
+        const bool utf8 = g_get_charset(NULL);
+        const char *dots = utf8 ? "\u2026" : "...";
+        size_t n_dots = utf8 ? 1 : 3;
         size_t head, tail, w = 0;
         const char *p, *end;
         GString *out;
@@ -157,6 +158,10 @@ char *ellipsize(const char *s, size_t width, bool middle) {
         if (!g_utf8_validate(s, -1, NULL)) /* sanitize() made every cell valid; be safe anyway */
                 return g_strndup(s, width);
 
+        if (width < n_dots) {
+                dots = "";
+                n_dots = 0;
+        }
         head = middle ? (width - n_dots + 1) / 2 : width - n_dots;
         tail = width - n_dots - head;
 

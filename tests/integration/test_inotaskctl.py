@@ -3,11 +3,16 @@
 """inotaskctl against the real daemon on a private bus: status, the lists (tables and --json), show,
 cancel, trigger, run, reload, monitor, and its errors and exit codes."""
 
+import fcntl
 import json
 import os
 import re
+import select
 import signal
+import stat
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -71,7 +76,36 @@ def client_env(bus):
     for k in ('LANGUAGE', 'LC_MESSAGES', 'SYSTEMD_COLORS'):
         e.pop(k, None)
     e['LC_ALL'] = 'C'
+    # No pager and no width unless a test asks for them.
+    for k in ('COLUMNS', 'PAGER', 'SYSTEMD_PAGER', 'SYSTEMD_LESS', 'LESS'):
+        e.pop(k, None)
     return e
+
+
+def run_on_pty(argv, env, cols=80, rows=24, timeout=DEFAULT_TIMEOUT):
+    """Runs argv with stdout (and stdin) on a new pseudo-terminal of cols x rows; returns (exit code,
+    what the terminal got, stderr)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    got = b''
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:         # EIO: every writer closed the terminal
+                break
+            if not chunk:
+                break
+            got += chunk
+        elif p.poll() is not None:
+            break
+    err = p.communicate(timeout=max(1, deadline - time.monotonic()))[1]
+    os.close(master)
+    return p.returncode, got.decode('utf-8', 'replace').replace('\r\n', '\n'), err.decode()
 
 
 class Lines:
@@ -180,15 +214,15 @@ class Ctl(BusTestCase):
         self.assertEqual(self.ctl().stdout, p.stdout)
 
         s = self.ctl_json('status')
-        self.assertEqual(s['State'], 'ready')
-        self.assertEqual(s['Version'], fields['Version'])
-        self.assertEqual(s['NWatches'], 1)
-        self.assertEqual(s['NDirectories'], 1)
-        self.assertEqual(s['NTasksScheduled'], 1)
-        self.assertEqual(s['NTasksRunning'], 0)
-        self.assertGreaterEqual(s['NEvents'], 1)
-        self.assertEqual(s['NOverflows'], 0)
-        self.assertEqual((s['NTasksDone'], s['NTasksFailed']), (0, 0))
+        self.assertEqual(s['state'], 'ready')
+        self.assertEqual(s['version'], fields['Version'])
+        self.assertEqual(s['n_watches'], 1)
+        self.assertEqual(s['n_directories'], 1)
+        self.assertEqual(s['n_tasks_scheduled'], 1)
+        self.assertEqual(s['n_tasks_running'], 0)
+        self.assertGreaterEqual(s['n_events'], 1)
+        self.assertEqual(s['n_overflows'], 0)
+        self.assertEqual((s['n_tasks_done'], s['n_tasks_failed']), (0, 0))
 
     def test_colours_forced(self):
         self.start()
@@ -293,7 +327,205 @@ class Ctl(BusTestCase):
         self.assertEqual(rules['short']['delay_usec'], SHORT_DELAY * 10**6)
         self.assertEqual(rules['now']['action'], 'exec')
         self.assertIn('IN_CLOSE_WRITE', rules['now']['events'])
-        self.assertEqual(rules['now']['watches'], 'w')
+        self.assertEqual(rules['now']['watches'], ['w'], 'lists are JSON arrays')
+        self.assertEqual(rules['now']['events'], ['IN_CLOSE_WRITE'])
+
+    # ---------------------------------------------------------------- pager, width, JSON modes, filters
+
+    def fake_pager(self, d):
+        """A pager that records what it reads and the LESS it was given, and prints a marker."""
+        rec = d.path('pager-input')
+        script = d.path('fake-pager')
+        with open(script, 'w') as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$LESS" > %s.less\ncat > %s\necho PAGED\n' % (rec, rec))
+        os.chmod(script, 0o755)
+        return script, rec
+
+    def test_pager(self):
+        d = self.start()
+        write(os.path.join(self.w, 'slow-paged'))
+        self.wait_tasks(1)
+        script, rec = self.fake_pager(d)
+        ctl = [ctl_binary(), '--user']
+
+        # On a terminal: through $PAGER, with LESS=FRSXMK.
+        e = client_env(self.bus)
+        e['PAGER'] = script
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('PAGED', out)
+        with open(rec) as f:
+            paged = f.read()
+        self.assertRegex(paged, r'(?m)^ *\d+ scheduled +slow .*slow-paged$')
+        self.assertIn('1 task listed.', paged)
+        with open(rec + '.less') as f:
+            self.assertEqual(f.read(), 'FRSXMK\n')
+        log('list-tasks on a pty went through $PAGER with LESS=FRSXMK:\n' + paged)
+
+        # $SYSTEMD_PAGER before $PAGER; $SYSTEMD_LESS for LESS.
+        os.unlink(rec)
+        e['PAGER'] = '/bin/false'
+        e['SYSTEMD_PAGER'] = script
+        e['SYSTEMD_LESS'] = 'FRK'
+        rc, out, err = run_on_pty(ctl + ['status'], e)
+        self.assertEqual(rc, 0, err)
+        with open(rec) as f:
+            self.assertIn('inotaskd on the user bus', f.read())
+        with open(rec + '.less') as f:
+            self.assertEqual(f.read(), 'FRK\n')
+
+        # --no-pager, a pipe, PAGER=cat and an empty one: straight out.
+        os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['--no-pager', 'list-tasks'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('slow-paged', out)
+        self.assertNotIn('PAGED', out)
+        p = self.ctl('list-tasks', env=e)
+        self.assertIn('slow-paged', p.stdout)
+        for pager in ('cat', ''):
+            e['SYSTEMD_PAGER'] = pager
+            rc, out, err = run_on_pty(ctl + ['list-tasks'], e)
+            self.assertEqual(rc, 0, err)
+            self.assertIn('slow-paged', out)
+        self.assertFalse(os.path.exists(rec), 'no pager with --no-pager, a pipe, "cat" or ""')
+        # Verbs that do something are not paged.
+        e['SYSTEMD_PAGER'] = script
+        rc, out, err = run_on_pty(ctl + ['reload'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(rec), 'reload is not paged')
+        log('no pager with --no-pager, on a pipe, with cat or "", for reload')
+
+    def long_names(self):
+        names = ['slow-' + 'a' * 70, 'slow-' + 'b' * 40 + '-end']
+        for n in names:
+            write(os.path.join(self.w, n))
+        self.wait_tasks(2)
+        return names
+
+    def test_ellipsis(self):
+        self.start()
+        names = self.long_names()
+        e = client_env(self.bus)
+        e['LC_ALL'] = 'C.UTF-8'
+        full = self.ctl('list-tasks', env=e).stdout
+        self.assertIn(names[0], full, 'a pipe without COLUMNS: no limit')
+        self.assertTrue(any(len(l) > 60 for l in full.splitlines()))
+
+        e['COLUMNS'] = '60'
+        out = self.ctl('list-tasks', env=e).stdout
+        log('COLUMNS=60:\n' + out)
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 60, 'fits into 60 columns: %r' % line)
+        self.assertEqual(out.count('\u2026'), 2, 'both paths ellipsized')
+        self.assertRegex(out, r'(?m)^ *\d+ scheduled +slow .*\u2026b*-end$', 'in the middle: the end stays')
+        self.assertNotIn(names[0], out)
+        for flag in ('--full', '-l'):
+            out = self.ctl(flag, 'list-tasks', env=e).stdout
+            self.assertIn(names[0], out, flag)
+            self.assertNotIn('\u2026', out)
+        e['LC_ALL'] = 'C'
+        self.assertIn('...', self.ctl('list-tasks', env=e).stdout, 'ASCII dots without UTF-8')
+
+        # The width of the terminal itself, taken before the pager's pipe replaces it.
+        e = client_env(self.bus)
+        e['LC_ALL'] = 'C.UTF-8'
+        rc, out, err = run_on_pty([ctl_binary(), '--user', '--no-pager', 'list-tasks'], e, cols=50)
+        self.assertEqual(rc, 0, err)
+        rows = [l for l in out.splitlines() if 'slow' in l]
+        self.assertEqual(len(rows), 2, out)
+        for line in rows:
+            self.assertLessEqual(len(re.sub(r'\x1b\[[0-9;]*m', '', line)), 50, repr(line))
+        log('a 50-column terminal:\n' + out)
+
+    def test_json_modes(self):
+        self.start()
+        write(os.path.join(self.w, 'slow-j'))
+        self.wait_tasks(1)
+        table = self.ctl('list-tasks').stdout
+        self.assertEqual(self.ctl('--json=off', 'list-tasks').stdout, table)
+        self.assertEqual(self.ctl('--json', '--json=off', 'list-tasks').stdout, table, 'the last one counts')
+        short = self.ctl('-j', 'list-tasks').stdout
+        self.assertEqual(short.count('\n'), 1, '-j on a pipe: short')
+        self.assertEqual(json.loads(short), json.loads(self.ctl('--json=short', 'list-tasks').stdout))
+        rc, out, err = run_on_pty([ctl_binary(), '--user', '--no-pager', '-j', 'list-tasks'],
+                                  client_env(self.bus))
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(out.count('\n'), 3, '-j on a terminal: pretty')
+        self.assertEqual(json.loads(out), json.loads(short))
+        self.assertEqual(self.ctl('--json=help').stdout.split(), ['short', 'pretty', 'off'])
+        self.ctl('--json=bogus', 'list-tasks', expect=EXIT_USAGE)
+
+        # One key style: snake_case in every document.
+        docs = [self.ctl_json('status'), self.ctl_json('show'), self.ctl_json('list-rules'),
+                self.ctl_json('list-watches'), self.ctl_json('list-tasks'),
+                self.ctl_json('show', str(json.loads(short)[0]['id']))]
+
+        def keys(v):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    yield k
+                    yield from keys(x)
+            elif isinstance(v, list):
+                for x in v:
+                    yield from keys(x)
+        all_keys = set(k for doc in docs for k in keys(doc))
+        for k in all_keys:
+            self.assertRegex(k, r'^[a-z][a-z0-9_]*$', 'snake_case key')
+        log('JSON keys: ' + ' '.join(sorted(all_keys)))
+
+    def test_filters(self):
+        d = self.start()
+        for n in ('slow-a', 'slow-b', 'now-c'):
+            write(os.path.join(self.w, n))
+        self.wait_task_for(os.path.join(self.w, 'now-c'), 'done')
+        self.wait_tasks(2)
+
+        def ids(*args):
+            return sorted(os.path.basename(t['path']) for t in self.ctl_json('list-tasks', *args))
+        self.assertEqual(ids(), ['slow-a', 'slow-b'])
+        self.assertEqual(ids('--state=done'), ['now-c'], '--state= shows finished ones without --all')
+        self.assertEqual(ids('--state=scheduled,done'), ['now-c', 'slow-a', 'slow-b'])
+        self.assertEqual(ids('--state', 'running'), [])
+        self.assertEqual(ids('--all', 'now'), ['now-c'], 'a rule name')
+        self.assertEqual(ids('sl?w'), ['slow-a', 'slow-b'], 'a rule glob')
+        self.assertEqual(ids('*/slow-b'), ['slow-b'], 'a path glob')
+        self.assertEqual(ids('*-a', 'now'), ['slow-a'], 'patterns or; now-c is finished')
+        self.assertEqual(ids('nothing*'), [])
+        out = self.ctl('list-tasks', '*/slow-b').stdout
+        self.assertRegex(out, r'\n\n1 task listed\.\n')
+        self.assertIn('scheduled', self.ctl('--state=help').stdout.split())
+
+        self.assertEqual([w['name'] for w in self.ctl_json('list-watches', 'w')], ['w'])
+        self.assertEqual([w['name'] for w in self.ctl_json('list-watches', self.w)], ['w'], 'by path')
+        self.assertEqual(self.ctl_json('list-watches', 'x*'), [])
+        self.assertEqual(sorted(r['name'] for r in self.ctl_json('list-rules', 's*')), ['short', 'slow'])
+        log('list-tasks --state= and PATTERNs, list-watches/list-rules PATTERNs')
+
+    def test_status_task(self):
+        self.start()
+        write(os.path.join(self.w, 'slow-st'))
+        t = self.wait_tasks(1)[0]
+        out = self.ctl('status', str(t['id'])).stdout
+        log(out)
+        self.assertRegex(out, r'^\* Task %d of rule slow\n' % t['id'])
+        fields = dict(re.findall(r'(?m)^ *([A-Za-z ]+): (.*)$', out))
+        self.assertEqual(fields['State'], 'scheduled')
+        self.assertEqual(fields['Path'], os.path.join(self.w, 'slow-st'))
+        self.assertEqual(fields['Watch'], 'w')
+        self.assertRegex(fields['Created'], r'^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; (now|\d+s ago)$')
+        self.assertRegex(fields['Due'], r'; in (\d+s|1min( \d+s)?)$')
+        # The daemon of this test logs to stderr, not to the journal: here status says it finds no
+        # entries (or no journal); tests/system/run checks the journal lines under systemd.
+        self.assertRegex(out, r'\n\n\((No journal entries for task %d\.|No journal to read: .*)\)\n$' % t['id'])
+        log('status ID: the journal part is checked by tests/system/run (no journal for this daemon here)')
+        self.assertNotIn('journal', self.ctl('-n', '0', 'status', str(t['id'])).stdout)
+
+        j = self.ctl_json('status', str(t['id']))
+        self.assertEqual((j['id'], j['state']), (t['id'], 'scheduled'))
+        p = self.ctl('status', '999999', expect=EXIT_FAILURE)
+        self.assertIn('999999', p.stderr)
+        self.ctl('status', 'x', expect=EXIT_USAGE)
+        self.ctl('-n', 'many', 'status', expect=EXIT_USAGE)
 
     # ---------------------------------------------------------------- show
 
@@ -313,17 +545,21 @@ class Ctl(BusTestCase):
         self.assertEqual(props['Result'], '')
         self.assertEqual(props['Path'], t['path'])
         self.assertEqual(bytes.fromhex(props['PathBytes']), path)
-        self.assertEqual(props['DueUSec'], str(t['due_usec']))
+        # Readable times in the listing; the raw µs under -p, for scripts.
+        self.assertEqual(props['DueUSec'], time.strftime('%a %Y-%m-%d %H:%M:%S %Z',
+                                                         time.localtime(t['due_usec'] // 10**6)))
+        self.assertEqual(self.ctl('show', '-p', 'DueUSec', '--value', str(t['id'])).stdout,
+                         '%d\n' % t['due_usec'])
         self.assertEqual(props['MainPID'], '0')
         for k in ('Event', 'CreatedUSec', 'StartedUSec', 'FinishedUSec', 'ExitStatus'):
             self.assertIn(k, props)
 
         j = self.ctl_json('show', str(t['id']))
-        self.assertEqual(j['Id'], t['id'])
-        self.assertEqual(bytes(j['PathBytes']), path)
-        self.assertEqual(j['Path'], t['path'])
-        self.assertEqual(j['State'], 'scheduled')
-        self.assertIsInstance(j['CreatedUSec'], int)
+        self.assertEqual(j['id'], t['id'])
+        self.assertEqual(bytes(j['path_bytes']), path)
+        self.assertEqual(j['path'], t['path'])
+        self.assertEqual(j['state'], 'scheduled')
+        self.assertIsInstance(j['created_usec'], int)
 
         self.assertEqual(self.ctl('show', '-p', 'State', '--value', str(t['id'])).stdout, 'scheduled\n')
         self.assertEqual(self.ctl('show', '-p', 'Id,Rule', str(t['id'])).stdout,
@@ -352,7 +588,7 @@ class Ctl(BusTestCase):
         t = self.wait_tasks(1)[0]
         self.assertEqual(t['path'], a)
         self.ctl('cancel', str(t['id']))
-        self.assertEqual(self.ctl_json('show', str(t['id']))['State'], 'cancelled')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['state'], 'cancelled')
         self.assertEqual(self.ctl_json('list-tasks'), [], 'a cancelled task is not listed without --all')
         self.assertEqual(self.task_for(a, all=True)['state'], 'cancelled')
 
@@ -381,7 +617,7 @@ class Ctl(BusTestCase):
         self.assertIn(b'IN_CLOSE_WRITE', recs[0].args[1], 'with its event values: {maskname}')
         done = self.wait_task_for(path, 'done')
         self.assertEqual(done['id'], t['id'], 'the same task ran')
-        self.assertEqual(self.ctl_json('show', str(t['id']))['Result'], 'success')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['result'], 'success')
 
         p = self.ctl('trigger', str(t['id']), expect=EXIT_FAILURE)
         self.assert_one_error_line(p, r'^inotaskctl: cannot trigger task %d: ' % t['id'])
@@ -403,7 +639,7 @@ class Ctl(BusTestCase):
                            timeout=DEFAULT_TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stderr)
         tid = json.loads(p.stdout)['id']
-        self.assertEqual(self.ctl_json('show', str(tid))['Path'], os.path.join(self.w, 'rel'))
+        self.assertEqual(self.ctl_json('show', str(tid))['path'], os.path.join(self.w, 'rel'))
 
         p = self.ctl('run', 'no-such-rule', path, expect=EXIT_FAILURE)
         self.assert_one_error_line(p, r'^inotaskctl: cannot run rule no-such-rule: .*no-such-rule')
@@ -429,7 +665,7 @@ class Ctl(BusTestCase):
         self.assertEqual(p.stdout, '')
         # Nothing changed.
         self.assertEqual(sorted(r['name'] for r in self.ctl_json('list-rules')), ['now', 'short', 'slow'])
-        self.assertEqual(self.ctl_json('status')['State'], 'ready')
+        self.assertEqual(self.ctl_json('status')['state'], 'ready')
 
         d.write_config(CONFIG.replace('[Rule now]', '[Rule later]\nWatch=w\nOn=IN_CREATE\nExec=/bin/true\n\n'
                                       '[Rule now]'))
@@ -467,7 +703,7 @@ class Ctl(BusTestCase):
         self.assertIn(t['path'], p.stdout)
         p = self.ctl('cancel', str(t['id']), prefix=nobody, expect=EXIT_PERMISSION)
         self.assert_one_error_line(p, r'^inotaskctl: permission denied: ')
-        self.assertEqual(self.ctl_json('show', str(t['id']))['State'], 'scheduled')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['state'], 'scheduled')
 
     # ---------------------------------------------------------------- monitor
 
