@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import stat
 import struct
@@ -526,6 +527,73 @@ class Ctl(BusTestCase):
         self.assertIn('999999', p.stderr)
         self.ctl('status', 'x', expect=EXIT_USAGE)
         self.ctl('-n', 'many', 'status', expect=EXIT_USAGE)
+
+    # ---------------------------------------------------------------- shell completion
+
+    def complete(self, *words):
+        """COMPREPLY of the bash completion function for inotaskctl --user WORDS (the last one is being
+        completed), as bash calls it: COMP_WORDS, COMP_CWORD, the live values from the test's daemon."""
+        script = os.path.join(os.environ['SRCDIR'], 'data', 'completion', 'inotaskctl.bash')
+        prog = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
+                'COMP_POINT=${#COMP_LINE}; _inotaskctl; printf "%s\\n" "${COMPREPLY[@]}"')
+        p = subprocess.run(['bash', '--norc', '--noprofile', '-c', prog, 'bash', script, ctl_binary(), '--user']
+                           + list(words), capture_output=True, encoding='utf-8', env=client_env(self.bus),
+                           timeout=DEFAULT_TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, '', 'the completion prints nothing on stderr')
+        return sorted(l for l in p.stdout.split('\n') if l)
+
+    def test_bash_completion(self):
+        if not os.environ.get('SRCDIR'):
+            self.skipTest('SRCDIR is not set')
+        self.start()
+        write(os.path.join(self.w, 'slow-c'))
+        write(os.path.join(self.w, 'now-c'))
+        done = self.wait_task_for(os.path.join(self.w, 'now-c'), 'done')
+        scheduled = self.wait_tasks(1)[0]
+
+        self.assertEqual(self.complete('list-'), ['list-rules', 'list-tasks', 'list-watches'])
+        self.assertEqual(self.complete(''), sorted('status list-tasks list-watches list-rules show cancel '
+                                                   'trigger run reload monitor'.split()))
+        self.assertEqual(self.complete('--no-p'), ['--no-pager'])
+        self.assertEqual(self.complete('--ful'), ['--full'])
+        # Live values: the task ids (cancel: the active ones; status, show: finished ones too).
+        self.assertEqual(self.complete('cancel', ''), [str(scheduled['id'])])
+        self.assertEqual(self.complete('status', ''), sorted([str(scheduled['id']), str(done['id'])]))
+        self.assertEqual(self.complete('--no-legend', 'show', '7', ''),
+                         sorted([str(scheduled['id']), str(done['id'])]))
+        self.assertEqual(self.complete('run', ''), ['now', 'short', 'slow'])
+        self.assertEqual(self.complete('run', 's'), ['short', 'slow'])
+        self.assertEqual(self.complete('list-watches', ''), ['w'])
+        self.assertEqual(self.complete('list-tasks', 'n'), ['now'])
+        self.assertEqual(self.complete('run', 'slow', os.path.join(self.w, 'slow-')),
+                         [os.path.join(self.w, 'slow-c')], 'run RULE PATH: files')
+        # Option values, with "=" split off (bash's default COMP_WORDBREAKS) or not.
+        self.assertEqual(self.complete('--json', '=', ''), ['off', 'pretty', 'short'])
+        self.assertEqual(self.complete('--json', '=', 'p'), ['pretty'])
+        self.assertEqual(self.complete('--json=p'), ['--json=pretty'])
+        self.assertEqual(self.complete('--state', '=', 'sch'), ['scheduled'])
+        self.assertEqual(self.complete('--state', '=', 'done,r'), ['done,running'])
+        self.assertEqual(self.complete('-p', 'Sta'), ['StartedUSec', 'State'])
+        self.assertIn('NTasksRunning', self.complete('--property', '=', 'NT'), 'manager properties, live')
+        # The bus options go to the live queries: the system bus has no daemon of this test.
+        self.assertEqual(self.complete('--system', 'cancel', ''), [])
+        log('bash completion: verbs, options, values, and task ids %d %d, rules and watch w from the daemon'
+            % (scheduled['id'], done['id']))
+
+    def test_zsh_completion(self):
+        if not os.environ.get('SRCDIR'):
+            self.skipTest('SRCDIR is not set')
+        script = os.path.join(os.environ['SRCDIR'], 'data', 'completion', '_inotaskctl')
+        with open(script) as f:
+            self.assertEqual(f.readline(), '#compdef inotaskctl\n')
+        zsh = shutil.which('zsh')
+        if not zsh:
+            log('zsh is not installed: its completion is not checked beyond its #compdef line')
+            return
+        p = subprocess.run([zsh, '-n', script], capture_output=True, encoding='utf-8')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        log('zsh -n _inotaskctl: no syntax error')
 
     # ---------------------------------------------------------------- show
 
