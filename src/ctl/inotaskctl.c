@@ -604,8 +604,8 @@ static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
 
                 if (!property_wanted(c, p->name))
                         continue;
-                /* Readable times for a reader; what -p names is printed raw, for scripts. */
-                v = c->properties ? property_format(p) : property_format_readable(p);
+                /* Readable times for a reader; with -p or --value raw ones, for scripts. */
+                v = c->properties || c->value_only ? property_format(p) : property_format_readable(p);
                 if (!v)
                         continue;
                 /* Values are printed as they are, like systemctl show: the daemon escapes paths. */
