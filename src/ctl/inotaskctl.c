@@ -177,9 +177,11 @@ static int status_task(Ctl *c, uint64_t id) {
         if (r < 0)
                 return -r;
 
-        const char *state = properties_get_string(props, "State"), *result = properties_get_string(props, "Result");
+        const char *state = properties_get_string(props, "State"),
+                   *result = properties_get_string(props, "Result");
         const char *on = c->colors ? task_state_color(state) : NULL, *off = on ? ANSI_NORMAL : "";
-        uint64_t created = properties_get_u64(props, "CreatedUSec", 0), due = properties_get_u64(props, "DueUSec", 0),
+        uint64_t created = properties_get_u64(props, "CreatedUSec", 0),
+                 due = properties_get_u64(props, "DueUSec", 0),
                  started = properties_get_u64(props, "StartedUSec", 0),
                  finished = properties_get_u64(props, "FinishedUSec", 0),
                  pid = properties_get_u64(props, "MainPID", 0);
@@ -222,7 +224,8 @@ static int status_task(Ctl *c, uint64_t id) {
         if (c->lines == 0)
                 return CTL_EXIT_SUCCESS;
         if (c->host) {
-                printf(_("\n(The journal of %s is not read from here: journalctl -H %s INOTASKD_TASK_ID=%" PRIu64 ")\n"),
+                printf(_("\n(The journal of %s is not read from here: "
+                         "journalctl -H %s INOTASKD_TASK_ID=%" PRIu64 ")\n"),
                        c->host, c->host, id);
                 return CTL_EXIT_SUCCESS;
         }
@@ -404,7 +407,9 @@ static void message_unref(gpointer m) {
 }
 
 /* The task states, for --state=help; a state the daemon knows and we do not is still accepted. */
-static const char *const task_states[] = { "scheduled", "running", "done", "failed", "cancelled", "timeout" };
+static const char *const task_states[] = {
+        "scheduled", "running", "done", "failed", "cancelled", "timeout",
+};
 
 /* Like systemctl list-units PATTERN: shell globs, "*" also across "/". */
 static bool match_patterns(char **patterns, const char *a, const char *b) {

@@ -51,7 +51,8 @@ static void print_entry(FILE *f, sd_journal *j, bool colors) {
         /* Output lines of tasks are what any program wrote: one line, control characters escaped. */
         text = table_sanitize(message ? message : "");
         fprintf(f, "%s %s %s%s%s%s: %s%s%s\n", when, host ? host : "localhost", ident ? ident : "?",
-                pid ? "[" : "", strempty(pid), pid ? "]" : "", strempty(color), text, color ? ANSI_NORMAL : "");
+                pid ? "[" : "", strempty(pid), pid ? "]" : "", strempty(color), text,
+                color ? ANSI_NORMAL : "");
 }
 
 int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors) {

@@ -45,5 +45,6 @@ char *format_timestamp_full(usec_t t);
 /* The JSON key of a property: its D-Bus name in snake_case, the one key style of every --json output
  * ("NTasksRunning" -> "n_tasks_running", "CreatedUSec" -> "created_usec", "MainPID" -> "main_pid"). */
 char *property_json_key(const char *name);
-/* The properties as one JSON object, key: value (keys by property_json_key()); only those named in only, unless it is NULL. */
+/* The properties as one JSON object, key: value (keys by property_json_key()); only those named in only,
+ * unless it is NULL. */
 void properties_write_json(JsonWriter *w, GPtrArray *props, char **only);

@@ -517,7 +517,8 @@ class Ctl(BusTestCase):
         self.assertRegex(fields['Due'], r'; in (\d+s|1min( \d+s)?)$')
         # The daemon of this test logs to stderr, not to the journal: here status says it finds no
         # entries (or no journal); tests/system/run checks the journal lines under systemd.
-        self.assertRegex(out, r'\n\n\((No journal entries for task %d\.|No journal to read: .*)\)\n$' % t['id'])
+        self.assertRegex(out, r'\n\n\((No journal entries for task %d\.|No journal to read: .*)\)\n$'
+                         % t['id'])
         log('status ID: the journal part is checked by tests/system/run (no journal for this daemon here)')
         self.assertNotIn('journal', self.ctl('-n', '0', 'status', str(t['id'])).stdout)
 
@@ -536,8 +537,8 @@ class Ctl(BusTestCase):
         script = os.path.join(os.environ['SRCDIR'], 'data', 'completion', 'inotaskctl.bash')
         prog = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
                 'COMP_POINT=${#COMP_LINE}; _inotaskctl; printf "%s\\n" "${COMPREPLY[@]}"')
-        p = subprocess.run(['bash', '--norc', '--noprofile', '-c', prog, 'bash', script, ctl_binary(), '--user']
-                           + list(words), capture_output=True, encoding='utf-8', env=client_env(self.bus),
+        p = subprocess.run(['bash', '--norc', '--noprofile', '-c', prog, 'bash', script, ctl_binary(),
+                            '--user'] + list(words), capture_output=True, encoding='utf-8', env=client_env(self.bus),
                            timeout=DEFAULT_TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, '', 'the completion prints nothing on stderr')
