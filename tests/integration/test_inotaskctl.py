@@ -582,6 +582,51 @@ class Ctl(BusTestCase):
         log('bash completion: verbs, options, values, and task ids %d %d, rules and watch w from the daemon'
             % (scheduled['id'], done['id']))
 
+    def zsh_complete(self, zsh, lines):
+        """Types each of lines, then TAB, into an interactive zsh on a pty (compinit with our _inotaskctl
+        first in $fpath) and returns what the line editor shows after the TAB, one string per line."""
+        fpath = os.path.join(os.environ['SRCDIR'], 'data', 'completion')
+        env = client_env(self.bus)
+        env.update({'PS1': 'READY> ', 'TERM': 'dumb', 'HOME': self.tmp_home})
+        pid, fd = os.forkpty()
+        if pid == 0:
+            try:
+                os.execve(zsh, [zsh, '-f', '-i'], env)
+            finally:
+                os._exit(127)
+
+        def read_until(regex):
+            buf = b''
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            while time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    buf += chunk
+                    m = re.search(regex, buf)
+                    if m:
+                        return m
+            raise Timeout('zsh did not show %r; got %r' % (regex, buf))
+        try:
+            read_until(rb'READY> ')
+            os.write(fd, b'fpath=(%s $fpath); autoload -Uz compinit; compinit -u -D; unsetopt beep\n'
+                     % fpath.encode())
+            read_until(rb'compinit.*\n(.|\n)*READY> ')
+            got = []
+            for line in lines:
+                os.write(fd, line.encode() + b'\t')
+                # What the TAB inserted ends with a blank (a whole word) or "=" (an option's value).
+                m = read_until(re.escape(line.encode()) + rb'([^\s\x07]*[ =,])')
+                got.append(line + m.group(1).decode())
+                os.write(fd, b'\x15')          # ^U: an empty line for the next one
+            return got
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+
     def test_zsh_completion(self):
         if not os.environ.get('SRCDIR'):
             self.skipTest('SRCDIR is not set')
@@ -594,7 +639,18 @@ class Ctl(BusTestCase):
             return
         p = subprocess.run([zsh, '-n', script], capture_output=True, encoding='utf-8')
         self.assertEqual(p.returncode, 0, p.stderr)
-        log('zsh -n _inotaskctl: no syntax error')
+
+        d = self.start()
+        self.tmp_home = d.path('home')
+        os.makedirs(self.tmp_home, exist_ok=True)
+        write(os.path.join(self.w, 'slow-z'))
+        t = self.wait_tasks(1)[0]
+        ctl = ctl_binary() + ' --user '
+        got = self.zsh_complete(zsh, [ctl + 'rel', ctl + 'cancel ', ctl + 'run sl', ctl + 'list-watches ',
+                                      ctl + '--no-pa', ctl + '--json=pr'])
+        self.assertEqual(got, [ctl + 'reload ', ctl + 'cancel %d ' % t['id'], ctl + 'run slow ',
+                               ctl + 'list-watches w ', ctl + '--no-pager ', ctl + '--json=pretty '])
+        log('zsh completion: verbs, task id %d, rule, watch, options, values from the daemon' % t['id'])
 
     # ---------------------------------------------------------------- show
 
