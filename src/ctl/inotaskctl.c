@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "macro.h"
 
@@ -234,6 +235,10 @@ static int status_task(Ctl *c, uint64_t id) {
         r = journal_show_task(stdout, id, c->user, c->lines, c->colors);
         if (r < 0)
                 printf(_("(No journal to read: %s)\n"), g_strerror(-r));
+        else if (r == 0 && !c->user && geteuid() != 0)
+                /* As systemctl status hints: the system's entries are not everyone's to read. */
+                printf(_("(No journal entries for task %" PRIu64 " that you may read; members of the groups "
+                         "adm and systemd-journal see the system's.)\n"), id);
         else if (r == 0)
                 printf(_("(No journal entries for task %" PRIu64 ".)\n"), id);
         return CTL_EXIT_SUCCESS;
@@ -845,6 +850,7 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties, GPt
                 { "lines", required_argument, NULL, 'n' },
                 {}
         };
+        bool want_help = false;
         int o;
 
         opterr = 0;
@@ -941,8 +947,8 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties, GPt
                         printf("inotaskctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case 'h':
-                        help();
-                        return 0;
+                        want_help = true;
+                        break;
                 case ':':
                         log_error(_("option %s needs an argument"), argv[optind - 1]);
                         return -CTL_EXIT_USAGE;
@@ -955,6 +961,14 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties, GPt
                         return -CTL_EXIT_USAGE;
                 }
 
+        if (want_help) {
+                /* Like systemctl --help: paged on a terminal (unless --no-pager, wherever it stood). */
+                if (c->pager)
+                        (void) pager_open();
+                help();
+                pager_close();
+                return 0;
+        }
         return 1;
 }
 

@@ -394,6 +394,15 @@ class Ctl(BusTestCase):
         rc, out, err = run_on_pty(ctl + ['reload'], e)
         self.assertEqual(rc, 0, err)
         self.assertFalse(os.path.exists(rec), 'reload is not paged')
+        rc, out, err = run_on_pty(ctl + ['--help', '--no-pager'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('Usage:', out)
+        self.assertFalse(os.path.exists(rec), '--help --no-pager is not paged')
+        # --help is, like systemctl's.
+        rc, out, err = run_on_pty(ctl + ['--help'], e)
+        self.assertEqual(rc, 0, err)
+        with open(rec) as f:
+            self.assertIn('--no-pager', f.read())
         log('no pager with --no-pager, on a pipe, with cat or "", for reload')
 
     def long_names(self):
