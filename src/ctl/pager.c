@@ -10,11 +10,13 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <systemd/sd-login.h>
 
 #include "macro.h"
 
 #include <glib.h>
 
+#include "ansi.h"
 #include "pager.h"
 
 static pid_t pager_pid;
@@ -49,8 +51,26 @@ _noreturn_ static void copy_through(void) {
         _exit(n < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
 }
 
+/* Secure mode, as systemd's pager: under sudo (or any changed uid) a pager must not be a way to a root
+ * shell. $SYSTEMD_PAGERSECURE decides if it is a boolean, and then $PAGER is trusted either way; otherwise
+ * it is on unless we run as the owner of our login session, and only less (with LESSSECURE=1) or the
+ * plain copy may page. */
+static bool secure_mode(bool *ret_trust_pager) {
+        const char *e = getenv("SYSTEMD_PAGERSECURE");
+        uid_t owner;
+        int b = e ? parse_boolean(e) : -EINVAL;
+
+        *ret_trust_pager = b >= 0;
+        if (b >= 0)
+                return b;
+        if (sd_pid_get_owner_uid(0, &owner) < 0)
+                return true;
+        return getuid() != owner || geteuid() != owner;
+}
+
 int pager_open(void) {
         const char *pager;
+        bool secure, trust_pager;
         int fds[2];
         pid_t pid;
 
@@ -64,6 +84,7 @@ int pager_open(void) {
                 pager = getenv("PAGER");
         if (pager && (pager[strspn(pager, " \t")] == '\0' || streq(pager, "cat")))
                 return 0;
+        secure = secure_mode(&trust_pager);
 
         fflush(stdout);
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -89,14 +110,18 @@ int pager_open(void) {
                 (void) setenv("LESS", less ? less : "FRSXMK", 1);
                 if (g_get_charset(NULL))
                         (void) setenv("LESSCHARSET", "utf-8", 0);
+                if (secure)
+                        (void) setenv("LESSSECURE", "1", 1);
 
-                if (pager) {
+                if (pager && (trust_pager || !secure)) {
                         execl("/bin/sh", "sh", "-c", pager, (char *) NULL);
                         _exit(127);
                 }
-                execlp("pager", "pager", (char *) NULL);
+                if (!secure)
+                        execlp("pager", "pager", (char *) NULL);
                 execlp("less", "less", (char *) NULL);
-                execlp("more", "more", (char *) NULL);
+                if (!secure)
+                        execlp("more", "more", (char *) NULL);
                 copy_through();
         }
 

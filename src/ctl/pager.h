@@ -11,9 +11,11 @@
 size_t terminal_width(void);
 
 /* Sends stdout through a pager if stdout is a terminal: $SYSTEMD_PAGER, else $PAGER (run by sh -c), else
- * less, more, or a plain copy if neither exists; none if the one chosen is "" or "cat". less gets
+ * pager, less, more, or a plain copy if none exists; none if the one chosen is "" or "cat". less gets
  * LESS=$SYSTEMD_LESS or "FRSXMK" (quit if one screen, raw colours, chop long lines, no init, Ctrl-C quits)
- * like systemd's. Does nothing on a second call. Returns 1 if a pager was started, 0 if not, <0 on
+ * like systemd's. In systemd's secure mode ($SYSTEMD_PAGERSECURE, or by default when we do not run as the
+ * owner of our login session, e.g. under sudo) LESSSECURE=1, and without $SYSTEMD_PAGERSECURE only less
+ * or the plain copy. Does nothing on a second call. Returns 1 if a pager was started, 0 if not, <0 on
  * failure (the output then goes to the terminal directly). */
 int pager_open(void);
 

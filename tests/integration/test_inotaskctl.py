@@ -78,9 +78,21 @@ def client_env(bus):
         e.pop(k, None)
     e['LC_ALL'] = 'C'
     # No pager and no width unless a test asks for them.
-    for k in ('COLUMNS', 'PAGER', 'SYSTEMD_PAGER', 'SYSTEMD_LESS', 'LESS'):
+    for k in ('COLUMNS', 'PAGER', 'SYSTEMD_PAGER', 'SYSTEMD_LESS', 'LESS', 'SYSTEMD_PAGERSECURE',
+              'LESSSECURE'):
         e.pop(k, None)
     return e
+
+
+def session_owner():
+    """The owner uid of our login session (sd_pid_get_owner_uid), or None."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL('libsystemd.so.0')
+    except OSError:
+        return None
+    uid = ctypes.c_uint()
+    return uid.value if lib.sd_pid_get_owner_uid(0, ctypes.byref(uid)) >= 0 else None
 
 
 def run_on_pty(argv, env, cols=80, rows=24, timeout=DEFAULT_TIMEOUT):
@@ -333,12 +345,15 @@ class Ctl(BusTestCase):
 
     # ---------------------------------------------------------------- pager, width, JSON modes, filters
 
-    def fake_pager(self, d):
-        """A pager that records what it reads and the LESS it was given, and prints a marker."""
-        rec = d.path('pager-input')
-        script = d.path('fake-pager')
+    def fake_pager(self, d, name='fake-pager'):
+        """A pager that records what it reads and the LESS (and LESSSECURE) it was given, and prints a
+        marker."""
+        rec = d.path(name + '-input')
+        script = d.path(name)
         with open(script, 'w') as f:
-            f.write('#!/bin/sh\nprintf "%%s\\n" "$LESS" > %s.less\ncat > %s\necho PAGED\n' % (rec, rec))
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$LESS" > %s.less\n'
+                    'printf "%%s\\n" "$LESSSECURE" > %s.secure\n'
+                    'cat > %s\necho PAGED\n' % (rec, rec, rec))
         os.chmod(script, 0o755)
         return script, rec
 
@@ -349,8 +364,10 @@ class Ctl(BusTestCase):
         script, rec = self.fake_pager(d)
         ctl = [ctl_binary(), '--user']
 
-        # On a terminal: through $PAGER, with LESS=FRSXMK.
+        # On a terminal: through $PAGER, with LESS=FRSXMK. (SYSTEMD_PAGERSECURE=0: trust $PAGER whatever
+        # the login session says; secure mode is checked below.)
         e = client_env(self.bus)
+        e['SYSTEMD_PAGERSECURE'] = '0'
         e['PAGER'] = script
         rc, out, err = run_on_pty(ctl + ['list-tasks'], e)
         self.assertEqual(rc, 0, err)
@@ -361,10 +378,39 @@ class Ctl(BusTestCase):
         self.assertIn('1 task listed.', paged)
         with open(rec + '.less') as f:
             self.assertEqual(f.read(), 'FRSXMK\n')
+        with open(rec + '.secure') as f:
+            self.assertEqual(f.read(), '\n', 'no LESSSECURE out of secure mode')
         log('list-tasks on a pty went through $PAGER with LESS=FRSXMK:\n' + paged)
 
-        # $SYSTEMD_PAGER before $PAGER; $SYSTEMD_LESS for LESS.
+        # Secure mode as systemd's: SYSTEMD_PAGERSECURE=1 trusts $PAGER (it was chosen) but sets
+        # LESSSECURE=1; without the variable, secure mode is on unless we run as the owner of our login
+        # session (not under sudo), and then only less may page.
         os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], dict(e, SYSTEMD_PAGERSECURE='1'))
+        self.assertEqual(rc, 0, err)
+        with open(rec + '.secure') as f:
+            self.assertEqual(f.read(), '1\n')
+        bindir = d.path('bin')
+        os.makedirs(bindir)
+        less, less_rec = self.fake_pager(d, 'bin/less')
+        es = dict(e, PATH=bindir + ':' + e.get('PATH', '/usr/bin:/bin'))
+        del es['SYSTEMD_PAGERSECURE']
+        os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], es)
+        self.assertEqual(rc, 0, err)
+        if session_owner() == os.getuid() == os.geteuid():
+            self.assertTrue(os.path.exists(rec), 'the owner of the session: $PAGER')
+            log('we own our login session: no secure mode, $PAGER used')
+        else:
+            self.assertFalse(os.path.exists(rec), '$PAGER is not run in secure mode')
+            with open(less_rec) as f:
+                self.assertIn('slow-paged', f.read())
+            with open(less_rec + '.secure') as f:
+                self.assertEqual(f.read(), '1\n')
+            log('no login session of ours (owner %r): secure mode, $PAGER ignored, less with LESSSECURE=1'
+                % session_owner())
+
+        # $SYSTEMD_PAGER before $PAGER; $SYSTEMD_LESS for LESS.
         e['PAGER'] = '/bin/false'
         e['SYSTEMD_PAGER'] = script
         e['SYSTEMD_LESS'] = 'FRK'
@@ -547,7 +593,8 @@ class Ctl(BusTestCase):
         prog = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
                 'COMP_POINT=${#COMP_LINE}; _inotaskctl; printf "%s\\n" "${COMPREPLY[@]}"')
         p = subprocess.run(['bash', '--norc', '--noprofile', '-c', prog, 'bash', script, ctl_binary(),
-                            '--user'] + list(words), capture_output=True, encoding='utf-8', env=client_env(self.bus),
+                            '--user'] + list(words), capture_output=True, encoding='utf-8',
+                           env=client_env(self.bus),
                            timeout=DEFAULT_TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, '', 'the completion prints nothing on stderr')
