@@ -82,8 +82,8 @@ static void help(void) {
                  "(the message names the polkit action that was refused),\n"
                  "64 bad command line.\n\n"
                  "Environment: SYSTEMD_PAGER or PAGER (the pager, \"\" or cat for none; default\n"
-                 "less), SYSTEMD_LESS (less's options, default FRSXMK), COLUMNS (the width tables\n"
-                 "fit into), SYSTEMD_COLORS, NO_COLOR.\n"),
+                 "less), SYSTEMD_LESS (less's options, default FRSXMK), SYSTEMD_PAGERSECURE,\n"
+                 "COLUMNS (the width tables fit into), SYSTEMD_COLORS, NO_COLOR.\n"),
                program_invocation_short_name);
 }
 
