@@ -67,7 +67,8 @@ static void help(void) {
                  "                         default); --json alone is short; monitor: one JSON\n"
                  "                         object per line\n"
                  "  -j                     --json=pretty on a terminal, --json=short otherwise\n"
-                 "  -l, --full             do not ellipsize table cells to the terminal's width\n"
+                 "  -l, --full             do not ellipsize tables and journal lines to the\n"
+                 "                         terminal's width\n"
                  "  -n, --lines=N          status ID: journal lines to show (default 10)\n"
                  "      --no-legend        no column headers and no summary line\n"
                  "  -p, --property=NAME    show: only this property (may be repeated)\n"
@@ -232,7 +233,7 @@ static int status_task(Ctl *c, uint64_t id) {
         }
         putchar('\n');
         fflush(stdout);
-        r = journal_show_task(stdout, id, c->user, c->lines, c->colors);
+        r = journal_show_task(stdout, id, c->user, c->lines, c->colors, c->width);
         if (r < 0)
                 printf(_("(No journal to read: %s)\n"), g_strerror(-r));
         else if (r == 0 && !c->user && geteuid() != 0)

@@ -26,10 +26,10 @@ static char *field(sd_journal *j, const char *name) {
         return g_strndup((const char *) data + n + 1, len - n - 1);
 }
 
-static void print_entry(FILE *f, sd_journal *j, bool colors) {
+static void print_entry(FILE *f, sd_journal *j, bool colors, size_t width) {
         g_autofree char *message = field(j, "MESSAGE"), *ident = field(j, "SYSLOG_IDENTIFIER"),
                         *pid = field(j, "_PID"), *host = field(j, "_HOSTNAME"),
-                        *prio = field(j, "PRIORITY"), *text = NULL;
+                        *prio = field(j, "PRIORITY"), *text = NULL, *prefix = NULL;
         const char *color = NULL;
         uint64_t usec = 0;
         char when[64] = "";
@@ -50,12 +50,20 @@ static void print_entry(FILE *f, sd_journal *j, bool colors) {
 
         /* Output lines of tasks are what any program wrote: one line, control characters escaped. */
         text = table_sanitize(message ? message : "");
-        fprintf(f, "%s %s %s%s%s%s: %s%s%s\n", when, host ? host : "localhost", ident ? ident : "?",
-                pid ? "[" : "", strempty(pid), pid ? "]" : "", strempty(color), text,
-                color ? ANSI_NORMAL : "");
+        prefix = g_strdup_printf("%s %s %s%s%s%s: ", when, host ? host : "localhost", ident ? ident : "?",
+                                 pid ? "[" : "", strempty(pid), pid ? "]" : "");
+        if (width > 0) {
+                size_t used = utf8_display_width(prefix);
+                /* At least a few columns of the message, even on a narrow terminal. */
+                g_autofree char *cut = ellipsize(text, width > used + 8 ? width - used : 8, false);
+
+                g_free(text);
+                text = g_steal_pointer(&cut);
+        }
+        fprintf(f, "%s%s%s%s\n", prefix, strempty(color), text, color ? ANSI_NORMAL : "");
 }
 
-int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors) {
+int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors, size_t width) {
         sd_journal *j = NULL;
         char match[64];
         int r, k;
@@ -87,7 +95,7 @@ int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors) 
         for (int i = 0; i < k; i++) {
                 if (i > 0 && sd_journal_next(j) <= 0)
                         break;
-                print_entry(f, j, colors);
+                print_entry(f, j, colors, width);
         }
         sd_journal_close(j);
         return k;
