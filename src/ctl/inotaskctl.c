@@ -146,6 +146,7 @@ static int bad_reply(int r) {
 
 /* ------------------------------------------------------------------ status */
 
+/* A task's properties (GetTask, then GetAll on its object); fails with an exit code, negated, printed. */
 static int get_task(Ctl *c, uint64_t id, GPtrArray **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -628,20 +629,10 @@ static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
 }
 
 static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         g_autoptr(GPtrArray) props = NULL;
-        const char *object;
         int r;
 
-        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "GetTask", &error, &reply, "t", id);
-        if (r < 0)
-                return ctl_report_error(c, &error, r, id, _("looking up the task"));
-        r = sd_bus_message_read(reply, "o", &object);
-        if (r < 0)
-                return bad_reply(r);
-
-        r = get_all(c, false, object, BUS_TASK_INTERFACE, id, &props);
+        r = get_task(c, id, &props);
         if (r < 0)
                 return -r;
 
