@@ -10,7 +10,7 @@
 
 #include "ansi.h"
 
-static int parse_boolean(const char *v) {
+int parse_boolean(const char *v) {
         static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
         static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
 

@@ -14,6 +14,9 @@
 #define ANSI_HIGHLIGHT_RED "\x1B[0;1;31m"
 #define ANSI_HIGHLIGHT_GREEN "\x1B[0;1;32m"
 
+/* 1 for "1", "yes", "y", "true", "t", "on", 0 for their opposites (any case), -EINVAL otherwise. */
+int parse_boolean(const char *v);
+
 /* Colours on stdout: $SYSTEMD_COLORS, if it is a boolean, decides; otherwise none with $NO_COLOR, with
  * TERM=dumb, or when stdout is not a terminal. Computed once. */
 bool colors_enabled(void);

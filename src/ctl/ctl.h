@@ -34,6 +34,11 @@ typedef struct Ctl {
         bool value_only;                /* show --value */
         char **properties;              /* show -p, NULL for all */
         bool ask_password;              /* false with --no-ask-password: no agent, no interactive polkit */
+        bool pager;                     /* false with --no-pager */
+        bool full;                      /* --full: no ellipsis */
+        size_t width;                   /* the tables' width, 0: no limit (--full, not a terminal) */
+        char **states;                  /* list-tasks --state=, NULL for the default */
+        unsigned lines;                 /* status ID: journal lines (-n) */
 
         pid_t agent_pid;                /* pkttyagent, if started */
 

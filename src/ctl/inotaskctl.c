@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* inotaskctl: the command line, the verbs and their output; a client of inotaskd's D-Bus interface. */
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "macro.h"
 
@@ -16,8 +18,10 @@
 #include "ctl.h"
 #include "escape.h"
 #include "json.h"
+#include "journal.h"
 #include "list.h"
 #include "locale-dir.h"
+#include "pager.h"
 #include "properties.h"
 #include "table.h"
 #include "time-util.h"
@@ -38,10 +42,14 @@ static void help(void) {
         printf(_("Usage: %s [OPTIONS] COMMAND ...\n\n"
                  "Query and control inotaskd, the file-watching task daemon.\n\n"
                  "Commands:\n"
-                 "  status                 state and counters of the daemon (the default)\n"
-                 "  list-tasks             scheduled and running tasks (--all: finished ones too)\n"
-                 "  list-watches           the watched paths\n"
-                 "  list-rules             the rules\n"
+                 "  status [ID...]         state and counters of the daemon (the default); with IDs,\n"
+                 "                         each task and the last lines of its journal\n"
+                 "  list-tasks [PATTERN...]\n"
+                 "                         scheduled and running tasks (--all: finished ones too);\n"
+                 "                         PATTERNs are globs on the rule or the path\n"
+                 "  list-watches [PATTERN...]\n"
+                 "                         the watched paths (PATTERNs: globs on the name or path)\n"
+                 "  list-rules [PATTERN...] the rules (PATTERNs: globs on the name)\n"
                  "  show [ID...]           all properties of tasks, or of the manager without ID\n"
                  "  cancel ID...           cancel scheduled tasks, stop running ones\n"
                  "  trigger ID...          run scheduled tasks now, skipping the rest of their delay\n"
@@ -54,12 +62,19 @@ static void help(void) {
                  "  -H, --host=[USER@]HOST talk to the daemon on HOST over SSH; the remote side\n"
                  "                         needs systemd-stdio-bridge (--user needs systemd >= 248)\n"
                  "  -a, --all              list-tasks: include finished tasks from the history\n"
-                 "      --json[=MODE]      one JSON document on stdout (short, or pretty);\n"
-                 "                         monitor: one JSON object per line\n"
+                 "      --state=STATE,...  list-tasks: only tasks in these states (also finished\n"
+                 "                         ones); --state=help lists the states\n"
+                 "      --json=MODE        one JSON document on stdout: short, pretty, or off (the\n"
+                 "                         default); --json alone is short; monitor: one JSON\n"
+                 "                         object per line\n"
+                 "  -j                     --json=pretty on a terminal, --json=short otherwise\n"
+                 "  -l, --full             do not ellipsize tables and journal lines to the\n"
+                 "                         terminal's width\n"
+                 "  -n, --lines=N          status ID: journal lines to show (default 10)\n"
                  "      --no-legend        no column headers and no summary line\n"
                  "  -p, --property=NAME    show: only this property (may be repeated)\n"
                  "      --value            show: values only, without NAME=\n"
-                 "      --no-pager         accepted for systemctl habits; nothing is paged\n"
+                 "      --no-pager         do not pipe the output into a pager\n"
                  "      --no-ask-password  cancel, trigger, run, reload: do not start a polkit\n"
                  "                         agent, nor let polkit ask for a password\n"
                  "  -h, --help             show this help\n"
@@ -67,7 +82,10 @@ static void help(void) {
                  "Exit status: 0 success, 1 the daemon refused or the call failed,\n"
                  "3 inotaskd is not running or the bus cannot be reached, 4 permission denied\n"
                  "(the message names the polkit action that was refused),\n"
-                 "64 bad command line.\n"),
+                 "64 bad command line.\n\n"
+                 "Environment: SYSTEMD_PAGER or PAGER (the pager, \"\" or cat for none; default\n"
+                 "less), SYSTEMD_LESS (less's options, default FRSXMK), SYSTEMD_PAGERSECURE,\n"
+                 "COLUMNS (the width tables fit into), SYSTEMD_COLORS, NO_COLOR.\n"),
                program_invocation_short_name);
 }
 
@@ -129,10 +147,158 @@ static int bad_reply(int r) {
 
 /* ------------------------------------------------------------------ status */
 
+/* A task's properties (GetTask, then GetAll on its object); fails with an exit code, negated, printed. */
+static int get_task(Ctl *c, uint64_t id, GPtrArray **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *object;
+        int r;
+
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "GetTask", &error, &reply, "t", id);
+        if (r < 0)
+                return -ctl_report_error(c, &error, r, id, _("looking up the task"));
+        r = sd_bus_message_read(reply, "o", &object);
+        if (r < 0)
+                return -bad_reply(r);
+
+        return get_all(c, false, object, BUS_TASK_INTERFACE, id, ret);
+}
+
+/* A timestamp with how long ago it is, or in how long: "Tue 2026-12-01 17:31:26 UTC; 3s ago". */
+static char *format_when(uint64_t t, usec_t now) {
+        g_autofree char *abs = format_timestamp_full(t), *rel = format_timestamp_relative(t, now);
+
+        return g_strdup_printf("%s; %s", abs, rel);
+}
+
+/* status ID: like systemctl status UNIT, the task's facts and then its journal's last lines. */
+static int status_task(Ctl *c, uint64_t id) {
+        g_autoptr(GPtrArray) props = NULL;
+        usec_t now = now_usec(CLOCK_REALTIME);
+        int r;
+
+        r = get_task(c, id, &props);
+        if (r < 0)
+                return -r;
+
+        const char *state = properties_get_string(props, "State"),
+                   *result = properties_get_string(props, "Result");
+        const char *on = c->colors ? task_state_color(state) : NULL, *off = on ? ANSI_NORMAL : "";
+        uint64_t created = properties_get_u64(props, "CreatedUSec", 0),
+                 due = properties_get_u64(props, "DueUSec", 0),
+                 started = properties_get_u64(props, "StartedUSec", 0),
+                 finished = properties_get_u64(props, "FinishedUSec", 0),
+                 pid = properties_get_u64(props, "MainPID", 0);
+        const Property *exit_status = properties_find(props, "ExitStatus");
+        g_autofree char *path = table_sanitize(strempty(properties_get_string(props, "Path")));
+
+        struct {
+                const char *label;
+                char *value;
+        } rows[] = {
+                { _("State:"), g_strdup_printf("%s%s%s", strempty(on), state ? state : "n/a", off) },
+                { _("Rule:"), g_strdup(strempty(properties_get_string(props, "Rule"))) },
+                { _("Watch:"), g_strdup(strempty(properties_get_string(props, "Watch"))) },
+                { _("Path:"), g_strdup(path) },
+                { _("Event:"), g_strdup(strempty(properties_get_string(props, "Event"))) },
+                { _("Created:"), created ? format_when(created, now) : NULL },
+                { _("Due:"), due && !started ? format_when(due, now) : NULL },
+                { _("Started:"), started ? format_when(started, now) : NULL },
+                { _("Finished:"), finished ? format_when(finished, now) : NULL },
+                { _("Main PID:"), pid ? g_strdup_printf("%" PRIu64, pid) : NULL },
+                { _("Result:"), !isempty(result) ? (exit_status && finished
+                                                    ? g_strdup_printf("%s (%s %" PRIi64 ")", result,
+                                                                      _("exit status"), exit_status->i)
+                                                    : g_strdup(result)) : NULL },
+        };
+        size_t width = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                width = MAX(width, utf8_display_width(rows[i].label));
+
+        printf("%s%s%s ", strempty(on), g_get_charset(NULL) ? "\u25CF" : "*", off);
+        printf(_("Task %" PRIu64 " of rule %s\n"), id, strempty(properties_get_string(props, "Rule")));
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                if (rows[i].value)
+                        printf("%*s%s %s\n", (int) (width - utf8_display_width(rows[i].label)), "",
+                               rows[i].label, rows[i].value);
+                g_free(rows[i].value);
+        }
+
+        if (c->lines == 0)
+                return CTL_EXIT_SUCCESS;
+        if (c->host) {
+                printf(_("\n(The journal of %s is not read from here: "
+                         "journalctl -H %s INOTASKD_TASK_ID=%" PRIu64 ")\n"),
+                       c->host, c->host, id);
+                return CTL_EXIT_SUCCESS;
+        }
+        putchar('\n');
+        fflush(stdout);
+        r = journal_show_task(stdout, id, c->user, c->lines, c->colors, c->width);
+        if (r < 0)
+                printf(_("(No journal to read: %s)\n"), g_strerror(-r));
+        else if (r == 0 && !c->user && geteuid() != 0)
+                /* As systemctl status hints: the system's entries are not everyone's to read. */
+                printf(_("(No journal entries for task %" PRIu64 " that you may read; members of the groups "
+                         "adm and systemd-journal see the system's.)\n"), id);
+        else if (r == 0)
+                printf(_("(No journal entries for task %" PRIu64 ".)\n"), id);
+        return CTL_EXIT_SUCCESS;
+}
+
+static int status_tasks(Ctl *c, int argc, char **argv) {
+        _cleanup_(json_writer_freep) JsonWriter *w = c->json ? json_writer_new(c->json_pretty) : NULL;
+        int ret = CTL_EXIT_SUCCESS;
+
+        for (int i = 1; i < argc; i++) {
+                uint64_t id;
+                int r = parse_task_id(argv[i], &id);
+
+                if (r < 0)
+                        return -r;
+        }
+        if (w && argc > 2)
+                json_begin_array(w);
+        for (int i = 1; i < argc; i++) {
+                uint64_t id;
+                int r;
+
+                (void) parse_task_id(argv[i], &id);
+                if (w) {
+                        g_autoptr(GPtrArray) props = NULL;
+
+                        r = get_task(c, id, &props);
+                        if (r < 0)
+                                r = -r;
+                        else {
+                                properties_write_json(w, props, NULL);
+                                r = CTL_EXIT_SUCCESS;
+                        }
+                } else {
+                        if (i > 1)
+                                putchar('\n');
+                        r = status_task(c, id);
+                }
+                if (r != CTL_EXIT_SUCCESS && ret == CTL_EXIT_SUCCESS)
+                        ret = r;
+                if (r == CTL_EXIT_NOT_RUNNING)
+                        break;
+        }
+        if (w && argc > 2)
+                json_end_array(w);
+        if (w && (argc > 2 || ret == CTL_EXIT_SUCCESS))
+                print_json(w);
+        return ret;
+}
+
 static int verb_status(Ctl *c, int argc, char **argv) {
         g_autoptr(GPtrArray) props = NULL;
         const char *state, *version;
         int r;
+
+        if (argc > 1)
+                return status_tasks(c, argc, argv);
 
         /* Looking at the status must not start the daemon by bus activation. */
         r = get_all(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, UINT64_MAX, &props);
@@ -235,8 +401,8 @@ static const ListColumn watch_ex_columns[] = {      /* (ssbbus) */
 static const ListColumn rule_columns[] = {          /* (sssst) */
         { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
         { 's', LIST_STRING,    "action",      2, N_("ACTION"),    2 },
-        { 's', LIST_STRING,    "events",      3, N_("EVENTS"),    5 },
-        { 's', LIST_STRING,    "watches",     4, N_("WATCHES"),   4 },
+        { 's', LIST_STRV,      "events",      3, N_("EVENTS"),    5, .separator = '|' },
+        { 's', LIST_STRV,      "watches",     4, N_("WATCHES"),   4, .separator = ' ' },
         { 't', LIST_TIMESPAN,  "delay_usec",  5, N_("DELAY"),     3 },
 };
 
@@ -248,18 +414,51 @@ static void message_unref(gpointer m) {
         sd_bus_message_unref(m);
 }
 
+/* The task states, for --state=help; a state the daemon knows and we do not is still accepted. */
+static const char *const task_states[] = {
+        "scheduled", "running", "done", "failed", "cancelled", "timeout",
+};
+
+/* Like systemctl list-units PATTERN: shell globs, "*" also across "/". */
+static bool match_patterns(char **patterns, const char *a, const char *b) {
+        if (!patterns)
+                return true;
+        for (char **p = patterns; *p; p++)
+                if (fnmatch(*p, a, 0) == 0 || (b && fnmatch(*p, b, 0) == 0))
+                        return true;
+        return false;
+}
+
 typedef struct TaskFilter {
         bool all;
+        char **states;                  /* NULL: active ones, or all with --all */
+        char **patterns;                /* on the rule or the path; NULL: every task */
         size_t n_hidden;
 } TaskFilter;
 
 static bool keep_task(const ListValue *row, void *userdata) {
         TaskFilter *f = userdata;
 
+        if (!match_patterns(f->patterns, row[TASK_RULE].s, row[TASK_PATH].s))
+                return false;
+        if (f->states)
+                return g_strv_contains((const char *const *) f->states, row[TASK_STATE].s);
         if (f->all || task_state_is_active(row[TASK_STATE].s))
                 return true;
         f->n_hidden++;
         return false;
+}
+
+/* list-watches and list-rules: the name (column 0) or the path. */
+typedef struct NameFilter {
+        char **patterns;
+        int path_column;                /* -1: none */
+} NameFilter;
+
+static bool keep_named(const ListValue *row, void *userdata) {
+        NameFilter *f = userdata;
+
+        return match_patterns(f->patterns, row[0].s, f->path_column >= 0 ? row[f->path_column].s : NULL);
 }
 
 /* Every task, a page at a time: one reply for all of them could be larger than the bus takes. A daemon
@@ -303,14 +502,18 @@ static void print_list(const Ctl *c, const List *list) {
         if (c->json)
                 list_print_json(list, c->json_pretty);
         else
-                list_print_table(list, c->legend, c->colors);
+                list_print_table(list, c->legend, c->colors, c->width);
 }
 
 static int verb_list_tasks(Ctl *c, int argc, char **argv) {
         /* The replies go after the list: its strings point into them. */
         g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func(message_unref);
         _cleanup_(list_freep) List *list = list_new(task_columns, ELEMENTSOF(task_columns));
-        TaskFilter filter = { .all = c->all };
+        TaskFilter filter = {
+                .all = c->all,
+                .states = c->states,
+                .patterns = argc > 1 ? argv + 1 : NULL,
+        };
         size_t n;
         int r;
 
@@ -335,7 +538,7 @@ static int verb_list_tasks(Ctl *c, int argc, char **argv) {
 /* A list verb of one call without arguments; what says what failed. The verb prints its legend after a
  * table, from the count of rows in ret_n. */
 static int list_simple(Ctl *c, const char *method, const ListColumn *columns, size_t n_columns,
-                       const char *what, size_t *ret_n) {
+                       NameFilter *filter, const char *what, size_t *ret_n) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(list_freep) List *list = list_new(columns, n_columns);
@@ -344,7 +547,7 @@ static int list_simple(Ctl *c, const char *method, const ListColumn *columns, si
         r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, method, &error, &reply, NULL);
         if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, what);
-        r = list_read(list, reply, NULL, NULL);
+        r = list_read(list, reply, keep_named, filter);
         if (r < 0)
                 return bad_reply(r);
 
@@ -357,6 +560,7 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(list_freep) List *list = NULL;
+        NameFilter filter = { .patterns = argc > 1 ? argv + 1 : NULL, .path_column = 1 };
         size_t n;
         int r;
 
@@ -364,13 +568,13 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
                 sd_bus_error_free(&error);
-                r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns),
+                r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), &filter,
                                 _("listing watches"), &n);
         } else if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
         else {
                 list = list_new(watch_ex_columns, ELEMENTSOF(watch_ex_columns));
-                r = list_read(list, reply, NULL, NULL);
+                r = list_read(list, reply, keep_named, &filter);
                 if (r < 0)
                         return bad_reply(r);
                 print_list(c, list);
@@ -384,10 +588,12 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
 }
 
 static int verb_list_rules(Ctl *c, int argc, char **argv) {
+        NameFilter filter = { .patterns = argc > 1 ? argv + 1 : NULL, .path_column = -1 };
         size_t n;
         int r;
 
-        r = list_simple(c, "ListRules", rule_columns, ELEMENTSOF(rule_columns), _("listing rules"), &n);
+        r = list_simple(c, "ListRules", rule_columns, ELEMENTSOF(rule_columns), &filter, _("listing rules"),
+                        &n);
         if (r == CTL_EXIT_SUCCESS && !c->json)
                 print_legend(c, g_dngettext(NULL, "%u rule listed.", "%u rules listed.", n), (unsigned) n);
         return r;
@@ -411,7 +617,8 @@ static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
 
                 if (!property_wanted(c, p->name))
                         continue;
-                v = property_format(p);
+                /* Readable times for a reader; with -p or --value raw ones, for scripts. */
+                v = c->properties || c->value_only ? property_format(p) : property_format_readable(p);
                 if (!v)
                         continue;
                 /* Values are printed as they are, like systemctl show: the daemon escapes paths. */
@@ -423,20 +630,10 @@ static void show_properties(const Ctl *c, GPtrArray *props, JsonWriter *w) {
 }
 
 static int show_task(Ctl *c, uint64_t id, JsonWriter *w) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         g_autoptr(GPtrArray) props = NULL;
-        const char *object;
         int r;
 
-        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "GetTask", &error, &reply, "t", id);
-        if (r < 0)
-                return ctl_report_error(c, &error, r, id, _("looking up the task"));
-        r = sd_bus_message_read(reply, "o", &object);
-        if (r < 0)
-                return bad_reply(r);
-
-        r = get_all(c, false, object, BUS_TASK_INTERFACE, id, &props);
+        r = get_task(c, id, &props);
         if (r < 0)
                 return -r;
 
@@ -598,14 +795,15 @@ typedef struct Verb {
         const char *name;
         int min_args, max_args;         /* without the verb; -1: any number */
         int (*run)(Ctl *c, int argc, char **argv);
+        bool pager;                     /* its output goes through the pager on a terminal */
 } Verb;
 
 static const Verb verbs[] = {
-        { "status",       0,  0, verb_status },
-        { "list-tasks",   0,  0, verb_list_tasks },
-        { "list-watches", 0,  0, verb_list_watches },
-        { "list-rules",   0,  0, verb_list_rules },
-        { "show",         0, -1, verb_show },
+        { "status",       0, -1, verb_status,       .pager = true },
+        { "list-tasks",   0, -1, verb_list_tasks,   .pager = true },
+        { "list-watches", 0, -1, verb_list_watches, .pager = true },
+        { "list-rules",   0, -1, verb_list_rules,   .pager = true },
+        { "show",         0, -1, verb_show,         .pager = true },
         { "cancel",       1, -1, verb_cancel },
         { "trigger",      1, -1, verb_trigger },
         { "run",          2,  2, verb_run },
@@ -622,10 +820,11 @@ enum {
         ARG_NO_ASK_PASSWORD,
         ARG_VALUE,
         ARG_VERSION,
+        ARG_STATE,
 };
 
 /* Returns 1 to go on, 0 to exit successfully, <0 (an exit code, negated) to fail. */
-static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
+static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties, GPtrArray *states) {
         static const struct option options[] = {
                 { "system", no_argument, NULL, ARG_SYSTEM },
                 { "user", no_argument, NULL, ARG_USER },
@@ -639,12 +838,16 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                 { "value", no_argument, NULL, ARG_VALUE },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
+                { "full", no_argument, NULL, 'l' },
+                { "state", required_argument, NULL, ARG_STATE },
+                { "lines", required_argument, NULL, 'n' },
                 {}
         };
+        bool want_help = false;
         int o;
 
         opterr = 0;
-        while ((o = getopt_long(argc, argv, ":hH:ap:", options, NULL)) >= 0)
+        while ((o = getopt_long(argc, argv, ":hH:ap:jln:", options, NULL)) >= 0)
                 switch (o) {
                 case ARG_SYSTEM:
                         c->user = false;
@@ -663,20 +866,61 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                         c->all = true;
                         break;
                 case ARG_JSON:
+                        if (optarg && streq(optarg, "help")) {
+                                puts("short\npretty\noff");
+                                return 0;
+                        }
+                        if (optarg && streq(optarg, "off")) {
+                                c->json = false;
+                                break;
+                        }
                         if (!optarg || streq(optarg, "short"))
                                 c->json_pretty = false;
                         else if (streq(optarg, "pretty"))
                                 c->json_pretty = true;
                         else {
-                                log_error(_("unknown JSON mode: %s (short or pretty)"), optarg);
+                                log_error(_("unknown JSON mode: %s (short, pretty or off)"), optarg);
                                 return -CTL_EXIT_USAGE;
                         }
                         c->json = true;
                         break;
+                case 'j':
+                        /* As systemctl -j: for a reader on a terminal, for a program otherwise. */
+                        c->json = true;
+                        c->json_pretty = isatty(STDOUT_FILENO);
+                        break;
+                case 'l':
+                        c->full = true;
+                        break;
+                case 'n': {
+                        guint64 v;
+
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 0, 100000, &v, NULL)) {
+                                log_error(_("not a number of lines: %s"), optarg);
+                                return -CTL_EXIT_USAGE;
+                        }
+                        c->lines = v;
+                        break;
+                }
+                case ARG_STATE: {
+                        g_auto(GStrv) names = g_strsplit(optarg, ",", -1);
+
+                        for (char **n = names; *n; n++) {
+                                if (streq(*n, "help")) {
+                                        for (size_t i = 0; i < ELEMENTSOF(task_states); i++)
+                                                puts(task_states[i]);
+                                        return 0;
+                                }
+                                if (**n)
+                                        g_ptr_array_add(states, g_strdup(*n));
+                        }
+                        break;
+                }
                 case ARG_NO_LEGEND:
                         c->legend = false;
                         break;
                 case ARG_NO_PAGER:
+                        c->pager = false;
                         break;
                 case ARG_NO_ASK_PASSWORD:
                         c->ask_password = false;
@@ -696,8 +940,8 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                         printf("inotaskctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case 'h':
-                        help();
-                        return 0;
+                        want_help = true;
+                        break;
                 case ':':
                         log_error(_("option %s needs an argument"), argv[optind - 1]);
                         return -CTL_EXIT_USAGE;
@@ -710,15 +954,26 @@ static int parse_argv(int argc, char *argv[], Ctl *c, GPtrArray *properties) {
                         return -CTL_EXIT_USAGE;
                 }
 
+        if (want_help) {
+                /* Like systemctl --help: paged on a terminal (unless --no-pager, wherever it stood). */
+                if (c->pager)
+                        (void) pager_open();
+                help();
+                pager_close();
+                return 0;
+        }
         return 1;
 }
 
 int main(int argc, char *argv[]) {
         g_autoptr(GPtrArray) properties = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func(g_free);
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         Ctl c = {
                 .legend = true,
                 .ask_password = true,
+                .pager = true,
+                .lines = 10,
         };
         const Verb *verb = NULL;
         char *default_argv[] = { (char *) "status", NULL };
@@ -730,7 +985,7 @@ int main(int argc, char *argv[]) {
         bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
         textdomain(GETTEXT_PACKAGE);
 
-        r = parse_argv(argc, argv, &c, properties);
+        r = parse_argv(argc, argv, &c, properties, states);
         if (r <= 0)
                 return -r;
 
@@ -738,7 +993,13 @@ int main(int argc, char *argv[]) {
                 g_ptr_array_add(properties, NULL);
                 c.properties = (char **) properties->pdata;
         }
+        if (states->len > 0) {
+                g_ptr_array_add(states, NULL);
+                c.states = (char **) states->pdata;
+        }
+        /* Both from the terminal on stdout, before a pager takes its place. */
         c.colors = !c.json && colors_enabled();
+        c.width = c.full ? 0 : terminal_width();
 
         vargc = argc - optind;
         vargv = argv + optind;
@@ -770,7 +1031,10 @@ int main(int argc, char *argv[]) {
         /* Like systemctl: polkit may ask through an agent (ours on the terminal, or the session's). */
         (void) sd_bus_set_allow_interactive_authorization(bus, c.ask_password);
 
+        if (verb->pager && c.pager)
+                (void) pager_open();
         r = verb->run(&c, vargc, vargv);
         ctl_polkit_agent_close(&c);
+        pager_close();
         return r;
 }

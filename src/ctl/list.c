@@ -168,6 +168,17 @@ void list_print_json(const List *l, bool pretty) {
                         case LIST_STRING:
                                 json_string(w, row[k].s);
                                 break;
+                        case LIST_STRV: {
+                                char sep[2] = { c->separator, '\0' };
+                                g_auto(GStrv) items = g_strsplit(row[k].s, sep, -1);
+
+                                json_begin_array(w);
+                                for (char **it = items; *it; it++)
+                                        if (**it)
+                                                json_string(w, *it);
+                                json_end_array(w);
+                                break;
+                        }
                         case LIST_PATH:
                                 json_string(w, row[k].s);
                                 json_path_bytes_of_display(w, row[k].s);
@@ -189,7 +200,7 @@ void list_print_json(const List *l, bool pretty) {
         fputs(s, stdout);
 }
 
-void list_print_table(const List *l, bool header, bool colors) {
+void list_print_table(const List *l, bool header, bool colors, size_t width) {
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
         g_autoptr(GArray) order = g_array_new(false, false, sizeof(size_t));
         _cleanup_(table_freep) Table *table = NULL;
@@ -202,9 +213,17 @@ void list_print_table(const List *l, bool header, bool colors) {
                 g_array_append_val(order, k);
         }
         table = table_new((const char *const *) headers->pdata, headers->len);
-        for (size_t i = 0; i < order->len; i++)
-                if (l->columns[g_array_index(order, size_t, i)].align_right)
+        table_set_width(table, width);
+        for (size_t i = 0; i < order->len; i++) {
+                const ListColumn *col = &l->columns[g_array_index(order, size_t, i)];
+
+                if (col->align_right)
                         table_set_align_right(table, i);
+                if (col->type == LIST_PATH)
+                        table_set_ellipsize(table, i, TABLE_ELLIPSIZE_MIDDLE);
+                else if (col->type == LIST_STRING || col->type == LIST_STRV)
+                        table_set_ellipsize(table, i, TABLE_ELLIPSIZE_END);
+        }
 
         for (size_t i = 0; i < list_get_rows(l); i++) {
                 const ListValue *row = list_row(l, i);
@@ -217,6 +236,7 @@ void list_print_table(const List *l, bool header, bool colors) {
                         c = &l->columns[n];
                         switch (c->type) {
                         case LIST_STRING:
+                        case LIST_STRV:
                                 table_add(table, v->s, c->color ? c->color(v->s) : NULL);
                                 break;
                         case LIST_PATH:

@@ -17,6 +17,8 @@ typedef enum ListType {
         LIST_BOOL,              /* b: "yes" or "no" in the table */
         LIST_TIMESTAMP,         /* t, µs of CLOCK_REALTIME or 0 for none: relative in the table, or "-" */
         LIST_TIMESPAN,          /* t, µs: a time span in the table */
+        LIST_STRV,              /* s, a list the daemon joined with .separator: as it is in the table, an
+                                 * array of strings in the JSON */
 } ListType;
 
 typedef struct ListColumn {
@@ -28,6 +30,7 @@ typedef struct ListColumn {
         unsigned table_pos;             /* its place among the table's columns, from 1 */
         bool align_right;
         const char *(*color)(const char *value);        /* LIST_STRING: the cell's color, or NULL */
+        char separator;                 /* LIST_STRV */
 } ListColumn;
 
 typedef union ListValue {
@@ -53,4 +56,6 @@ void list_sort(List *l, size_t column);
 
 /* The rows on stdout, as one JSON array (pretty: indented) or as a table (with the header if header). */
 void list_print_json(const List *l, bool pretty);
-void list_print_table(const List *l, bool header, bool colors);
+/* width: of the terminal, the table is fitted into it by ellipsizing paths (in the middle) and strings (at
+ * the end); 0 for no limit. */
+void list_print_table(const List *l, bool header, bool colors, size_t width);

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "properties.h"
+#include "time-util.h"
 
 static void property_free(gpointer data) {
         Property *p = data;
@@ -255,15 +256,67 @@ void property_write_json(JsonWriter *w, const Property *p) {
         }
 }
 
+char *property_json_key(const char *name) {
+        g_autofree char *n = NULL;
+        GString *out = g_string_new(NULL);
+        char *u;
+
+        /* "USec" is one word (created_usec, not created_u_sec). */
+        n = g_strdup(name);
+        while ((u = strstr(n, "USec")))
+                u[1] = 's';
+        for (const char *p = n; *p; p++) {
+                bool upper = g_ascii_isupper(*p);
+
+                /* A word starts at an upper-case letter after a lower-case one or a digit ("NTasks": "N",
+                 * "Tasks"), or at the last of a run of upper-case ones before a lower-case one. */
+                if (upper && p > n &&
+                    (g_ascii_islower(p[-1]) || g_ascii_isdigit(p[-1]) ||
+                     (g_ascii_isupper(p[-1]) && g_ascii_islower(p[1]))))
+                        g_string_append_c(out, '_');
+                g_string_append_c(out, g_ascii_tolower(*p));
+        }
+        return g_string_free(out, false);
+}
+
 void properties_write_json(JsonWriter *w, GPtrArray *props, char **only) {
         json_begin_object(w);
         for (size_t i = 0; i < props->len; i++) {
                 const Property *p = props->pdata[i];
+                g_autofree char *key = NULL;
 
                 if (only && !g_strv_contains((const char *const *) only, p->name))
                         continue;
-                json_key(w, p->name);
+                key = property_json_key(p->name);
+                json_key(w, key);
                 property_write_json(w, p);
         }
         json_end_object(w);
+}
+
+char *format_timestamp_full(usec_t t) {
+        g_autoptr(GDateTime) d = NULL;
+
+        if (t == 0 || t == USEC_INFINITY)
+                return g_strdup("");
+        d = g_date_time_new_from_unix_local((gint64) (t / USEC_PER_SEC));
+        if (!d)
+                return g_strdup_printf("%" PRIu64, t);
+        return g_date_time_format(d, "%a %Y-%m-%d %H:%M:%S %Z");
+}
+
+/* The *USec properties that are time spans; the others are timestamps (µs of CLOCK_REALTIME). */
+static bool is_timespan(const char *name) {
+        static const char *const spans[] = { "DelayUSec", "TimeoutUSec", "MaxDelayUSec", NULL };
+
+        return g_strv_contains(spans, name);
+}
+
+char *property_format_readable(const Property *p) {
+        if (p->type == 't' && g_str_has_suffix(p->name, "USec")) {
+                if (is_timespan(p->name))
+                        return format_timespan(p->u);
+                return format_timestamp_full(p->u);
+        }
+        return property_format(p);
 }

@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "json.h"
+#include "time-util.h"
 
 typedef struct Property {
         char *name;
@@ -36,5 +37,14 @@ const char *properties_get_string(GPtrArray *props, const char *name);
  * Newly allocated. */
 char *property_format(const Property *p);
 void property_write_json(JsonWriter *w, const Property *p);
-/* The properties as one JSON object, name: value; only those named in only, unless it is NULL. */
+/* As property_format(), but *USec values readable: timestamps as "Tue 2026-12-01 17:31:26 UTC" (empty for
+ * none), spans as "1min 30s". What show prints without -p. */
+char *property_format_readable(const Property *p);
+/* "Tue 2026-12-01 17:31:26 UTC" in the local zone, "" for 0 (none). Newly allocated. */
+char *format_timestamp_full(usec_t t);
+/* The JSON key of a property: its D-Bus name in snake_case, the one key style of every --json output
+ * ("NTasksRunning" -> "n_tasks_running", "CreatedUSec" -> "created_usec", "MainPID" -> "main_pid"). */
+char *property_json_key(const char *name);
+/* The properties as one JSON object, key: value (keys by property_json_key()); only those named in only,
+ * unless it is NULL. */
 void properties_write_json(JsonWriter *w, GPtrArray *props, char **only);

@@ -3,11 +3,17 @@
 """inotaskctl against the real daemon on a private bus: status, the lists (tables and --json), show,
 cancel, trigger, run, reload, monitor, and its errors and exit codes."""
 
+import fcntl
 import json
 import os
 import re
+import select
+import shutil
 import signal
+import stat
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -71,7 +77,48 @@ def client_env(bus):
     for k in ('LANGUAGE', 'LC_MESSAGES', 'SYSTEMD_COLORS'):
         e.pop(k, None)
     e['LC_ALL'] = 'C'
+    # No pager and no width unless a test asks for them.
+    for k in ('COLUMNS', 'PAGER', 'SYSTEMD_PAGER', 'SYSTEMD_LESS', 'LESS', 'SYSTEMD_PAGERSECURE',
+              'LESSSECURE'):
+        e.pop(k, None)
     return e
+
+
+def session_owner():
+    """The owner uid of our login session (sd_pid_get_owner_uid), or None."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL('libsystemd.so.0')
+    except OSError:
+        return None
+    uid = ctypes.c_uint()
+    return uid.value if lib.sd_pid_get_owner_uid(0, ctypes.byref(uid)) >= 0 else None
+
+
+def run_on_pty(argv, env, cols=80, rows=24, timeout=DEFAULT_TIMEOUT):
+    """Runs argv with stdout (and stdin) on a new pseudo-terminal of cols x rows; returns (exit code,
+    what the terminal got, stderr)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    got = b''
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:         # EIO: every writer closed the terminal
+                break
+            if not chunk:
+                break
+            got += chunk
+        elif p.poll() is not None:
+            break
+    err = p.communicate(timeout=max(1, deadline - time.monotonic()))[1]
+    os.close(master)
+    return p.returncode, got.decode('utf-8', 'replace').replace('\r\n', '\n'), err.decode()
 
 
 class Lines:
@@ -180,15 +227,15 @@ class Ctl(BusTestCase):
         self.assertEqual(self.ctl().stdout, p.stdout)
 
         s = self.ctl_json('status')
-        self.assertEqual(s['State'], 'ready')
-        self.assertEqual(s['Version'], fields['Version'])
-        self.assertEqual(s['NWatches'], 1)
-        self.assertEqual(s['NDirectories'], 1)
-        self.assertEqual(s['NTasksScheduled'], 1)
-        self.assertEqual(s['NTasksRunning'], 0)
-        self.assertGreaterEqual(s['NEvents'], 1)
-        self.assertEqual(s['NOverflows'], 0)
-        self.assertEqual((s['NTasksDone'], s['NTasksFailed']), (0, 0))
+        self.assertEqual(s['state'], 'ready')
+        self.assertEqual(s['version'], fields['Version'])
+        self.assertEqual(s['n_watches'], 1)
+        self.assertEqual(s['n_directories'], 1)
+        self.assertEqual(s['n_tasks_scheduled'], 1)
+        self.assertEqual(s['n_tasks_running'], 0)
+        self.assertGreaterEqual(s['n_events'], 1)
+        self.assertEqual(s['n_overflows'], 0)
+        self.assertEqual((s['n_tasks_done'], s['n_tasks_failed']), (0, 0))
 
     def test_colours_forced(self):
         self.start()
@@ -293,7 +340,373 @@ class Ctl(BusTestCase):
         self.assertEqual(rules['short']['delay_usec'], SHORT_DELAY * 10**6)
         self.assertEqual(rules['now']['action'], 'exec')
         self.assertIn('IN_CLOSE_WRITE', rules['now']['events'])
-        self.assertEqual(rules['now']['watches'], 'w')
+        self.assertEqual(rules['now']['watches'], ['w'], 'lists are JSON arrays')
+        self.assertEqual(rules['now']['events'], ['IN_CLOSE_WRITE'])
+
+    # ---------------------------------------------------------------- pager, width, JSON modes, filters
+
+    def fake_pager(self, d, name='fake-pager'):
+        """A pager that records what it reads and the LESS (and LESSSECURE) it was given, and prints a
+        marker."""
+        rec = d.path(name + '-input')
+        script = d.path(name)
+        with open(script, 'w') as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$LESS" > %s.less\n'
+                    'printf "%%s\\n" "$LESSSECURE" > %s.secure\n'
+                    'cat > %s\necho PAGED\n' % (rec, rec, rec))
+        os.chmod(script, 0o755)
+        return script, rec
+
+    def test_pager(self):
+        d = self.start()
+        write(os.path.join(self.w, 'slow-paged'))
+        self.wait_tasks(1)
+        script, rec = self.fake_pager(d)
+        ctl = [ctl_binary(), '--user']
+
+        # On a terminal: through $PAGER, with LESS=FRSXMK. (SYSTEMD_PAGERSECURE=0: trust $PAGER whatever
+        # the login session says; secure mode is checked below.)
+        e = client_env(self.bus)
+        e['SYSTEMD_PAGERSECURE'] = '0'
+        e['PAGER'] = script
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('PAGED', out)
+        with open(rec) as f:
+            paged = f.read()
+        self.assertRegex(paged, r'(?m)^ *\d+ scheduled +slow .*slow-paged$')
+        self.assertIn('1 task listed.', paged)
+        with open(rec + '.less') as f:
+            self.assertEqual(f.read(), 'FRSXMK\n')
+        with open(rec + '.secure') as f:
+            self.assertEqual(f.read(), '\n', 'no LESSSECURE out of secure mode')
+        log('list-tasks on a pty went through $PAGER with LESS=FRSXMK:\n' + paged)
+
+        # Secure mode as systemd's: SYSTEMD_PAGERSECURE=1 trusts $PAGER (it was chosen) but sets
+        # LESSSECURE=1; without the variable, secure mode is on unless we run as the owner of our login
+        # session (not under sudo), and then only less may page.
+        os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], dict(e, SYSTEMD_PAGERSECURE='1'))
+        self.assertEqual(rc, 0, err)
+        with open(rec + '.secure') as f:
+            self.assertEqual(f.read(), '1\n')
+        bindir = d.path('bin')
+        os.makedirs(bindir)
+        less, less_rec = self.fake_pager(d, 'bin/less')
+        es = dict(e, PATH=bindir + ':' + e.get('PATH', '/usr/bin:/bin'))
+        del es['SYSTEMD_PAGERSECURE']
+        os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['list-tasks'], es)
+        self.assertEqual(rc, 0, err)
+        if session_owner() == os.getuid() == os.geteuid():
+            self.assertTrue(os.path.exists(rec), 'the owner of the session: $PAGER')
+            log('we own our login session: no secure mode, $PAGER used')
+        else:
+            self.assertFalse(os.path.exists(rec), '$PAGER is not run in secure mode')
+            with open(less_rec) as f:
+                self.assertIn('slow-paged', f.read())
+            with open(less_rec + '.secure') as f:
+                self.assertEqual(f.read(), '1\n')
+            log('no login session of ours (owner %r): secure mode, $PAGER ignored, less with LESSSECURE=1'
+                % session_owner())
+
+        # $SYSTEMD_PAGER before $PAGER; $SYSTEMD_LESS for LESS.
+        e['PAGER'] = '/bin/false'
+        e['SYSTEMD_PAGER'] = script
+        e['SYSTEMD_LESS'] = 'FRK'
+        rc, out, err = run_on_pty(ctl + ['status'], e)
+        self.assertEqual(rc, 0, err)
+        with open(rec) as f:
+            self.assertIn('inotaskd on the user bus', f.read())
+        with open(rec + '.less') as f:
+            self.assertEqual(f.read(), 'FRK\n')
+
+        # --no-pager, a pipe, PAGER=cat and an empty one: straight out.
+        os.unlink(rec)
+        rc, out, err = run_on_pty(ctl + ['--no-pager', 'list-tasks'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('slow-paged', out)
+        self.assertNotIn('PAGED', out)
+        p = self.ctl('list-tasks', env=e)
+        self.assertIn('slow-paged', p.stdout)
+        for pager in ('cat', ''):
+            e['SYSTEMD_PAGER'] = pager
+            rc, out, err = run_on_pty(ctl + ['list-tasks'], e)
+            self.assertEqual(rc, 0, err)
+            self.assertIn('slow-paged', out)
+        self.assertFalse(os.path.exists(rec), 'no pager with --no-pager, a pipe, "cat" or ""')
+        # Verbs that do something are not paged.
+        e['SYSTEMD_PAGER'] = script
+        rc, out, err = run_on_pty(ctl + ['reload'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(rec), 'reload is not paged')
+        rc, out, err = run_on_pty(ctl + ['--help', '--no-pager'], e)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('Usage:', out)
+        self.assertFalse(os.path.exists(rec), '--help --no-pager is not paged')
+        # --help is, like systemctl's.
+        rc, out, err = run_on_pty(ctl + ['--help'], e)
+        self.assertEqual(rc, 0, err)
+        with open(rec) as f:
+            self.assertIn('--no-pager', f.read())
+        log('no pager with --no-pager, on a pipe, with cat or "", for reload')
+
+    def long_names(self):
+        names = ['slow-' + 'a' * 70, 'slow-' + 'b' * 40 + '-end']
+        for n in names:
+            write(os.path.join(self.w, n))
+        self.wait_tasks(2)
+        return names
+
+    def test_ellipsis(self):
+        self.start()
+        names = self.long_names()
+        e = client_env(self.bus)
+        e['LC_ALL'] = 'C.UTF-8'
+        full = self.ctl('list-tasks', env=e).stdout
+        self.assertIn(names[0], full, 'a pipe without COLUMNS: no limit')
+        self.assertTrue(any(len(l) > 60 for l in full.splitlines()))
+
+        e['COLUMNS'] = '60'
+        out = self.ctl('list-tasks', env=e).stdout
+        log('COLUMNS=60:\n' + out)
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 60, 'fits into 60 columns: %r' % line)
+        self.assertEqual(out.count('\u2026'), 2, 'both paths ellipsized')
+        self.assertRegex(out, r'(?m)^ *\d+ scheduled +slow .*\u2026b*-end$', 'in the middle: the end stays')
+        self.assertNotIn(names[0], out)
+        for flag in ('--full', '-l'):
+            out = self.ctl(flag, 'list-tasks', env=e).stdout
+            self.assertIn(names[0], out, flag)
+            self.assertNotIn('\u2026', out)
+        e['LC_ALL'] = 'C'
+        self.assertIn('...', self.ctl('list-tasks', env=e).stdout, 'ASCII dots without UTF-8')
+
+        # The width of the terminal itself, taken before the pager's pipe replaces it.
+        e = client_env(self.bus)
+        e['LC_ALL'] = 'C.UTF-8'
+        rc, out, err = run_on_pty([ctl_binary(), '--user', '--no-pager', 'list-tasks'], e, cols=50)
+        self.assertEqual(rc, 0, err)
+        rows = [l for l in out.splitlines() if 'slow' in l]
+        self.assertEqual(len(rows), 2, out)
+        for line in rows:
+            self.assertLessEqual(len(re.sub(r'\x1b\[[0-9;]*m', '', line)), 50, repr(line))
+        log('a 50-column terminal:\n' + out)
+
+    def test_json_modes(self):
+        self.start()
+        write(os.path.join(self.w, 'slow-j'))
+        self.wait_tasks(1)
+        table = self.ctl('list-tasks').stdout
+        self.assertEqual(self.ctl('--json=off', 'list-tasks').stdout, table)
+        self.assertEqual(self.ctl('--json', '--json=off', 'list-tasks').stdout, table, 'the last one counts')
+        short = self.ctl('-j', 'list-tasks').stdout
+        self.assertEqual(short.count('\n'), 1, '-j on a pipe: short')
+        self.assertEqual(json.loads(short), json.loads(self.ctl('--json=short', 'list-tasks').stdout))
+        rc, out, err = run_on_pty([ctl_binary(), '--user', '--no-pager', '-j', 'list-tasks'],
+                                  client_env(self.bus))
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(out.count('\n'), 3, '-j on a terminal: pretty')
+        self.assertEqual(json.loads(out), json.loads(short))
+        self.assertEqual(self.ctl('--json=help').stdout.split(), ['short', 'pretty', 'off'])
+        self.ctl('--json=bogus', 'list-tasks', expect=EXIT_USAGE)
+
+        # One key style: snake_case in every document.
+        docs = [self.ctl_json('status'), self.ctl_json('show'), self.ctl_json('list-rules'),
+                self.ctl_json('list-watches'), self.ctl_json('list-tasks'),
+                self.ctl_json('show', str(json.loads(short)[0]['id']))]
+
+        def keys(v):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    yield k
+                    yield from keys(x)
+            elif isinstance(v, list):
+                for x in v:
+                    yield from keys(x)
+        all_keys = set(k for doc in docs for k in keys(doc))
+        for k in all_keys:
+            self.assertRegex(k, r'^[a-z][a-z0-9_]*$', 'snake_case key')
+        log('JSON keys: ' + ' '.join(sorted(all_keys)))
+
+    def test_filters(self):
+        d = self.start()
+        for n in ('slow-a', 'slow-b', 'now-c'):
+            write(os.path.join(self.w, n))
+        self.wait_task_for(os.path.join(self.w, 'now-c'), 'done')
+        self.wait_tasks(2)
+
+        def ids(*args):
+            return sorted(os.path.basename(t['path']) for t in self.ctl_json('list-tasks', *args))
+        self.assertEqual(ids(), ['slow-a', 'slow-b'])
+        self.assertEqual(ids('--state=done'), ['now-c'], '--state= shows finished ones without --all')
+        self.assertEqual(ids('--state=scheduled,done'), ['now-c', 'slow-a', 'slow-b'])
+        self.assertEqual(ids('--state', 'running'), [])
+        self.assertEqual(ids('--all', 'now'), ['now-c'], 'a rule name')
+        self.assertEqual(ids('sl?w'), ['slow-a', 'slow-b'], 'a rule glob')
+        self.assertEqual(ids('*/slow-b'), ['slow-b'], 'a path glob')
+        self.assertEqual(ids('*-a', 'now'), ['slow-a'], 'patterns or; now-c is finished')
+        self.assertEqual(ids('nothing*'), [])
+        out = self.ctl('list-tasks', '*/slow-b').stdout
+        self.assertRegex(out, r'\n\n1 task listed\.\n')
+        self.assertIn('scheduled', self.ctl('--state=help').stdout.split())
+
+        self.assertEqual([w['name'] for w in self.ctl_json('list-watches', 'w')], ['w'])
+        self.assertEqual([w['name'] for w in self.ctl_json('list-watches', self.w)], ['w'], 'by path')
+        self.assertEqual(self.ctl_json('list-watches', 'x*'), [])
+        self.assertEqual(sorted(r['name'] for r in self.ctl_json('list-rules', 's*')), ['short', 'slow'])
+        log('list-tasks --state= and PATTERNs, list-watches/list-rules PATTERNs')
+
+    def test_status_task(self):
+        self.start()
+        write(os.path.join(self.w, 'slow-st'))
+        t = self.wait_tasks(1)[0]
+        out = self.ctl('status', str(t['id'])).stdout
+        log(out)
+        self.assertRegex(out, r'^\* Task %d of rule slow\n' % t['id'])
+        fields = dict(re.findall(r'(?m)^ *([A-Za-z ]+): (.*)$', out))
+        self.assertEqual(fields['State'], 'scheduled')
+        self.assertEqual(fields['Path'], os.path.join(self.w, 'slow-st'))
+        self.assertEqual(fields['Watch'], 'w')
+        self.assertRegex(fields['Created'], r'^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; (now|\d+s ago)$')
+        self.assertRegex(fields['Due'], r'; in (\d+s|1min( \d+s)?)$')
+        # The daemon of this test logs to stderr, not to the journal: here status says it finds no
+        # entries (or no journal); tests/system/run checks the journal lines under systemd.
+        self.assertRegex(out, r'\n\n\((No journal entries for task %d\.|No journal to read: .*)\)\n$'
+                         % t['id'])
+        log('status ID: the journal part is checked by tests/system/run (no journal for this daemon here)')
+        self.assertNotIn('journal', self.ctl('-n', '0', 'status', str(t['id'])).stdout)
+
+        j = self.ctl_json('status', str(t['id']))
+        self.assertEqual((j['id'], j['state']), (t['id'], 'scheduled'))
+        p = self.ctl('status', '999999', expect=EXIT_FAILURE)
+        self.assertIn('999999', p.stderr)
+        self.ctl('status', 'x', expect=EXIT_USAGE)
+        self.ctl('-n', 'many', 'status', expect=EXIT_USAGE)
+
+    # ---------------------------------------------------------------- shell completion
+
+    def complete(self, *words):
+        """COMPREPLY of the bash completion function for inotaskctl --user WORDS (the last one is being
+        completed), as bash calls it: COMP_WORDS, COMP_CWORD, the live values from the test's daemon."""
+        script = os.path.join(os.environ['SRCDIR'], 'data', 'completion', 'inotaskctl.bash')
+        prog = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
+                'COMP_POINT=${#COMP_LINE}; _inotaskctl; printf "%s\\n" "${COMPREPLY[@]}"')
+        p = subprocess.run(['bash', '--norc', '--noprofile', '-c', prog, 'bash', script, ctl_binary(),
+                            '--user'] + list(words), capture_output=True, encoding='utf-8',
+                           env=client_env(self.bus),
+                           timeout=DEFAULT_TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, '', 'the completion prints nothing on stderr')
+        return sorted(l for l in p.stdout.split('\n') if l)
+
+    def test_bash_completion(self):
+        if not os.environ.get('SRCDIR'):
+            self.skipTest('SRCDIR is not set')
+        self.start()
+        write(os.path.join(self.w, 'slow-c'))
+        write(os.path.join(self.w, 'now-c'))
+        done = self.wait_task_for(os.path.join(self.w, 'now-c'), 'done')
+        scheduled = self.wait_tasks(1)[0]
+
+        self.assertEqual(self.complete('list-'), ['list-rules', 'list-tasks', 'list-watches'])
+        self.assertEqual(self.complete(''), sorted('status list-tasks list-watches list-rules show cancel '
+                                                   'trigger run reload monitor'.split()))
+        self.assertEqual(self.complete('--no-p'), ['--no-pager'])
+        self.assertEqual(self.complete('--ful'), ['--full'])
+        # Live values: the task ids (cancel: the active ones; status, show: finished ones too).
+        self.assertEqual(self.complete('cancel', ''), [str(scheduled['id'])])
+        self.assertEqual(self.complete('status', ''), sorted([str(scheduled['id']), str(done['id'])]))
+        self.assertEqual(self.complete('--no-legend', 'show', '7', ''),
+                         sorted([str(scheduled['id']), str(done['id'])]))
+        self.assertEqual(self.complete('run', ''), ['now', 'short', 'slow'])
+        self.assertEqual(self.complete('run', 's'), ['short', 'slow'])
+        self.assertEqual(self.complete('list-watches', ''), ['w'])
+        self.assertEqual(self.complete('list-tasks', 'n'), ['now'])
+        self.assertEqual(self.complete('run', 'slow', os.path.join(self.w, 'slow-')),
+                         [os.path.join(self.w, 'slow-c')], 'run RULE PATH: files')
+        # Option values, with "=" split off (bash's default COMP_WORDBREAKS) or not.
+        self.assertEqual(self.complete('--json', '=', ''), ['off', 'pretty', 'short'])
+        self.assertEqual(self.complete('--json', '=', 'p'), ['pretty'])
+        self.assertEqual(self.complete('--json=p'), ['--json=pretty'])
+        self.assertEqual(self.complete('--state', '=', 'sch'), ['scheduled'])
+        self.assertEqual(self.complete('--state', '=', 'done,r'), ['done,running'])
+        self.assertEqual(self.complete('-p', 'Sta'), ['StartedUSec', 'State'])
+        self.assertIn('NTasksRunning', self.complete('--property', '=', 'NT'), 'manager properties, live')
+        # The bus options go to the live queries: the system bus has no daemon of this test.
+        self.assertEqual(self.complete('--system', 'cancel', ''), [])
+        log('bash completion: verbs, options, values, and task ids %d %d, rules and watch w from the daemon'
+            % (scheduled['id'], done['id']))
+
+    def zsh_complete(self, zsh, lines):
+        """Types each of lines, then TAB, into an interactive zsh on a pty (compinit with our _inotaskctl
+        first in $fpath) and returns what the line editor shows after the TAB, one string per line."""
+        fpath = os.path.join(os.environ['SRCDIR'], 'data', 'completion')
+        env = client_env(self.bus)
+        env.update({'PS1': 'READY> ', 'TERM': 'dumb', 'HOME': self.tmp_home})
+        pid, fd = os.forkpty()
+        if pid == 0:
+            try:
+                os.execve(zsh, [zsh, '-f', '-i'], env)
+            finally:
+                os._exit(127)
+
+        def read_until(regex):
+            buf = b''
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            while time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    buf += chunk
+                    m = re.search(regex, buf)
+                    if m:
+                        return m
+            raise Timeout('zsh did not show %r; got %r' % (regex, buf))
+        try:
+            read_until(rb'READY> ')
+            os.write(fd, b'fpath=(%s $fpath); autoload -Uz compinit; compinit -u -D; unsetopt beep\n'
+                     % fpath.encode())
+            read_until(rb'compinit.*\n(.|\n)*READY> ')
+            got = []
+            for line in lines:
+                os.write(fd, line.encode() + b'\t')
+                # What the TAB inserted ends with a blank (a whole word) or "=" (an option's value).
+                m = read_until(re.escape(line.encode()) + rb'([^\s\x07]*[ =,])')
+                got.append(line + m.group(1).decode())
+                os.write(fd, b'\x15')          # ^U: an empty line for the next one
+            return got
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+
+    def test_zsh_completion(self):
+        if not os.environ.get('SRCDIR'):
+            self.skipTest('SRCDIR is not set')
+        script = os.path.join(os.environ['SRCDIR'], 'data', 'completion', '_inotaskctl')
+        with open(script) as f:
+            self.assertEqual(f.readline(), '#compdef inotaskctl\n')
+        zsh = shutil.which('zsh')
+        if not zsh:
+            log('zsh is not installed: its completion is not checked beyond its #compdef line')
+            return
+        p = subprocess.run([zsh, '-n', script], capture_output=True, encoding='utf-8')
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        d = self.start()
+        self.tmp_home = d.path('home')
+        os.makedirs(self.tmp_home, exist_ok=True)
+        write(os.path.join(self.w, 'slow-z'))
+        t = self.wait_tasks(1)[0]
+        ctl = ctl_binary() + ' --user '
+        got = self.zsh_complete(zsh, [ctl + 'rel', ctl + 'cancel ', ctl + 'run sl', ctl + 'list-watches ',
+                                      ctl + '--no-pa', ctl + '--json=pr'])
+        self.assertEqual(got, [ctl + 'reload ', ctl + 'cancel %d ' % t['id'], ctl + 'run slow ',
+                               ctl + 'list-watches w ', ctl + '--no-pager ', ctl + '--json=pretty '])
+        log('zsh completion: verbs, task id %d, rule, watch, options, values from the daemon' % t['id'])
 
     # ---------------------------------------------------------------- show
 
@@ -313,17 +726,21 @@ class Ctl(BusTestCase):
         self.assertEqual(props['Result'], '')
         self.assertEqual(props['Path'], t['path'])
         self.assertEqual(bytes.fromhex(props['PathBytes']), path)
-        self.assertEqual(props['DueUSec'], str(t['due_usec']))
+        # Readable times in the listing; the raw µs under -p, for scripts.
+        self.assertEqual(props['DueUSec'], time.strftime('%a %Y-%m-%d %H:%M:%S %Z',
+                                                         time.localtime(t['due_usec'] // 10**6)))
+        self.assertEqual(self.ctl('show', '-p', 'DueUSec', '--value', str(t['id'])).stdout,
+                         '%d\n' % t['due_usec'])
         self.assertEqual(props['MainPID'], '0')
         for k in ('Event', 'CreatedUSec', 'StartedUSec', 'FinishedUSec', 'ExitStatus'):
             self.assertIn(k, props)
 
         j = self.ctl_json('show', str(t['id']))
-        self.assertEqual(j['Id'], t['id'])
-        self.assertEqual(bytes(j['PathBytes']), path)
-        self.assertEqual(j['Path'], t['path'])
-        self.assertEqual(j['State'], 'scheduled')
-        self.assertIsInstance(j['CreatedUSec'], int)
+        self.assertEqual(j['id'], t['id'])
+        self.assertEqual(bytes(j['path_bytes']), path)
+        self.assertEqual(j['path'], t['path'])
+        self.assertEqual(j['state'], 'scheduled')
+        self.assertIsInstance(j['created_usec'], int)
 
         self.assertEqual(self.ctl('show', '-p', 'State', '--value', str(t['id'])).stdout, 'scheduled\n')
         self.assertEqual(self.ctl('show', '-p', 'Id,Rule', str(t['id'])).stdout,
@@ -352,7 +769,7 @@ class Ctl(BusTestCase):
         t = self.wait_tasks(1)[0]
         self.assertEqual(t['path'], a)
         self.ctl('cancel', str(t['id']))
-        self.assertEqual(self.ctl_json('show', str(t['id']))['State'], 'cancelled')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['state'], 'cancelled')
         self.assertEqual(self.ctl_json('list-tasks'), [], 'a cancelled task is not listed without --all')
         self.assertEqual(self.task_for(a, all=True)['state'], 'cancelled')
 
@@ -381,7 +798,7 @@ class Ctl(BusTestCase):
         self.assertIn(b'IN_CLOSE_WRITE', recs[0].args[1], 'with its event values: {maskname}')
         done = self.wait_task_for(path, 'done')
         self.assertEqual(done['id'], t['id'], 'the same task ran')
-        self.assertEqual(self.ctl_json('show', str(t['id']))['Result'], 'success')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['result'], 'success')
 
         p = self.ctl('trigger', str(t['id']), expect=EXIT_FAILURE)
         self.assert_one_error_line(p, r'^inotaskctl: cannot trigger task %d: ' % t['id'])
@@ -403,7 +820,7 @@ class Ctl(BusTestCase):
                            timeout=DEFAULT_TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stderr)
         tid = json.loads(p.stdout)['id']
-        self.assertEqual(self.ctl_json('show', str(tid))['Path'], os.path.join(self.w, 'rel'))
+        self.assertEqual(self.ctl_json('show', str(tid))['path'], os.path.join(self.w, 'rel'))
 
         p = self.ctl('run', 'no-such-rule', path, expect=EXIT_FAILURE)
         self.assert_one_error_line(p, r'^inotaskctl: cannot run rule no-such-rule: .*no-such-rule')
@@ -429,7 +846,7 @@ class Ctl(BusTestCase):
         self.assertEqual(p.stdout, '')
         # Nothing changed.
         self.assertEqual(sorted(r['name'] for r in self.ctl_json('list-rules')), ['now', 'short', 'slow'])
-        self.assertEqual(self.ctl_json('status')['State'], 'ready')
+        self.assertEqual(self.ctl_json('status')['state'], 'ready')
 
         d.write_config(CONFIG.replace('[Rule now]', '[Rule later]\nWatch=w\nOn=IN_CREATE\nExec=/bin/true\n\n'
                                       '[Rule now]'))
@@ -467,7 +884,7 @@ class Ctl(BusTestCase):
         self.assertIn(t['path'], p.stdout)
         p = self.ctl('cancel', str(t['id']), prefix=nobody, expect=EXIT_PERMISSION)
         self.assert_one_error_line(p, r'^inotaskctl: permission denied: ')
-        self.assertEqual(self.ctl_json('show', str(t['id']))['State'], 'scheduled')
+        self.assertEqual(self.ctl_json('show', str(t['id']))['state'], 'scheduled')
 
     # ---------------------------------------------------------------- monitor
 

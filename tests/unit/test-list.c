@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for list: one column table reads a D-Bus array of structs and drives both the table and the
  * JSON array (their orders, hidden columns, formats, path_bytes), a filter and the sort. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,8 @@
 #include <glib.h>
 
 #include "list.h"
+#include "properties.h"
+#include "table.h"
 
 /* A struct shaped like ListTasks' and ListWatches' elements, in a third order of its own. */
 enum { COL_ID, COL_OBJECT, COL_NAME, COL_PATH, COL_ON, COL_DELAY, COL_DUE, COL_N };
@@ -94,7 +97,12 @@ static char *capture_stdout(void (*f)(const List *l, bool arg), const List *l, b
 }
 
 static void print_table_no_colors(const List *l, bool header) {
-        list_print_table(l, header, false);
+        list_print_table(l, header, false, 0);
+}
+
+/* The width a table is fitted into: 30 columns (the table above is 37 wide). */
+static void print_table_30(const List *l, bool header) {
+        list_print_table(l, header, false, 30);
 }
 
 static void test_list_outputs(void) {
@@ -103,7 +111,7 @@ static void test_list_outputs(void) {
         sd_bus_message *m = make_reply(&bus, fds);
         List *l = list_new(columns, COL_N);
         size_t n_hidden = 0;
-        g_autofree char *json = NULL, *pretty = NULL, *table = NULL, *bare = NULL;
+        g_autofree char *json = NULL, *pretty = NULL, *table = NULL, *bare = NULL, *narrow = NULL;
 
         g_assert_cmpint(list_read(l, m, keep_visible, &n_hidden), >=, 0);
         g_assert_cmpuint(list_get_rows(l), ==, 2);
@@ -131,6 +139,15 @@ static void test_list_outputs(void) {
                         "a-long-name no   3 0        - /w/plain\n"
                         "b           yes 12 1min 30s - /w/a\\xffb\n");
 
+        /* Fitted into 30 columns (it is 41 wide): the widest column that may be cut goes first, NAME (a
+         * string: cut at its end) to 6, then PATH (a path: cut in its middle, the name's end stays) to 6;
+         * there it stops (33), as numbers, spans and times are never cut and no column below 6. */
+        narrow = capture_stdout(print_table_30, l, true);
+        g_assert_cmpstr(narrow, ==,
+                        "NAME   ON  ID DELAY    DUE PATH\n"
+                        "a-lon… no   3 0        -   /w/…in\n"
+                        "b      yes 12 1min 30s -   /w/…fb\n");
+
         list_free(l);
         sd_bus_message_unref(m);
         sd_bus_close_unref(bus);     /* no flush: the other end never answers */
@@ -157,8 +174,50 @@ static void test_list_wrong_signature(void) {
         close(fds[1]);
 }
 
+/* Cutting by display width: at the end, in the middle, wide characters never split. */
+static void test_ellipsize(void) {
+        static const struct {
+                const char *in;
+                size_t width;
+                bool middle;
+                const char *out;
+        } cases[] = {
+                { "short", 10, false, "short" },
+                { "exactly-10", 10, false, "exactly-10" },
+                { "a-long-name", 6, false, "a-lon…" },
+                { "/srv/data/file", 9, true, "/srv…file" },
+                { "/srv/data/file", 8, true, "/srv…ile" },
+                { "日本語文字", 6, false, "日本…" },     /* 2+2+1, not 2+2+2+1 */
+                { "abc", 1, false, "…" },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *s = ellipsize(cases[i].in, cases[i].width, cases[i].middle);
+
+                g_assert_cmpstr(s, ==, cases[i].out);
+                g_assert_cmpuint(utf8_display_width(s), <=, cases[i].width);
+        }
+}
+
+/* One key style in every --json output: the D-Bus property names in snake_case. */
+static void test_json_keys(void) {
+        static const char *const cases[][2] = {
+                { "Id", "id" }, { "NTasksRunning", "n_tasks_running" }, { "CreatedUSec", "created_usec" },
+                { "MainPID", "main_pid" }, { "PathBytes", "path_bytes" }, { "NWatches", "n_watches" },
+                { "ExitStatus", "exit_status" }, { "State", "state" },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *k = property_json_key(cases[i][0]);
+                g_assert_cmpstr(k, ==, cases[i][1]);
+        }
+}
+
 int main(int argc, char *argv[]) {
+        setlocale(LC_ALL, "C.UTF-8");
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/list/ellipsize", test_ellipsize);
+        g_test_add_func("/list/json-keys", test_json_keys);
         g_test_add_func("/list/outputs", test_list_outputs);
         g_test_add_func("/list/wrong-signature", test_list_wrong_signature);
         return g_test_run();
