@@ -357,7 +357,6 @@ static int parse_environment(ConfParser *l, const ConfAssignment *a, const char 
 /* TaskUnits=auto|yes|no (and the booleans' other spellings); unset in a rule: the daemon's. */
 static int parse_task_units(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
         TaskUnits *u = data;
-        bool b;
 
         if (isempty(value)) {
                 *u = TASK_UNITS_INHERIT;     /* a rule's default; the daemon's is "auto" */
@@ -367,9 +366,14 @@ static int parse_task_units(ConfParser *l, const ConfAssignment *a, const char *
                 *u = TASK_UNITS_AUTO;
                 return 0;
         }
-        if (conf_parse_bool(l, a, value, &b, NULL) < 0)
+        if (g_strv_contains((const char *const[]) { "yes", "true", "on", "1", NULL }, value))
+                *u = TASK_UNITS_YES;
+        else if (g_strv_contains((const char *const[]) { "no", "false", "off", "0", NULL }, value))
+                *u = TASK_UNITS_NO;
+        else {
+                conf_key_error(l, a, "invalid value \"%s\" (auto, yes or no)", value);
                 return -EINVAL;
-        *u = b ? TASK_UNITS_YES : TASK_UNITS_NO;
+        }
         return 0;
 }
 
