@@ -323,8 +323,12 @@ static Runner *runner_for(const Task *t, void *userdata) {
         switch (t->rule->action) {
         case ACTION_EXEC:
         case ACTION_SHELL:
-                if (task_units_for(m, t->rule))
-                        return transient_runner_runner(m->transient);
+                if (task_units_for(m, t->rule)) {
+                        if (transient_runner_can_run(t))
+                                return transient_runner_runner(m->transient);
+                        task_log(LOG_NOTICE, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): its path is not UTF-8 text "
+                                 "a unit can take, spawning it directly.", t->id, t->rule->name);
+                }
                 return exec_runner_runner(m->exec);
         case ACTION_MOVE:
         case ACTION_COPY:

@@ -753,6 +753,28 @@ Runner *transient_runner_runner(TransientRunner *x) {
         return &x->runner;
 }
 
+/* D-Bus strings are UTF-8, and systemd takes no control character but tab and newline in an environment
+ * value: a value that is neither cannot reach a unit. */
+static bool value_fits(const char *v) {
+        if (!v)
+                return true;
+        if (!g_utf8_validate(v, -1, NULL))
+                return false;
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+bool transient_runner_can_run(const Task *t) {
+        if (!value_fits(t->path) || !value_fits(t->src_path) || !value_fits(t->item))
+                return false;
+        for (size_t i = 0; i < t->n_groups; i++)
+                if (!value_fits(t->groups[i]))
+                        return false;
+        return true;
+}
+
 /* ------------------------------------------------------------------ configuration checks */
 
 int task_units_check_config(const Config *c, GPtrArray *errors) {

@@ -28,6 +28,10 @@ bool transient_runner_has_running(const TransientRunner *x);
 /* How many running tasks were left so (0 before transient_runner_leave_running()). */
 unsigned transient_runner_n_left(const TransientRunner *x);
 
+/* Whether t's values can go to a unit (valid UTF-8, no control characters but tab and newline): a path
+ * that cannot is run by the spawning runner instead, with its exact bytes. */
+bool transient_runner_can_run(const Task *t);
+
 /* The transient unit of task id. Newly allocated. */
 char *transient_unit_name(uint64_t id);
 
