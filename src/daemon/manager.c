@@ -452,6 +452,8 @@ static void restore_tasks(Manager *m) {
                 if (!r || !w) {
                         log_notice("Saved task %" PRIu64 " for %s: its rule or watch is gone, dropping it.",
                                    seed->id, seed->path);
+                        if (seed->unit)
+                                transient_runner_release(m->transient, seed->unit);
                         continue;
                 }
                 if (seed->unit) {

@@ -687,6 +687,13 @@ void transient_runner_adopt(TransientRunner *x, Task *t) {
         }
 }
 
+void transient_runner_release(TransientRunner *x, const char *unit) {
+        sd_bus *bus;
+
+        if (systemd_bus_get(x->sbus, &bus) >= 0)
+                release_unit(x, unit);
+}
+
 unsigned transient_runner_leave_running(TransientRunner *x, bool restarting) {
         GHashTableIter i;
         gpointer v;

@@ -20,6 +20,10 @@ Runner *transient_runner_runner(TransientRunner *x);
  * follows it, or records the result it ended with meanwhile. */
 void transient_runner_adopt(TransientRunner *x, Task *t);
 
+/* A saved unit task that cannot come back (its rule or watch is gone): its unit is stopped and reset, so
+ * that systemd collects it instead of keeping it loaded for a result nobody reads. */
+void transient_runner_release(TransientRunner *x, const char *unit);
+
 /* The daemon stops: the unit tasks left running (a restart leaves all, a stop those whose rule says
  * StopWithDaemon=no) are not waited for; they stay in the state file for the next start. Returns how
  * many are left running so. */
