@@ -160,6 +160,11 @@ static void dump_rule(GString *s, const ConfigRule *r) {
                 dump_string(s, "Group", r->group);
                 dump_string(s, "WorkingDirectory", r->working_directory);
                 dump_list(s, "Environment", r->environment);
+                dump_string(s, "TaskUnits", task_units_to_string(r->task_units));
+                dump_string(s, "Slice", r->slice);
+                for (char **p = r->properties; p && *p; p++)
+                        dump_raw(s, "Property", *p);
+                dump_bool(s, "StopWithDaemon", r->stop_with_daemon);
                 break;
         case ACTION_MOVE:
         case ACTION_COPY:
@@ -219,6 +224,7 @@ char *config_dump(const Config *c) {
         dump_unsigned(s, "TaskHistory", c->daemon.task_history);
         dump_string(s, "AdminGroup", c->daemon.admin_group);
         dump_string(s, "StateDirectory", c->daemon.state_directory);
+        dump_raw(s, "TaskUnits", task_units_to_string(c->daemon.task_units));
 
         for (guint i = 0; i < c->watches->len; i++) {
                 const ConfigWatch *w = g_ptr_array_index(c->watches, i);

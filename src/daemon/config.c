@@ -56,6 +56,16 @@ static const char *const if_running_table[_IF_RUNNING_MAX] = {
         [IF_RUNNING_RESTART] = "restart",
 };
 
+static const char *const task_units_table[_TASK_UNITS_MAX] = {
+        [TASK_UNITS_AUTO] = "auto",
+        [TASK_UNITS_YES] = "yes",
+        [TASK_UNITS_NO] = "no",
+};
+
+const char *task_units_to_string(TaskUnits u) {
+        return u >= 0 && u < _TASK_UNITS_MAX ? task_units_table[u] : NULL;
+}
+
 const char *if_running_to_string(IfRunning i) {
         if ((unsigned) i >= _IF_RUNNING_MAX)
                 return NULL;
@@ -130,6 +140,8 @@ ConfigRule *config_rule_unref(ConfigRule *r) {
         g_free(r->group);
         g_free(r->working_directory);
         g_strfreev(r->environment);
+        g_free(r->slice);
+        g_strfreev(r->properties);
         g_free(r->source);
         if (r->source_regex)
                 g_regex_unref(r->source_regex);
@@ -344,6 +356,74 @@ static int parse_environment(ConfParser *l, const ConfAssignment *a, const char 
         return 0;
 }
 
+/* TaskUnits=auto|yes|no (and the booleans' other spellings); unset in a rule: the daemon's. */
+static int parse_task_units(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+        TaskUnits *u = data;
+
+        if (isempty(value)) {
+                *u = TASK_UNITS_INHERIT;     /* a rule's default; the daemon's is "auto" */
+                return 0;
+        }
+        if (streq(value, "auto")) {
+                *u = TASK_UNITS_AUTO;
+                return 0;
+        }
+        if (g_strv_contains((const char *const[]) { "yes", "true", "on", "1", NULL }, value))
+                *u = TASK_UNITS_YES;
+        else if (g_strv_contains((const char *const[]) { "no", "false", "off", "0", NULL }, value))
+                *u = TASK_UNITS_NO;
+        else {
+                conf_key_error(l, a, "invalid value \"%s\" (auto, yes or no)", value);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Slice=: a slice unit's name ("inotaskd.slice", "inotaskd-heavy.slice"). */
+static int parse_slice(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+        char **slice = data;
+        size_t n;
+
+        if (isempty(value)) {
+                g_clear_pointer(slice, g_free);
+                return 0;
+        }
+        n = strlen(value);
+        if (n > 255 || !g_str_has_suffix(value, ".slice") || n == strlen(".slice") ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\") != n) {
+                conf_key_error(l, a, "invalid slice name \"%s\" (NAME.slice)", value);
+                return -EINVAL;
+        }
+        g_free(*slice);
+        *slice = g_strdup(value);
+        return 0;
+}
+
+/* Property=NAME=VALUE, one per line (VALUE may hold spaces, as with systemd-run -p); empty resets the
+ * list. Only the shape here: what the name and value mean is unit-property.c's, checked at load. */
+static int parse_property(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+        char ***props = data;
+        const char *eq;
+        guint n;
+
+        if (isempty(value)) {
+                g_strfreev(*props);
+                *props = g_new0(char *, 1);
+                return 0;
+        }
+        eq = strchr(value, '=');
+        if (!eq || eq == value || !g_ascii_isupper(value[0]) ||
+            strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != (size_t) (eq - value)) {
+                conf_key_error(l, a, "invalid property assignment \"%s\" (NAME=VALUE, as systemd-run -p)", value);
+                return -EINVAL;
+        }
+        n = *props ? g_strv_length(*props) : 0;
+        *props = g_renew(char *, *props, n + 2);
+        (*props)[n] = g_strdup(value);
+        (*props)[n + 1] = NULL;
+        return 0;
+}
+
 static void event_error(ConfParser *l, const ConfAssignment *a, const char *name) {
         g_autofree char *suggestion = event_name_suggest(name);
 
@@ -422,6 +502,7 @@ static const ConfKeyDef daemon_keys[] = {
         { "TaskHistory", conf_parse_unsigned, offsetof(ConfigDaemon, task_history), 0, "100", 0 },
         { "AdminGroup", conf_parse_group, offsetof(ConfigDaemon, admin_group), 0, NULL, 0 },
         { "StateDirectory", conf_parse_path, offsetof(ConfigDaemon, state_directory), 0, NULL, 0 },
+        { "TaskUnits", parse_task_units, offsetof(ConfigDaemon, task_units), 0, "auto", 0 },
         {},
 };
 
@@ -458,6 +539,10 @@ static const ConfKeyDef rule_keys[] = {
         { "Group", conf_parse_group, offsetof(ConfigRule, group), 0, NULL, A_EXEC },
         { "WorkingDirectory", conf_parse_path, offsetof(ConfigRule, working_directory), 0, NULL, A_EXEC },
         { "Environment", parse_environment, offsetof(ConfigRule, environment), 0, NULL, A_EXEC },
+        { "TaskUnits", parse_task_units, offsetof(ConfigRule, task_units), 0, NULL, A_EXEC },
+        { "Slice", parse_slice, offsetof(ConfigRule, slice), 0, NULL, A_EXEC },
+        { "Property", parse_property, offsetof(ConfigRule, properties), 0, NULL, A_EXEC },
+        { "StopWithDaemon", conf_parse_bool, offsetof(ConfigRule, stop_with_daemon), 0, "yes", A_EXEC },
 
         { "Source", conf_parse_regex, offsetof(ConfigRule, source), offsetof(ConfigRule, source_regex),
           NULL, A_FILE },

@@ -44,6 +44,20 @@ const char *if_running_to_string(IfRunning i);
 const char *config_log_level_to_string(int level);  /* LogLevel= names: "info", ...; NULL out of range */
 int if_running_from_string(const char *s);
 
+/* TaskUnits=: run exec and shell tasks as transient systemd units. In a rule, unset means the daemon's. */
+typedef enum TaskUnits {
+        TASK_UNITS_INHERIT,     /* [Rule] only: [Daemon] TaskUnits= decides */
+        TASK_UNITS_AUTO,        /* yes when the daemon runs under a service manager it can reach */
+        TASK_UNITS_YES,
+        TASK_UNITS_NO,
+        _TASK_UNITS_MAX,
+} TaskUnits;
+
+const char *task_units_to_string(TaskUnits u);      /* "auto", "yes", "no"; NULL for inherit */
+
+/* The slice of a unit task without Slice=. */
+#define TASK_UNITS_DEFAULT_SLICE "inotaskd.slice"
+
 typedef struct ConfigDaemon {
         int log_level;                  /* LOG_ERR .. LOG_DEBUG (syslog levels); LogLevel=info */
         usec_t shutdown_timeout;        /* ShutdownTimeoutSec=, default 30s */
@@ -52,6 +66,7 @@ typedef struct ConfigDaemon {
         char *admin_group;              /* AdminGroup=, NULL if unset */
         char *state_directory;          /* StateDirectory=, NULL = default ($STATE_DIRECTORY, /var/lib/inotaskd
                                          * or $XDG_STATE_HOME/inotaskd) */
+        TaskUnits task_units;           /* TaskUnits=, default auto (never inherit) */
 } ConfigDaemon;
 
 typedef struct ConfigWatch {
@@ -97,6 +112,13 @@ typedef struct ConfigRule {
         char *working_directory;        /* WorkingDirectory= */
         char **environment;             /* Environment=, "NAME=value" (never NULL) */
         usec_t timeout;                 /* TimeoutSec=, default infinity (USEC_INFINITY) */
+        TaskUnits task_units;           /* TaskUnits=, default inherit ([Daemon] TaskUnits=) */
+        char *slice;                    /* Slice=, NULL: TASK_UNITS_DEFAULT_SLICE */
+        char **properties;              /* Property=, "NAME=VALUE" as systemd-run -p takes them, in order
+                                         * (never NULL); checked by unit_property_check() at load */
+        bool stop_with_daemon;          /* StopWithDaemon=, default yes: `systemctl stop inotaskd` stops
+                                         * the rule's unit tasks after ShutdownTimeoutSec= (a restart
+                                         * never does) */
 
         /* Action=move|copy|delete (issue: file manager) */
         char *source;                   /* Source=, regex */

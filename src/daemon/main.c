@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "plugin.h"
+#include "runner-transient.h"
 #include "watch-wait.h"
 
 /* Exit codes (sysexits.h values, as the unit's RestartPreventExitStatus=78 expects). */
@@ -155,6 +156,17 @@ static int check_or_dump(const Args *a) {
 
         /* A plugin that does not load is a configuration error too; the dump does not load them. */
         r = config_load_with_plugins(&src->sources, &c, a->dump_config ? NULL : &plugins, errors);
+        /* Property= names and types the service manager does not take, where one can be asked. */
+        if (r == 0 && a->check_config) {
+                int k = task_units_check_manager(c, a->user_mode, errors);
+
+                if (k < 0)
+                        log_debug_errno(k, "No service manager to check Property= against: %m");
+                else if (k == CONFIG_E_INVALID) {
+                        config_free(TAKE_PTR(c));
+                        r = k;
+                }
+        }
         for (guint i = 0; i < errors->len; i++)
                 fprintf(stderr, "%s\n", (const char *) errors->pdata[i]);
         config_sources_free(src);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "backend.h"
@@ -23,6 +24,7 @@
 #include "plugin.h"
 #include "runner-exec.h"
 #include "runner-file.h"
+#include "runner-transient.h"
 #include "runner-unit.h"
 #include "scheduler.h"
 #include "state-saver.h"
@@ -51,6 +53,9 @@ struct Manager {
         FileRunner *files;
         PluginRunner *plugin_runner;
         UnitRunner *units;
+        SystemdBus *sbus;               /* the service manager's bus, for units and unit tasks */
+        TransientRunner *transient;     /* TaskUnits=yes */
+        int task_units_auto;            /* what TaskUnits=auto means here: -1 not known yet, 0 no, 1 yes */
         GHashTable *plugins;            /* ConfigRule* -> PluginInstance* of the current configuration */
         Bus *bus;
 
@@ -287,9 +292,29 @@ static void on_counts_changed(void *userdata) {
                 SchedulerStats s;
 
                 scheduler_get_stats(m->scheduler, &s);
-                if (s.n_running == 0)
+                /* Unit tasks left to run on past the stop are not waited for. */
+                if (s.n_running <= transient_runner_n_left(m->transient))
                         (void) sd_event_exit(m->event, 0);
         }
+}
+
+/* TaskUnits=auto: yes when systemd started us (INVOCATION_ID) and its manager answers on the bus; in
+ * the foreground no. Found out once, on first need. */
+static bool task_units_auto(Manager *m) {
+        if (m->task_units_auto < 0) {
+                m->task_units_auto = getenv("INVOCATION_ID") && sd_booted() > 0 &&
+                                     systemd_bus_manager_reachable(m->sbus);
+                log_info("TaskUnits=auto: tasks run %s.", m->task_units_auto ? "as transient units" :
+                         "as child processes (no service manager)");
+        }
+        return m->task_units_auto > 0;
+}
+
+static bool task_units_for(Manager *m, const ConfigRule *r) {
+        TaskUnits u = r->task_units != TASK_UNITS_INHERIT ? r->task_units :
+                      m->config ? m->config->daemon.task_units : TASK_UNITS_AUTO;
+
+        return u == TASK_UNITS_YES || (u == TASK_UNITS_AUTO && task_units_auto(m));
 }
 
 static Runner *runner_for(const Task *t, void *userdata) {
@@ -298,6 +323,12 @@ static Runner *runner_for(const Task *t, void *userdata) {
         switch (t->rule->action) {
         case ACTION_EXEC:
         case ACTION_SHELL:
+                if (task_units_for(m, t->rule)) {
+                        if (transient_runner_can_run(t))
+                                return transient_runner_runner(m->transient);
+                        task_log(LOG_NOTICE, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): its path is not UTF-8 text "
+                                 "a unit can take, spawning it directly.", t->id, t->rule->name);
+                }
                 return exec_runner_runner(m->exec);
         case ACTION_MOVE:
         case ACTION_COPY:
@@ -426,6 +457,16 @@ static void restore_tasks(Manager *m) {
                 if (!r || !w) {
                         log_notice("Saved task %" PRIu64 " for %s: its rule or watch is gone, dropping it.",
                                    seed->id, seed->path);
+                        if (seed->unit)
+                                transient_runner_release(m->transient, seed->unit);
+                        continue;
+                }
+                if (seed->unit) {
+                        Task *t = scheduler_adopt(m->scheduler, r, w->path, seed,
+                                                  transient_runner_runner(m->transient));
+
+                        if (t)
+                                transient_runner_adopt(m->transient, t);
                         continue;
                 }
                 if (scheduler_restore(m->scheduler, r, w->path, seed))
@@ -597,6 +638,25 @@ static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
+/* Unit tasks run on across a restart (systemctl restart: our unit's job is a restart), and across a stop
+ * where their rule says StopWithDaemon=no; the next start finds them in the state file. */
+static unsigned leave_unit_tasks(Manager *m) {
+        g_autofree char *job = NULL;
+        unsigned n;
+        int r;
+
+        if (transient_runner_leave_running(m->transient, false) == 0 && !transient_runner_has_running(m->transient))
+                return 0;
+        r = systemd_bus_own_job_type(m->sbus, &job);
+        if (r < 0)
+                log_warning_errno(r, "Failed to ask systemd whether this is a restart, taking it for a stop: %m");
+        n = transient_runner_leave_running(m->transient, job && (streq(job, "restart") || streq(job, "try-restart")));
+        if (n > 0)
+                log_info("Stopping for a %s: %u unit tasks run on, the next start follows them.",
+                         job ?: "stop", n);
+        return n;
+}
+
 static void begin_stop(Manager *m) {
         g_autofree char *st = NULL;
         SchedulerStats s;
@@ -608,6 +668,7 @@ static void begin_stop(Manager *m) {
         (void) backend_set_enabled(m->backend, false);
         m->stop_usec = now_usec(CLOCK_REALTIME_COARSE);
         running = scheduler_stop(m->scheduler);
+        running -= leave_unit_tasks(m);
         scheduler_get_stats(m->scheduler, &s);
         st = status_text(m);
         notify_stopping(st);
@@ -714,9 +775,14 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r >= 0)
                 r = plugin_runner_new(&m->plugin_runner, &m->runner, m->worker, &m->plugins);
         if (r >= 0)
-                r = unit_runner_new(&m->units, &m->runner, o->user_mode);
+                r = systemd_bus_new(&m->sbus, m->event, o->user_mode);
+        if (r >= 0)
+                r = unit_runner_new(&m->units, &m->runner, m->sbus);
+        if (r >= 0)
+                r = transient_runner_new(&m->transient, &m->runner, m->sbus);
         if (r < 0)
                 return r;
+        m->task_units_auto = -1;
         m->sources = config_sources_new(o->user_mode, o->config_file);
 
         *ret = TAKE_PTR(m);
@@ -738,6 +804,8 @@ Manager *manager_free(Manager *m) {
         /* Workers finish their jobs and report to the scheduler: before it goes. */
         m->worker = worker_free(m->worker);
         m->units = unit_runner_free(m->units);
+        m->transient = transient_runner_free(m->transient);
+        m->sbus = systemd_bus_free(m->sbus);
         m->files = file_runner_free(m->files);
         m->plugin_runner = plugin_runner_free(m->plugin_runner);
         /* Its children's records point at tasks: before the scheduler. */

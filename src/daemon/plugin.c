@@ -9,6 +9,7 @@
 #include "inotaskd-plugin.h"
 #include "log.h"
 #include "plugin.h"
+#include "runner-transient.h"
 #include "template.h"
 #include "trust.h"
 
@@ -257,6 +258,12 @@ int config_load_with_plugins(const ConfigSources *sources, Config **ret, GHashTa
         r = config_load(sources, &c, errors);
         if (r != 0)
                 return r;
+        /* Property= syntax, from unit-property.c, which config.c (no sd-bus) cannot link. */
+        r = task_units_check_config(c, errors);
+        if (r != 0) {
+                config_free(c);
+                return r;
+        }
         if (ret_plugins) {
                 r = plugins_load(c, &plugins, errors);
                 if (r != 0) {

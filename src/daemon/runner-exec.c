@@ -21,6 +21,7 @@
 #include "message-ids.h"
 #include "proc-tree.h"
 #include "runner-exec.h"
+#include "task-command.h"
 #include "template.h"
 
 /* After SIGTERM on TimeoutSec= or a stop, how long a task has before SIGKILL. */
@@ -569,70 +570,9 @@ static char **build_env(const Task *t, const TemplateValues *v, const Credential
         g_ptr_array_add(env, g_strconcat("SHELL=", c->shell, NULL));
         if (getenv("LANG"))
                 g_ptr_array_add(env, g_strconcat("LANG=", getenv("LANG"), NULL));
-        for (int p = 0; p < _PLACEHOLDER_MAX; p++)
-                g_ptr_array_add(env, g_strconcat(placeholder_to_env(p), "=", strempty(v->fixed[p]), NULL));
-        for (size_t i = 0; i < t->n_groups && t->rule->group_names[i]; i++) {
-                g_autofree char *up = g_ascii_strup(t->rule->group_names[i], -1);
-
-                g_ptr_array_add(env, g_strconcat("INOTASKD_MATCH_", up, "=", strempty(t->groups[i]), NULL));
-        }
-        for (char **e = t->rule->environment; e && *e; e++)
-                g_ptr_array_add(env, g_strdup(*e));
+        task_command_env_append(env, t, v);
         g_ptr_array_add(env, NULL);
         return (char **) g_ptr_array_free(env, false);
-}
-
-static char **build_argv(const Task *t, const TemplateValues *v) {
-        GPtrArray *a;
-
-        if (t->rule->action == ACTION_EXEC)
-                return exec_template_expand(t->rule->exec_template, v);
-
-        /* Action=shell: the script is fixed text; values come only as "$1".. and the environment. */
-        a = g_ptr_array_new();
-        g_ptr_array_add(a, g_strdup("/bin/sh"));
-        g_ptr_array_add(a, g_strdup("-c"));
-        g_ptr_array_add(a, g_strdup(t->rule->exec));
-        g_ptr_array_add(a, g_strdup("inotaskd"));
-        for (unsigned i = 1; i <= SHELL_N_POSITIONAL; i++)
-                g_ptr_array_add(a, g_strdup(strempty(v->fixed[shell_positional_placeholder(i)])));
-        g_ptr_array_add(a, NULL);
-        return (char **) g_ptr_array_free(a, false);
-}
-
-/* The first executable NAME in the directories of path (a PATH value), newly allocated, or NULL. */
-static char *find_program(const char *name, const char *path) {
-        g_auto(GStrv) dirs = g_strsplit(path, ":", -1);
-
-        for (char **d = dirs; *d; d++) {
-                g_autofree char *p = NULL;
-
-                if ((*d)[0] != '/')     /* an empty or relative entry would mean the daemon's cwd */
-                        continue;
-                p = g_build_filename(*d, name, NULL);
-                if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(p, G_FILE_TEST_IS_DIR))
-                        return TAKE_PTR(p);
-        }
-        return NULL;
-}
-
-static char *argv_display(char **argv) {
-        GString *s = g_string_new(NULL);
-
-        for (char **a = argv; *a; a++) {
-                g_autofree char *e = escape_display(*a, strlen(*a));
-
-                if (a != argv)
-                        g_string_append_c(s, ' ');
-                if (*e && !strpbrk(e, " \t'\"\\$;&|<>()`*?[]{}~#!"))
-                        g_string_append(s, e);
-                else {
-                        g_autofree char *q = g_shell_quote(e);
-
-                        g_string_append(s, q);
-                }
-        }
-        return g_string_free(s, false);
 }
 
 /* What the daemon itself inherited (an fd its parent left open) is not the task's: every fd above
@@ -823,8 +763,8 @@ static int exec_start(Runner *runner, Task *t) {
         LogField f;
 
         task_template_values(t, &v, &id, &mask, &dir);
-        argv = build_argv(t, &v);
-        shown = argv_display(argv);
+        argv = task_command_argv(t, &v);
+        shown = task_command_display(argv);
 
         if (ctx->ctx.dry_run) {
                 task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, NULL, 0, "Task %" PRIu64 " (%s) would run: %s",
@@ -850,7 +790,7 @@ static int exec_start(Runner *runner, Task *t) {
         /* execve() does not search PATH: resolve a bare command name here, in the parent, in the
          * task's own PATH. */
         if (!strchr(argv[0], '/')) {
-                exe = find_program(argv[0], task_path(t->rule, &cred));
+                exe = task_command_find_program(argv[0], task_path(t->rule, &cred));
                 if (!exe) {
                         task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): command not found: %s",
                                  t->id, t->rule->name, argv[0]);

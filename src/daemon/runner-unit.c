@@ -8,13 +8,14 @@
 #include "escape.h"
 #include "log.h"
 #include "runner-unit.h"
+#include "systemd-bus.h"
 #include "template.h"
 
 struct UnitRunner {
         Runner runner;
         RunnerContext ctx;
-        bool user_mode;
-        sd_bus *bus;
+        SystemdBus *sbus;
+        sd_bus *bus;                    /* sbus's connection while it is open (borrowed) */
         sd_bus_slot *match;
         GHashTable *jobs;               /* job object path -> Task* (whose runner_data is that path) */
         /* JobRemoved of jobs not known yet: possibly ours, with the reply to the call still to come. Only
@@ -217,14 +218,14 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
 
 /* The connection ended (dbus-daemon restarted): the JobRemoved of the jobs still out is lost with it, so
  * their tasks end now, as failed, instead of running forever; the next unit action connects again. */
-static int on_unit_bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static void on_disconnected(void *userdata) {
         UnitRunner *u = userdata;
         GList *waiting;
 
-        if (!sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected"))
-                return 0;
+        u->match = sd_bus_slot_unref(u->match);
+        u->bus = NULL;
         log_warning("Lost the connection to the %s bus for unit actions, failing %u tasks waiting for a job.",
-                    u->user_mode ? "user" : "system", g_hash_table_size(u->jobs));
+                    systemd_bus_user_mode(u->sbus) ? "user" : "system", g_hash_table_size(u->jobs));
         /* Taken out first: finishing a task may start another, which adds to the table. */
         waiting = g_hash_table_get_values(u->jobs);
         for (GList *l = waiting; l; l = l->next)
@@ -234,39 +235,25 @@ static int on_unit_bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *e
         for (GList *l = waiting; l; l = l->next)
                 finish(u, l->data, "connection-lost");
         g_list_free(waiting);
+}
+
+static int on_connected(sd_bus *bus, void *userdata) {
+        UnitRunner *u = userdata;
+        int r;
+
+        u->match = sd_bus_slot_unref(u->match);
+        r = sd_bus_match_signal(bus, &u->match, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, u);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to JobRemoved: %m");
+        u->bus = bus;
         return 0;
 }
 
 static int connect_bus(UnitRunner *u) {
-        int r;
+        sd_bus *bus;
 
-        if (u->bus && sd_bus_is_open(u->bus) > 0)
-                return 0;
-        if (u->bus) {
-                u->match = sd_bus_slot_unref(u->match);
-                (void) sd_bus_detach_event(u->bus);
-                u->bus = sd_bus_flush_close_unref(u->bus);
-        }
-        r = u->user_mode ? sd_bus_open_user(&u->bus) : sd_bus_open_system(&u->bus);
-        if (r < 0)
-                return log_error_errno(r, "Failed to connect to the %s bus for unit actions: %m",
-                                       u->user_mode ? "user" : "system");
-        r = sd_bus_attach_event(u->bus, u->ctx.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_filter(u->bus, NULL, on_unit_bus_filter, u);
-        if (r < 0)
-                return r;
-        r = sd_bus_match_signal(u->bus, &u->match, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, u);
-        if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to JobRemoved: %m");
-        /* systemd sends job signals only to subscribed clients. */
-        r = sd_bus_call_method_async(u->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                     "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to systemd: %m");
-        return 0;
+        return systemd_bus_get(u->sbus, &bus);
 }
 
 static int unit_start(Runner *runner, Task *t);
@@ -278,13 +265,18 @@ static const RunnerOps unit_runner_ops = {
         .stop = unit_stop,
 };
 
-int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, bool user_mode) {
+int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, SystemdBus *sbus) {
         UnitRunner *u = g_new0(UnitRunner, 1);
 
         u->runner.ops = &unit_runner_ops;
         u->ctx = *ctx;
         sd_event_ref(u->ctx.event);
-        u->user_mode = user_mode;
+        u->sbus = sbus;
+        systemd_bus_add_client(sbus, &(SystemdBusClient) {
+                .connected = on_connected,
+                .disconnected = on_disconnected,
+                .userdata = u,
+        });
         u->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         u->early = g_hash_table_new(g_str_hash, g_str_equal);
         g_queue_init(&u->early_order);
@@ -297,7 +289,6 @@ UnitRunner *unit_runner_free(UnitRunner *u) {
         if (!u)
                 return NULL;
         u->match = sd_bus_slot_unref(u->match);
-        u->bus = sd_bus_flush_close_unref(u->bus);
         g_hash_table_unref(u->jobs);
         early_clear(u);
         g_hash_table_unref(u->early);

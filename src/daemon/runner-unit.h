@@ -4,13 +4,15 @@
 
 #include "macro.h"
 #include "runner.h"
+#include "systemd-bus.h"
 
 /* A cancel cancels the task's job (org.freedesktop.systemd1.Job.Cancel), as `systemctl cancel` does:
  * the task ends as "cancelled" once systemd removes the job. The unit itself is systemd's: what the job
  * had begun (a start's processes) is not stopped — a task asked for a job, not for a unit's state. */
 typedef struct UnitRunner UnitRunner;
 
-int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, bool user_mode);
+/* sbus: the shared connection (systemd-bus.h), which must outlive the runner. */
+int unit_runner_new(UnitRunner **ret, const RunnerContext *ctx, SystemdBus *sbus);
 UnitRunner *unit_runner_free(UnitRunner *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitRunner *, unit_runner_free);
 

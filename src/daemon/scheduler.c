@@ -68,6 +68,7 @@ static void task_free(Task *t) {
         g_free(t->src_path);
         g_free(t->item);
         g_strfreev(t->groups);
+        g_free(t->unit_name);
         g_free(t);
 }
 
@@ -771,6 +772,7 @@ void task_seed_free(TaskSeed *seed) {
         g_free(seed->event_name);
         g_free(seed->item);
         g_strfreev(seed->groups);
+        g_free(seed->unit);
         g_free(seed);
 }
 
@@ -806,6 +808,37 @@ Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, con
         NOTIFY(s, task_new, t);
         counts_changed(s);
         arm_timer(s);
+        return t;
+}
+
+Task *scheduler_adopt(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed,
+                      struct Runner *runner) {
+        Task *t;
+
+        if (seed->id == 0 || !seed->unit || g_hash_table_contains(s->by_id, &seed->id))
+                return NULL;
+        t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
+                             relpath_offset(seed->path, watch_path), seed->item);
+        if (s->next_id != 0 && seed->id >= s->next_id)
+                s->next_id = seed->id + 1;
+        g_hash_table_remove(s->scheduled, t);
+        s->n_scheduled--;
+        t->src_path = g_strdup(seed->src_path);
+        t->mask = seed->mask;
+        t->kind = seed->kind;
+        t->event_name = g_intern_string(seed->event_name);
+        t->groups = g_strdupv(seed->groups);
+        t->n_groups = t->groups ? g_strv_length(t->groups) : 0;
+        t->created_usec = seed->created_usec;
+        t->started_usec = seed->started_usec ?: now_usec(CLOCK_REALTIME);
+        t->unit_name = g_strdup(seed->unit);
+        t->state = TASK_RUNNING;
+        t->runner = runner;
+        running_add(s, t);
+        s->n_running++;
+        NOTIFY(s, task_new, t);
+        NOTIFY(s, task_started, t);
+        counts_changed(s);
         return t;
 }
 

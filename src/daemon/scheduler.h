@@ -52,6 +52,8 @@ struct Task {
         usec_t created_usec, due_usec, started_usec, finished_usec;     /* CLOCK_REALTIME */
         usec_t due_mono;                /* CLOCK_MONOTONIC */
         pid_t pid;
+        char *unit_name;                /* a unit task's transient unit ("inotaskd-task-N.service"), kept
+                                         * in the state file while it runs, else NULL */
         int exit_status;                /* exit code, or the signal number for result "signal" */
 
         /* Scheduler internals. */
@@ -129,9 +131,15 @@ typedef struct TaskSeed {
         EventKind kind;
         char *rule, *watch, *path, *src_path, *event_name, *item;
         char **groups;
+        char *unit;                     /* a unit task that was running: its unit, else NULL */
+        usec_t started_usec;            /* CLOCK_REALTIME, with unit */
 } TaskSeed;
 void task_seed_free(TaskSeed *seed);
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed);
+/* A unit task that was running before a restart (seed->unit set): it comes back running, on runner, which
+ * must then find its unit and finish it as usual. NULL if its id is taken. */
+Task *scheduler_adopt(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed,
+                      struct Runner *runner);
 
 /* Task ids go on across restarts (journalctl INOTASKD_TASK_ID=N names one task): the next id to hand
  * out, and raising it. */

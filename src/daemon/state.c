@@ -165,10 +165,17 @@ static void save_one(Task *t, void *userdata) {
         FILE *f = userdata;
         char mask[EVENT_MASK_STRING_MAX];
 
-        if (t->state != TASK_SCHEDULED)
+        /* A running unit task goes on without us: a "running" line (which readers before it skip) lets
+         * the next start find its unit. */
+        if (t->state == TASK_RUNNING && t->unit_name) {
+                (void) fprintf(f, "running\tid=%" PRIu64 "\tcreated=%" PRIu64 "\tstarted=%" PRIu64, t->id,
+                               t->created_usec, t->started_usec);
+                put_field(f, "unit", t->unit_name);
+        } else if (t->state != TASK_SCHEDULED)
                 return;
-        (void) fprintf(f, "task\tid=%" PRIu64 "\tcreated=%" PRIu64 "\tdue=%" PRIu64, t->id, t->created_usec,
-                       t->due_usec);
+        else
+                (void) fprintf(f, "task\tid=%" PRIu64 "\tcreated=%" PRIu64 "\tdue=%" PRIu64, t->id,
+                               t->created_usec, t->due_usec);
         put_field(f, "mask", t->mask ? event_mask_to_string(t->mask, mask) : NULL);
         put_field(f, "kind", event_kind_to_string(t->kind));
         put_field(f, "rule", t->rule->name);
@@ -260,7 +267,7 @@ static TaskSeed *parse_task_v2(char **f, size_t n) {
         g_autoptr(GPtrArray) groups = g_ptr_array_new();
         TaskSeed *seed;
 
-        if (n < 1 || !streq(f[0], "task"))
+        if (n < 1 || (!streq(f[0], "task") && !streq(f[0], "running")))
                 return NULL;
         seed = g_new0(TaskSeed, 1);
         seed->kind = EVENT_KIND_NONE;
@@ -278,6 +285,8 @@ static TaskSeed *parse_task_v2(char **f, size_t n) {
                         seed->created_usec = g_ascii_strtoull(v, NULL, 10);
                 else if (streq(f[i], "due"))
                         seed->due_usec = g_ascii_strtoull(v, NULL, 10);
+                else if (streq(f[i], "started"))
+                        seed->started_usec = g_ascii_strtoull(v, NULL, 10);
                 else if (streq(f[i], "mask"))
                         seed->mask = parse_mask(v);
                 else if (streq(f[i], "kind")) {
@@ -296,6 +305,8 @@ static TaskSeed *parse_task_v2(char **f, size_t n) {
                         slot = &seed->event_name;
                 else if (streq(f[i], "item"))
                         slot = &seed->item;
+                else if (streq(f[i], "unit") && streq(f[0], "running"))
+                        slot = &seed->unit;
                 else if (streq(f[i], "group"))
                         g_ptr_array_add(groups, unescape_value(v, true) ?: g_strdup(""));
                 if (slot) {
@@ -307,6 +318,8 @@ static TaskSeed *parse_task_v2(char **f, size_t n) {
                 g_ptr_array_add(groups, NULL);
                 seed->groups = (char **) g_ptr_array_free(TAKE_PTR(groups), false);
         }
+        if (streq(f[0], "running") && !seed->unit)
+                seed->id = 0;   /* refused as malformed */
         return seed;
 }
 

@@ -354,7 +354,8 @@ class Daemon:
     def env(self):
         e = {k: v for k, v in os.environ.items()
              if k not in ('NOTIFY_SOCKET', 'JOURNAL_STREAM', 'INOTASKD_CONFIG', 'WATCHDOG_USEC',
-                          'WATCHDOG_PID', 'LISTEN_FDS', 'LISTEN_PID')}
+                          'WATCHDOG_PID', 'LISTEN_FDS', 'LISTEN_PID', 'INVOCATION_ID')}
+        # INVOCATION_ID dropped above: the daemon runs in the foreground here, TaskUnits=auto means no.
         e['INOTASKD_CONFIG_DIR'] = self.dropin_dir
         e['NOTIFY_SOCKET'] = self.notify_path
         e['XDG_CONFIG_HOME'] = self.path('xdg-config')
@@ -571,7 +572,7 @@ def run_inotaskd(args, *, config=None, dropins=None, files=None, env=None, timeo
         for name, text in (dropins or {}).items():
             with open(os.path.join(dropin_dir, name), 'w') as f:
                 f.write(text.replace('@TMP@', tmp))
-        e = {k: v for k, v in os.environ.items() if k not in ('NOTIFY_SOCKET', 'INOTASKD_CONFIG')}
+        e = {k: v for k, v in os.environ.items() if k not in ('NOTIFY_SOCKET', 'INOTASKD_CONFIG', 'INVOCATION_ID')}
         e['INOTASKD_CONFIG_DIR'] = dropin_dir
         for k, v in (env or {}).items():
             if v is None:

@@ -160,6 +160,10 @@ static uint32_t kind(EventKind k) {
 
 static void assert_rules_equal(const ConfigRule *a, const ConfigRule *b) {
         g_assert_cmpstr(a->name, ==, b->name);
+        g_assert_cmpint(a->task_units, ==, b->task_units);
+        g_assert_cmpstr(a->slice, ==, b->slice);
+        assert_strv(a->properties, (const char *const *) b->properties);
+        g_assert_cmpint(a->stop_with_daemon, ==, b->stop_with_daemon);
         assert_strv(a->watches, (const char *const *) b->watches);
         g_assert_cmphex(a->on_mask, ==, b->on_mask);
         g_assert_cmphex(a->on_kinds, ==, b->on_kinds);
@@ -218,6 +222,7 @@ static void assert_config_equal(const Config *a, const Config *b) {
         g_assert_cmpuint(a->daemon.task_history, ==, b->daemon.task_history);
         g_assert_cmpstr(a->daemon.admin_group, ==, b->daemon.admin_group);
         g_assert_cmpstr(a->daemon.state_directory, ==, b->daemon.state_directory);
+        g_assert_cmpint(a->daemon.task_units, ==, b->daemon.task_units);
 
         g_assert_cmpuint(a->watches->len, ==, b->watches->len);
         for (guint i = 0; i < a->watches->len; i++) {
@@ -1046,6 +1051,56 @@ static void test_dump(void) {
                 "[Rule r6]\nOn=changed\nAction=plugin\nPlugin=/usr/lib/p.so:init\nz=last\na=\nm=x \\# y 'q'\n");
 }
 
+/* TaskUnits=, Slice=, Property=, StopWithDaemon= (issue 14): defaults, values, errors, the dump. */
+static void test_task_units(void) {
+        _cleanup_(config_freep) Config *c = NULL, *d = NULL;
+        const ConfigRule *r;
+
+        c = load_ok(WATCH_W "[Rule r]\nOn=created\nExec=/bin/true\n");
+        g_assert_cmpint(c->daemon.task_units, ==, TASK_UNITS_AUTO);
+        r = config_find_rule(c, "r");
+        g_assert_cmpint(r->task_units, ==, TASK_UNITS_INHERIT);
+        g_assert_null(r->slice);
+        assert_strv(r->properties, STRV_EMPTY);
+        g_assert_true(r->stop_with_daemon);
+
+        d = load_ok("[Daemon]\nTaskUnits=no\n" WATCH_W
+                    "[Rule r]\nOn=created\nExec=/bin/true\nTaskUnits=yes\nSlice=inotaskd-heavy.slice\n"
+                    "Property=MemoryMax=64M\nProperty=CPUQuota=20%\nProperty=Environment=A=1 B=2\n"
+                    "StopWithDaemon=no\n"
+                    "[Rule s]\nOn=created\nAction=shell\nExec=true\nTaskUnits=auto\nProperty=IOWeight=10\n"
+                    "Property=\nProperty=PrivateNetwork=yes\n");
+        g_assert_cmpint(d->daemon.task_units, ==, TASK_UNITS_NO);
+        r = config_find_rule(d, "r");
+        g_assert_cmpint(r->task_units, ==, TASK_UNITS_YES);
+        g_assert_cmpstr(r->slice, ==, "inotaskd-heavy.slice");
+        assert_strv(r->properties, STRV("MemoryMax=64M", "CPUQuota=20%", "Environment=A=1 B=2"));
+        g_assert_false(r->stop_with_daemon);
+        r = config_find_rule(d, "s");
+        g_assert_cmpint(r->task_units, ==, TASK_UNITS_AUTO);
+        /* An empty Property= drops what came before. */
+        assert_strv(r->properties, STRV("PrivateNetwork=yes"));
+
+        assert_errors("[Daemon]\nTaskUnits=maybe\n", "test.conf:2: TaskUnits: invalid value \"maybe\" (auto, yes or no)");
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nExec=/bin/true\nSlice=system\n",
+                      "test.conf:6: Slice: invalid slice name \"system\" (NAME.slice)");
+        assert_errors(WATCH_W "[Rule r]\nOn=created\nExec=/bin/true\nProperty=memorymax\n",
+                      "test.conf:6: Property: invalid property assignment \"memorymax\" (NAME=VALUE, as "
+                      "systemd-run -p)");
+        /* Only for the actions that run commands. */
+        {
+                g_autofree char *e = load_errors(WATCH_W "[Rule r]\nOn=created\nAction=delete\nSource=x\n"
+                                                 "Slice=a.slice\n");
+
+                g_assert_nonnull(strstr(e, "Slice"));
+        }
+
+        assert_round_trip("[Daemon]\nTaskUnits=yes\n" WATCH_W
+                          "[Rule r]\nOn=created\nExec=/bin/true\nTaskUnits=no\nSlice=x-y.slice\n"
+                          "Property=MemoryMax=64M\nProperty=Environment=A=1 B=\\#2\nStopWithDaemon=no\n"
+                          "[Rule s]\nOn=created\nExec=/bin/true\n");
+}
+
 /* ------------------------------------------------------------------ sources, enums, references */
 
 static void test_sources(void) {
@@ -1191,6 +1246,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/regex", test_regex);
         g_test_add_func("/config/dropins", test_dropins);
         g_test_add_func("/config/dump", test_dump);
+        g_test_add_func("/config/task-units", test_task_units);
         g_test_add_func("/config/sources", test_sources);
         g_test_add_func("/config/enums", test_enums);
         g_test_add_func("/config/rule-ref", test_rule_ref);

@@ -316,6 +316,65 @@ static void test_ids_exhausted(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(scheduler_get_next_id(f->scheduler), ==, 0);
 }
 
+/* A unit task's runner for scheduler_adopt(): nothing runs, the task stays running. */
+static int fake_start(Runner *r, Task *t) {
+        return 0;
+}
+
+static void fake_stop(Runner *r, Task *t, RunnerStop how) {
+}
+
+static const RunnerOps fake_ops = { .name = "fake", .start = fake_start, .stop = fake_stop };
+
+/* Running unit tasks (issue 14): a "running" line with its unit, read back as a seed with the unit,
+ * adopted as running with the same id, and saved again as such; a "running" line without a unit is
+ * malformed. */
+static void test_running_unit_task(Fixture *f, gconstpointer data) {
+        g_autoptr(GPtrArray) seeds = NULL, again = NULL;
+        g_autofree char *text = NULL;
+        Runner fake = { .ops = &fake_ops };
+        const TaskSeed *s;
+        SchedulerStats st;
+        Task *t;
+
+        write_file(f, "tasks",
+                   "# inotaskd scheduled tasks, format 2\nnext-id\t9\n"
+                   "running\tid=7\tcreated=100\tstarted=200\tunit=inotaskd-task-7.service\tmask=IN_CLOSE_WRITE\t"
+                   "kind=changed\trule=held\twatch=w\tpath=/srv/w/r\tevent=changed\n"
+                   "running\tid=8\tcreated=100\tstarted=200\trule=held\twatch=w\tpath=/srv/w/nounit\n"
+                   "task\tid=6\tcreated=100\tdue=300\tunit=x.service\trule=held\twatch=w\tpath=/srv/w/s\n", 0600);
+        seeds = load(f, NULL);
+        g_assert_cmpuint(seeds->len, ==, 2);
+        s = seed_with_path(seeds, "/srv/w/r", NULL);
+        g_assert_nonnull(s);
+        g_assert_cmpstr(s->unit, ==, "inotaskd-task-7.service");
+        g_assert_cmpuint(s->started_usec, ==, 200);
+        /* unit= belongs to running lines only. */
+        g_assert_null(seed_with_path(seeds, "/srv/w/s", NULL)->unit);
+
+        t = scheduler_adopt(f->scheduler, (ConfigRule *) config_find_rule(f->config, "held"), "/srv/w", s, &fake);
+        g_assert_nonnull(t);
+        g_assert_cmpuint(t->id, ==, 7);
+        g_assert_cmpint(t->state, ==, TASK_RUNNING);
+        g_assert_cmpstr(t->unit_name, ==, "inotaskd-task-7.service");
+        g_assert_true(t->runner == &fake);
+        g_assert_cmpuint(t->started_usec, ==, 200);
+        g_assert_null(scheduler_adopt(f->scheduler, (ConfigRule *) config_find_rule(f->config, "held"), "/srv/w", s,
+                                      &fake));
+        scheduler_get_stats(f->scheduler, &st);
+        g_assert_cmpuint(st.n_running, ==, 1);
+        g_assert_cmpuint(st.n_scheduled, ==, 0);
+        g_assert_cmpuint(scheduler_get_next_id(f->scheduler), ==, 8);
+
+        g_assert_cmpint(state_save_tasks(f->dir, f->scheduler), >=, 0);
+        text = read_file(f, "tasks");
+        g_assert_nonnull(strstr(text, "running\tid=7\tcreated=100\tstarted=200\tunit=inotaskd-task-7.service\t"));
+        again = load(f, NULL);
+        g_assert_cmpuint(again->len, ==, 1);
+        g_assert_cmpstr(((TaskSeed *) again->pdata[0])->unit, ==, "inotaskd-task-7.service");
+        scheduler_task_finished(f->scheduler, t, TASK_DONE, "success", 0);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -326,5 +385,6 @@ int main(int argc, char *argv[]) {
         ADD("/state/snapshot-kept", test_snapshot_kept);
         ADD("/state/failed-save-keeps-file", test_failed_save_keeps_file);
         ADD("/state/ids-exhausted", test_ids_exhausted);
+        ADD("/state/running-unit-task", test_running_unit_task);
         return g_test_run();
 }
