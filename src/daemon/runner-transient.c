@@ -502,7 +502,8 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
             (r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t", (uint64_t) rule->timeout)) < 0)
                 return r;
 
-        /* The journal fields of the task's output, as the daemon logs it for spawned tasks. */
+        /* The journal fields of the task's output, as the daemon logs it for spawned tasks: no MESSAGE_ID,
+         * so journalctl -x explains the task's start and end, not each of its lines. */
         r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", "LogExtraFields");
@@ -510,8 +511,6 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
                 r = sd_bus_message_open_container(m, 'v', "aay");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "ay");
-        if (r >= 0)
-                r = append_log_field(m, "MESSAGE_ID", MESSAGE_ID_TASK_OUTPUT);
         if (r >= 0)
                 r = append_log_field(m, "INOTASKD_TASK_ID", id);
         if (r >= 0)
