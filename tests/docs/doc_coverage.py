@@ -207,9 +207,15 @@ def check_examples():
     assert len(blocks) >= 3, 'inotaskd.conf(5) has fewer than 3 examples'
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o755)
+        # Each example is a file of its own (one may be a drop-in changing a rule of another): the main
+        # file is the first, the others drop-ins in their order.
         conf = os.path.join(d, 'inotaskd.conf')
-        with open(conf, 'w') as f:
-            f.write('\n'.join(blocks))
+        dropins = os.path.join(d, 'inotaskd.conf.d')
+        os.mkdir(dropins)
+        os.chmod(dropins, 0o755)
+        for i, b in enumerate(blocks):
+            with open(conf if i == 0 else os.path.join(dropins, f'{i:02d}-example.conf'), 'w') as f:
+                f.write(b)
         r = subprocess.run([os.environ['INOTASKD_BINARY'], '-c', conf, '--check-config'],
                            capture_output=True, text=True, env=C_ENV, timeout=60)
         print(r.stderr, end='')
