@@ -759,7 +759,7 @@ static void schedule_batch(Scheduler *s, ConfigRule *r, Event *ev, char **groups
         /* The first path is what ListTasks and Path show: the event's own, even after a move's source. */
         set_due(t, event_delay(r, ev));
         queue_insert(s, t);
-        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled: a batch from %s.", t->id, r->name,
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s (a batch).", t->id, r->name,
                  t->path);
         NOTIFY(s, task_new, t);
         counts_changed(s);
