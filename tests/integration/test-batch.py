@@ -197,6 +197,44 @@ Exec=/usr/bin/rsync -a --delete-missing-args --files-from=- --from0 @TMP@/src/ @
         self.assertEqual(p.returncode, 0, 'mirror identical: %s' % p.stdout[-2000:])
         log('one rsync mirrored 11 creates, 10 changes, 10 deletes and a rename: trees identical')
 
+    @unittest.skipUnless(shutil.which('rsync'), 'rsync is not installed')
+    def test_example_mirror(self):
+        """data/examples/inorun-ubuntu-mirror-batch.conf: one rsync per node per batch; both mirrors
+        identical after the initial full copy and after a batch of creates, changes, deletes, a rename."""
+        with open(os.path.join(os.environ.get('SRCDIR') or os.path.join(os.path.dirname(__file__), '..', '..'),
+                               'data', 'examples', 'inorun-ubuntu-mirror-batch.conf')) as f:
+            text = f.read()
+        for old, new in (('/repo/ubuntu', '@TMP@/repo'), ('rsync://{item}/ubuntu/', '@TMP@/nodes/{item}/'),
+                         ('DelaySec=10\n', 'DelaySec=1\n')):
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        d = self.daemon(text, start=False)
+        repo = d.path('repo')
+        for sub in ('dists', 'pool/main'):
+            os.makedirs(os.path.join(repo, sub))
+        for i in range(30):
+            write(os.path.join(repo, 'pool/main', 'p%d.deb' % i), 'v1 %d' % i)
+        write(os.path.join(repo, 'dists', 'Release'), 'r1')
+        os.mkdir(d.path('nodes'))
+        d.start()
+        d.settle()
+        nodes = [d.path('nodes', n) for n in ('10.0.0.2', '10.0.0.3')]
+
+        def identical():
+            return all(subprocess.run(['diff', '-r', repo, n], capture_output=True).returncode == 0
+                       for n in nodes)
+        self.assertTrue(identical(), 'the initial batch is a full copy to both nodes')
+        self.assertEqual(len(d.task_ids('started', rule='mirror')), 2, 'one rsync per node')
+        for i in range(10):
+            write(os.path.join(repo, 'pool/main', 'n%d.deb' % i), 'new')
+            write(os.path.join(repo, 'pool/main', 'p%d.deb' % i), 'v2')
+            os.unlink(os.path.join(repo, 'pool/main', 'p%d.deb' % (20 + i)))
+        os.rename(os.path.join(repo, 'dists', 'Release'), os.path.join(repo, 'dists', 'Release.old'))
+        d.settle()
+        self.assertTrue(identical(), 'both mirrors follow creates, changes, deletes and a rename')
+        self.assertEqual(len(d.task_ids('started', rule='mirror')), 4, 'one more rsync per node')
+        log('batched mirror example: 2 nodes, 2 batches, 4 rsync runs, mirrors identical')
+
     def test_restored_after_sigkill(self):
         base = tempfile.mkdtemp(prefix='inotaskd-batch.', dir='/tmp')
         self.addCleanup(shutil.rmtree, base, True)
