@@ -1178,6 +1178,13 @@ static int exec_start(Runner *runner, Task *t) {
         }
         run_argv = argvs ? argvs->pdata[0] : argv;
         set_env_npaths(envp, g_array_index(ends, size_t, 0));
+        /* The list is not logged whole (10,000 paths): how many, and in how many runs. */
+        if (t->batch || argvs) {
+                char *more = g_strdup_printf("%s [%zu paths, %u runs]", shown, task_n_paths(t), ends->len);
+
+                g_free(shown);
+                shown = more;
+        }
 
         r = start_process(ctx, t, run_argv, envp, &cred, 0, g_array_index(ends, size_t, 0), &out_read, &in_write,
                           &stdin_buf, &stdin_len);

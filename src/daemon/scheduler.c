@@ -363,6 +363,9 @@ static void unstart_task(Scheduler *s, Task *t) {
         t->runner = NULL;
         t->runner_data = NULL;
         t->due_usec = now_usec(CLOCK_REALTIME);
+        /* A batch back from a start takes no more paths: a newer one of its key may be open already. */
+        if (t->batch)
+                t->batch_sealed = true;
         g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         t->ready = true;
@@ -867,12 +870,15 @@ void task_seed_free(TaskSeed *seed) {
 
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
         Task probe = seed->batch ? BATCH_PROBE(r, seed->item, seed->watch) : TASK_PROBE(r, seed->item, seed->path);
+        Task *open = g_hash_table_lookup(s->scheduled, &probe);
         usec_t now = now_usec(CLOCK_REALTIME), left;
         Task *t;
 
-        if (seed->id == 0 || g_hash_table_contains(s->scheduled, &probe) ||
-            g_hash_table_contains(s->by_id, &seed->id))
+        if (seed->id == 0 || (!seed->batch && open) || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
+        /* Two batches of one key (a full one and the next, in due order): the earlier takes no more. */
+        if (open)
+                open->batch_sealed = true;
         /* Keep the id the task had, so what a person noted down still names it. */
         t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
                              relpath_offset(seed->path, watch_path), seed->item, !!seed->batch);
