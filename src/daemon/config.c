@@ -707,6 +707,9 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
                 const char *const *groups = (const char *const *) r->group_names;
                 if (exec_template_new(&r->unit_template, r->unit, groups, &err) < 0)
                         conf_key_error(l, unit, "%s", err ? err : "invalid unit name");
+                else if (exec_template_uses_list(r->unit_template))
+                        conf_key_error(l, unit, "{pathnames}, {relpaths} and {deleted_relpaths} name several "
+                                       "paths, a unit name one");
         }
 
         /* A batch collects paths; cancelling one path of it is not a thing a batch does. */

@@ -1145,6 +1145,9 @@ static void test_batch(void) {
                       "test.conf:7: Batch: Batch= is only valid with Action=exec or Action=shell");
         assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nCancelOn=deleted\nBatch=yes\nExec=/bin/x\n",
                       "test.conf:3: CancelOn: CancelOn= cannot be used with Batch=yes");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nAction=start-unit\nUnit=a@ {relpaths}\n",
+                      "test.conf:6: Unit: {pathnames}, {relpaths} and {deleted_relpaths} name several paths, a "
+                      "unit name one");
 }
 
 static void test_rule_ref(void) {
