@@ -64,7 +64,9 @@ void task_path_entry(const Task *t, size_t i, BatchEntry *ret) {
                 *ret = *task_batch_get(t->batch, i);
                 return;
         }
-        *ret = (BatchEntry) { .path = t->path, .mask = t->mask, .kind = t->kind, .event_name = t->event_name };
+        *ret = (BatchEntry) {
+                .path = t->path, .mask = t->mask, .kind = t->kind, .event_name = t->event_name,
+        };
 }
 
 size_t task_n_deleted(const Task *t) {
@@ -112,7 +114,8 @@ static void json_bytes_field(GString *s, const char *key, const char *v) {
         g_string_append_printf(s, ",\"%s\":\"%s\"", key, b64);
 }
 
-int task_stdin_data_range(const Task *t, StdinFormat f, size_t from, size_t to, char **ret, size_t *ret_len) {
+int task_stdin_data_range(const Task *t, StdinFormat f, size_t from, size_t to, char **ret,
+                          size_t *ret_len) {
         GString *s = g_string_new(NULL);
 
         if (to > task_n_paths(t) || from > to) {
@@ -143,7 +146,7 @@ int task_stdin_data_range(const Task *t, StdinFormat f, size_t from, size_t to, 
                         json_string(s, rel);
                         g_string_append(s, ",\"event\":");
                         json_string(s, strempty(e.event_name));
-                        g_string_append_printf(s, ",\"deleted\":%s", batch_entry_is_deletion(&e) ? "true" : "false");
+                        g_string_append(s, batch_entry_is_deletion(&e) ? ",\"deleted\":true" : ",\"deleted\":false");
                         json_bytes_field(s, "path_base64", e.path);
                         json_bytes_field(s, "relpath_base64", rel);
                         g_string_append(s, "}\n");

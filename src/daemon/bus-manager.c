@@ -706,7 +706,8 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                 /* A task that ended meanwhile was announced by TaskRemoved, with its result. */
                 if (t && (t->state == TASK_SCHEDULED || t->state == TASK_RUNNING))
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Path",
-                                                              "PathBytes", "Paths", "NPaths", "Event", "State", "Result", "DueUSec", "StartedUSec",
+                                                              "PathBytes", "Paths", "NPaths",
+                                                              "Event", "State", "Result", "DueUSec", "StartedUSec",
                                                               "FinishedUSec", "MainPID", "ExitStatus", NULL);
         }
         g_hash_table_remove_all(b->dirty_tasks);

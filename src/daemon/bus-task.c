@@ -93,7 +93,9 @@ static int property_get_paths(sd_bus *bus, const char *path, const char *interfa
 
 static int property_get_npaths(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "u", (uint32_t) MIN(task_n_paths(userdata), (size_t) UINT32_MAX));
+        size_t n = task_n_paths(userdata);
+
+        return sd_bus_message_append(reply, "u", (uint32_t) MIN(n, (size_t) UINT32_MAX));
 }
 
 static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -342,7 +342,8 @@ static int parse_stdin_format(ConfParser *l, const ConfAssignment *a, const char
 }
 
 /* BatchMax=: at least one path per batch. */
-static int parse_batch_max(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+static int parse_batch_max(ConfParser *l, const ConfAssignment *a, const char *value, void *data,
+                           void *data2) {
         unsigned *u = data, v = 0;
         int r = conf_parse_unsigned(l, a, value, &v, NULL);
 
@@ -714,7 +715,8 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
 
         /* A batch collects paths; cancelling one path of it is not a thing a batch does. */
         if (r->batch && (r->cancel_mask || r->cancel_kinds))
-                conf_parser_error(l, g->file, g->line, "CancelOn", "CancelOn= cannot be used with Batch=yes");
+                conf_parser_error(l, g->file, g->line, "CancelOn",
+                                  "CancelOn= cannot be used with Batch=yes");
 
         if (r->on_mask == 0 && r->on_kinds == 0 && conf_group_key_unassigned(g, "On"))
                 conf_parser_error(l, g->file, g->line, "On", "On= is required in [Rule %s]", g->name);

@@ -47,7 +47,7 @@ int if_running_from_string(const char *s);
 /* StandardInput=: what a task's stdin holds (batch.h writes it). */
 typedef enum StdinFormat {
         STDIN_NULL,             /* /dev/null (default) */
-        STDIN_PATHS,            /* the full paths, one per line ("\n" in a name is ambiguous: use paths-nul) */
+        STDIN_PATHS,            /* the full paths, one per line (a "\n" in a name is ambiguous) */
         STDIN_PATHS_NUL,        /* the full paths, each ended by a NUL: exact bytes */
         STDIN_RELPATHS,         /* the paths relative to the watch's Path=, one per line */
         STDIN_RELPATHS_NUL,     /* the same, each ended by a NUL (rsync --files-from=- --from0) */
@@ -103,8 +103,8 @@ typedef struct ConfigRule {
         IfRunning if_running;           /* IfRunning=, default queue */
         bool run_if_vanished;           /* RunIfVanished=, default no (such a task ends as "vanished") */
         char **for_each;                /* ForEach=, NULL-terminated (never NULL; empty = one task) */
-        bool batch;                     /* Batch=, default no: one task per (rule, watch, item) collects paths */
-        unsigned batch_max;             /* BatchMax=, default 10000: paths in one batch, more go to the next */
+        bool batch;                     /* Batch=, default no: a task per (rule, watch, item) collects paths */
+        unsigned batch_max;             /* BatchMax=, default 10000: paths in a batch, more go to the next */
         usec_t max_delay;               /* MaxDelaySec=, default infinity: how long new events may postpone
                                          * a task past its first event */
         StdinFormat standard_input;     /* StandardInput=, default null */

@@ -1067,8 +1067,8 @@ static void run_watch_stdin(Run *r) {
         r->stdin_off = 0;
         if (r->stdin_fd < 0)
                 return;
-        if (r->stdin_len == 0 || sd_event_add_io(r->ctx->ctx.event, &r->stdin_src, r->stdin_fd, EPOLLOUT, on_stdin,
-                                                 r) < 0) {
+        if (r->stdin_len == 0 ||
+            sd_event_add_io(r->ctx->ctx.event, &r->stdin_src, r->stdin_fd, EPOLLOUT, on_stdin, r) < 0) {
                 stdin_close(r);
                 return;
         }
@@ -1080,7 +1080,8 @@ static void run_watch_stdin(Run *r) {
 static int run_next(Run *r) {
         ExecRunner *ctx = r->ctx;
         Task *t = r->task;
-        size_t k = r->next_run, from = g_array_index(r->ends, size_t, k - 1), to = g_array_index(r->ends, size_t, k);
+        size_t k = r->next_run;
+        size_t from = g_array_index(r->ends, size_t, k - 1), to = g_array_index(r->ends, size_t, k);
         char **argv = r->argvs->pdata[k];
         int out = -1, in = -1, q;
 
@@ -1186,8 +1187,8 @@ static int exec_start(Runner *runner, Task *t) {
                 shown = more;
         }
 
-        r = start_process(ctx, t, run_argv, envp, &cred, 0, g_array_index(ends, size_t, 0), &out_read, &in_write,
-                          &stdin_buf, &stdin_len);
+        r = start_process(ctx, t, run_argv, envp, &cred, 0, g_array_index(ends, size_t, 0), &out_read,
+                          &in_write, &stdin_buf, &stdin_len);
         if (r < 0)
                 return r;
 

@@ -91,8 +91,9 @@ static const char *task_key_path(const Task *t) {
 static gboolean task_key_equal_running(gconstpointer a, gconstpointer b) {
         const Task *x = a, *y = b;
 
-        return x->key_hash == y->key_hash && !x->batch == !y->batch && streq(task_key_path(x), task_key_path(y)) &&
-               streq(x->rule->name, y->rule->name) && streq(strempty(x->item), strempty(y->item));
+        return x->key_hash == y->key_hash && !x->batch == !y->batch &&
+               streq(task_key_path(x), task_key_path(y)) && streq(x->rule->name, y->rule->name) &&
+               streq(strempty(x->item), strempty(y->item));
 }
 
 /* The key of the scheduled table: a sealed batch (BatchMax= reached) is no longer found by its key, so
@@ -647,8 +648,9 @@ static void set_due(Task *t, usec_t delay) {
 
         /* MaxDelaySec=: new events postpone a task at most this long past its first one. */
         if (delay != USEC_INFINITY && t->rule->max_delay != USEC_INFINITY && t->first_mono > 0) {
-                usec_t cap = t->rule->max_delay >= USEC_INFINITY - t->first_mono ? USEC_INFINITY - 1
-                                                                                  : t->first_mono + t->rule->max_delay;
+                usec_t cap = t->rule->max_delay >= USEC_INFINITY - t->first_mono
+                                     ? USEC_INFINITY - 1
+                                     : t->first_mono + t->rule->max_delay;
 
                 delay = cap > now ? MIN(delay, cap - now) : 0;
         }
@@ -754,7 +756,8 @@ static void schedule_batch(Scheduler *s, ConfigRule *r, Event *ev, char **groups
                 return;
         }
 
-        t = task_new(s, r, ev->watch->name, ev->watch->path, event_pathname(ev), ev->relpath_offset, item, true);
+        t = task_new(s, r, ev->watch->name, ev->watch->path, event_pathname(ev), ev->relpath_offset, item,
+                     true);
         if (!t)
                 return;
         set_event(t, ev, groups);
@@ -762,8 +765,8 @@ static void schedule_batch(Scheduler *s, ConfigRule *r, Event *ev, char **groups
         /* The first path is what ListTasks and Path show: the event's own, even after a move's source. */
         set_due(t, event_delay(r, ev));
         queue_insert(s, t);
-        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s (a batch).", t->id, r->name,
-                 t->path);
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s (a batch).", t->id,
+                 r->name, t->path);
         NOTIFY(s, task_new, t);
         counts_changed(s);
 }
@@ -869,7 +872,8 @@ void task_seed_free(TaskSeed *seed) {
 }
 
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
-        Task probe = seed->batch ? BATCH_PROBE(r, seed->item, seed->watch) : TASK_PROBE(r, seed->item, seed->path);
+        Task probe = seed->batch ? BATCH_PROBE(r, seed->item, seed->watch)
+                                 : TASK_PROBE(r, seed->item, seed->path);
         Task *open = g_hash_table_lookup(s->scheduled, &probe);
         usec_t now = now_usec(CLOCK_REALTIME), left;
         Task *t;

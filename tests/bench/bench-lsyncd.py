@@ -45,7 +45,10 @@ def tree_state(root):
         for n in dirnames:
             out[os.path.join(rel, n)] = 'd'
         for n in filenames:
-            st = os.lstat(os.path.join(dirpath, n))
+            try:
+                st = os.lstat(os.path.join(dirpath, n))
+            except FileNotFoundError:
+                return None             # changing under our feet (rsync deleting): not identical yet
             out[os.path.join(rel, n)] = (st.st_size, st.st_mtime_ns)
     return out
 
@@ -151,7 +154,8 @@ def phase(tool, name, change):
     def identical():
         nonlocal want
         want = tree_state(tool.src)
-        return tree_state(tool.dst) == want
+        got = tree_state(tool.dst)
+        return got is not None and got == want
     wait(identical, '%s: %s mirrored' % (tool.name, name), interval=0.2)
     took = time.monotonic() - t0
     # Every rsync ended (and was reaped), then the CPU of the watcher and its children.
@@ -219,6 +223,7 @@ def main():
     for run in range(args.runs):
         for name in args.tools.split(','):
             base = tempfile.mkdtemp(prefix='bench-lsyncd.', dir=args.tmpdir)
+            tool = None
             try:
                 tool = makers[name](base)
                 tool.start()
@@ -227,8 +232,9 @@ def main():
                     print('%-8s %-7s %8.2f %10.2f %8.2f %7d %s' % (name, r['phase'], r['written'],
                           r['identical_after'], r['cpu'], r['rsyncs'], 'identical' if r['diff_ok'] else 'DIFFERS'),
                           flush=True)
-                tool.stop()
             finally:
+                if tool and getattr(tool, 'proc', None):
+                    tool.stop()
                 shutil.rmtree(base, ignore_errors=True)
 
 

@@ -233,7 +233,12 @@ Exec=/usr/bin/rsync -a --delete-missing-args --files-from=- --from0 @TMP@/src/ @
         d.settle()
         self.assertTrue(identical(), 'both mirrors follow creates, changes, deletes and a rename')
         self.assertEqual(len(d.task_ids('started', rule='mirror')), 4, 'one more rsync per node')
-        log('batched mirror example: 2 nodes, 2 batches, 4 rsync runs, mirrors identical')
+        # A directory renamed within the tree: one path each way, its contents copied by rsync -r.
+        os.rename(os.path.join(repo, 'pool', 'main'), os.path.join(repo, 'pool', 'universe'))
+        d.settle()
+        self.assertTrue(identical(), 'both mirrors follow a renamed directory with its 30 files')
+        self.assertEqual(len(d.task_ids('started', rule='mirror')), 6, 'one more rsync per node')
+        log('batched mirror example: 2 nodes, 3 batches, 6 rsync runs, mirrors identical (a directory rename too)')
 
     def test_restored_after_sigkill(self):
         base = tempfile.mkdtemp(prefix='inotaskd-batch.', dir='/tmp')
