@@ -162,6 +162,34 @@ Exec=/bin/sh -c 'cat > "$0"; echo "$INOTASKD_NPATHS $INOTASKD_NDELETED" >> "$0.n
             self.assertEqual(f.read().split(), [str(len(ODD) + 1), '1'])
         log('json: %d objects, exact bytes back, one deleted: %r' % (len(objs), lines[2]))
 
+    def test_stdin_not_read(self):
+        """A task that never reads its stdin (a list larger than the pipe) does not hold the daemon up:
+        events are still handled while it runs, and once it exits the rest is dropped (EPIPE)."""
+        d = self.daemon('''
+[Watch w]
+Path=@TMP@/w
+
+[Rule b]
+Watch=w
+On=IN_CLOSE_WRITE
+Batch=yes
+DelaySec=1
+StandardInput=paths
+Exec=/bin/sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done' @TMP@/gate
+''', start=False)
+        w = d.path('w')
+        os.mkdir(w)
+        d.start()
+        for i in range(2000):
+            write(os.path.join(w, 'a-rather-long-file-name-to-fill-the-pipe-%05d' % i), 'x')
+        d.wait_for_log(r'^Task \d+ \(b\) started: ', timeout=30 * TIMEOUT_SCALE)
+        # ~170 KB of paths, the pipe takes 64 KB: a blocking write would stop the loop here.
+        d.sync()
+        log('events handled while the task ignores its stdin (%d bytes of paths)' % (2000 * 82))
+        write(d.path('gate'), 'x')
+        d.wait_for_log(r'^Task \d+ \(b\) finished: success\.$')
+        self.assertTrue(d.alive())
+
     @unittest.skipUnless(shutil.which('rsync'), 'rsync is not installed')
     def test_rsync_mirror(self):
         d = self.daemon('''
