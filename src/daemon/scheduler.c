@@ -930,7 +930,12 @@ Task *scheduler_adopt(Scheduler *s, ConfigRule *r, const char *watch_path, const
         if (seed->id == 0 || !seed->unit || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
         t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
-                             relpath_offset(seed->path, watch_path), seed->item);
+                             relpath_offset(seed->path, watch_path), seed->item, !!seed->batch);
+        for (size_t i = 0; seed->batch && i < task_batch_size(seed->batch); i++) {
+                const BatchEntry *e = task_batch_get(seed->batch, i);
+
+                (void) task_batch_add(t->batch, e->path, e->mask, e->kind, e->event_name);
+        }
         if (s->next_id != 0 && seed->id >= s->next_id)
                 s->next_id = seed->id + 1;
         g_hash_table_remove(s->scheduled, t);
