@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "batch.h"
 #include "bus.h"
 #include "bus-polkit.h"
 #include "config.h"
@@ -146,6 +147,13 @@ static bool append_task(Task *t, void *userdata) {
         }
         path = bus_task_path(t->id);
         shown = escape_display(t->path, strlen(t->path));
+        /* A batch shows its first path and how many more it has (Paths has them all). */
+        if (t->batch && task_batch_size(t->batch) > 1) {
+                char *more = g_strdup_printf("%s (+%zu)", shown, task_batch_size(t->batch) - 1);
+
+                free(shown);
+                shown = more;
+        }
         size = ELEMENT_OVERHEAD + strlen(path) + strlen(t->rule->name) + strlen(shown) + strlen(event) +
                strlen(state);
         /* A page always takes one task, however long: a task's size is bounded (its path by PATH_MAX). */
@@ -698,7 +706,8 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                 /* A task that ended meanwhile was announced by TaskRemoved, with its result. */
                 if (t && (t->state == TASK_SCHEDULED || t->state == TASK_RUNNING))
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Path",
-                                                              "PathBytes", "Event", "State", "Result", "DueUSec", "StartedUSec",
+                                                              "PathBytes", "Paths", "NPaths",
+                                                              "Event", "State", "Result", "DueUSec", "StartedUSec",
                                                               "FinishedUSec", "MainPID", "ExitStatus", NULL);
         }
         g_hash_table_remove_all(b->dirty_tasks);
@@ -787,6 +796,9 @@ static void add_task_size(Task *t, void *userdata) {
         if (c->managed)
                 c->size += 5 * strlen(t->path) + strlen(t->rule->name) + strlen(t->watch) +
                            strlen(strempty(t->event_name)) + strlen(strempty(t->result));
+        /* A batch's Paths: each path and its array header. */
+        for (size_t i = 0; c->managed && t->batch && i < task_batch_size(t->batch); i++)
+                c->size += strlen(task_batch_get(t->batch, i)->path) + 8;
 }
 
 /* The replies sd-bus builds itself grow with the number of tasks: GetManagedObjects (all properties of

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "batch.h"
 #include "bus.h"
 #include "bus-polkit.h"
 #include "escape.h"
@@ -68,6 +69,33 @@ static int property_get_path_bytes(sd_bus *bus, const char *path, const char *in
         Task *t = userdata;
 
         return sd_bus_message_append_array(reply, 'y', t->path, strlen(t->path));
+}
+
+/* Batch=yes: every path, exact bytes, in first-seen order; a single task has its one. */
+static int property_get_paths(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Task *t = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "ay");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < task_n_paths(t); i++) {
+                BatchEntry e;
+
+                task_path_entry(t, i, &e);
+                r = sd_bus_message_append_array(reply, 'y', e.path, strlen(e.path));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_npaths(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        size_t n = task_n_paths(userdata);
+
+        return sd_bus_message_append(reply, "u", (uint32_t) MIN(n, (size_t) UINT32_MAX));
 }
 
 static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -138,6 +166,8 @@ const sd_bus_vtable bus_task_vtable[] = {
         SD_BUS_PROPERTY("Watch", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Path", "s", property_get_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PathBytes", "ay", property_get_path_bytes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Paths", "aay", property_get_paths, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("NPaths", "u", property_get_npaths, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Event", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Result", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -149,6 +149,7 @@ static void dump_rule(GString *s, const ConfigRule *r) {
         dump_raw(s, "IfRunning", if_running_to_string(r->if_running));
         dump_bool(s, "RunIfVanished", r->run_if_vanished);
         dump_list(s, "ForEach", r->for_each);
+        dump_timespan(s, "MaxDelaySec", r->max_delay);
         dump_timespan(s, "TimeoutSec", r->timeout);
         dump_raw(s, "Action", action_type_to_string(r->action));
 
@@ -165,6 +166,9 @@ static void dump_rule(GString *s, const ConfigRule *r) {
                 for (char **p = r->properties; p && *p; p++)
                         dump_raw(s, "Property", *p);
                 dump_bool(s, "StopWithDaemon", r->stop_with_daemon);
+                dump_bool(s, "Batch", r->batch);
+                dump_unsigned(s, "BatchMax", r->batch_max);
+                dump_raw(s, "StandardInput", stdin_format_to_string(r->standard_input));
                 break;
         case ACTION_MOVE:
         case ACTION_COPY:

@@ -66,6 +66,26 @@ const char *task_units_to_string(TaskUnits u) {
         return u >= 0 && u < _TASK_UNITS_MAX ? task_units_table[u] : NULL;
 }
 
+static const char *const stdin_format_table[_STDIN_FORMAT_MAX] = {
+        [STDIN_NULL] = "null",
+        [STDIN_PATHS] = "paths",
+        [STDIN_PATHS_NUL] = "paths-nul",
+        [STDIN_RELPATHS] = "relpaths",
+        [STDIN_RELPATHS_NUL] = "relpaths-nul",
+        [STDIN_JSON] = "json",
+};
+
+const char *stdin_format_to_string(StdinFormat f) {
+        return (unsigned) f < _STDIN_FORMAT_MAX ? stdin_format_table[f] : NULL;
+}
+
+int stdin_format_from_string(const char *s) {
+        for (int i = 0; s && i < _STDIN_FORMAT_MAX; i++)
+                if (streq(stdin_format_table[i], s))
+                        return i;
+        return -EINVAL;
+}
+
 const char *if_running_to_string(IfRunning i) {
         if ((unsigned) i >= _IF_RUNNING_MAX)
                 return NULL;
@@ -321,6 +341,36 @@ static int parse_if_running(ConfParser *l, const ConfAssignment *a, const char *
         return 0;
 }
 
+static int parse_stdin_format(ConfParser *l, const ConfAssignment *a, const char *value,
+                              void *data, void *data2) {
+        StdinFormat *f = data;
+        int r = stdin_format_from_string(value);
+
+        if (r < 0) {
+                conf_key_error(l, a, "invalid value \"%s\" (null, paths, paths-nul, relpaths, relpaths-nul or "
+                               "json)", value);
+                return r;
+        }
+        *f = (StdinFormat) r;
+        return 0;
+}
+
+/* BatchMax=: at least one path per batch. */
+static int parse_batch_max(ConfParser *l, const ConfAssignment *a, const char *value, void *data,
+                           void *data2) {
+        unsigned *u = data, v = 0;
+        int r = conf_parse_unsigned(l, a, value, &v, NULL);
+
+        if (r < 0)
+                return r;
+        if (v == 0) {
+                conf_key_error(l, a, "a batch holds at least one path");
+                return -EINVAL;
+        }
+        *u = v;
+        return 0;
+}
+
 static int parse_action(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
         ActionType *t = data;
         int r = action_type_from_string(value);
@@ -531,6 +581,10 @@ static const ConfKeyDef rule_keys[] = {
         { "IfRunning", parse_if_running, offsetof(ConfigRule, if_running), 0, "queue", 0 },
         { "RunIfVanished", conf_parse_bool, offsetof(ConfigRule, run_if_vanished), 0, "no", 0 },
         { "ForEach", conf_parse_strv, offsetof(ConfigRule, for_each), 0, NULL, 0 },
+        { "MaxDelaySec", parse_timeout, offsetof(ConfigRule, max_delay), 0, "infinity", 0 },
+        { "Batch", conf_parse_bool, offsetof(ConfigRule, batch), 0, "no", A_EXEC },
+        { "BatchMax", parse_batch_max, offsetof(ConfigRule, batch_max), 0, "10000", A_EXEC },
+        { "StandardInput", parse_stdin_format, offsetof(ConfigRule, standard_input), 0, "null", A_EXEC },
         { "Action", parse_action, offsetof(ConfigRule, action), 0, "exec", 0 },
         { "TimeoutSec", parse_timeout, offsetof(ConfigRule, timeout), 0, "infinity", 0 },
 
@@ -765,7 +819,15 @@ static ConfigRule *build_rule(ConfParser *l, const ConfGroup *g, const Config *c
                 const char *const *groups = (const char *const *) r->group_names;
                 if (exec_template_new(&r->unit_template, r->unit, groups, &err) < 0)
                         conf_key_error(l, unit, "%s", err ? err : "invalid unit name");
+                else if (exec_template_uses_list(r->unit_template))
+                        conf_key_error(l, unit, "{pathnames}, {relpaths} and {deleted_relpaths} name several "
+                                       "paths, a unit name one");
         }
+
+        /* A batch collects paths; cancelling one path of it is not a thing a batch does. */
+        if (r->batch && (r->cancel_mask || r->cancel_kinds))
+                conf_parser_error(l, g->file, g->line, "CancelOn",
+                                  "CancelOn= cannot be used with Batch=yes");
 
         if (r->on_mask == 0 && r->on_kinds == 0 && conf_group_key_unassigned(g, "On"))
                 conf_parser_error(l, g->file, g->line, "On", "On= is required in [Rule %s]", g->name);

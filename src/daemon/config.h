@@ -57,6 +57,19 @@ const char *task_units_to_string(TaskUnits u);      /* "auto", "yes", "no"; NULL
 
 /* The slice of a unit task without Slice=. */
 #define TASK_UNITS_DEFAULT_SLICE "inotaskd.slice"
+/* StandardInput=: what a task's stdin holds (batch.h writes it). */
+typedef enum StdinFormat {
+        STDIN_NULL,             /* /dev/null (default) */
+        STDIN_PATHS,            /* the full paths, one per line (a "\n" in a name is ambiguous) */
+        STDIN_PATHS_NUL,        /* the full paths, each ended by a NUL: exact bytes */
+        STDIN_RELPATHS,         /* the paths relative to the watch's Path=, one per line */
+        STDIN_RELPATHS_NUL,     /* the same, each ended by a NUL (rsync --files-from=- --from0) */
+        STDIN_JSON,             /* one JSON object per line: path, relpath, event, deleted */
+        _STDIN_FORMAT_MAX,
+} StdinFormat;
+
+const char *stdin_format_to_string(StdinFormat f);
+int stdin_format_from_string(const char *s);
 
 typedef struct ConfigDaemon {
         int log_level;                  /* LOG_ERR .. LOG_DEBUG (syslog levels); LogLevel=info */
@@ -104,6 +117,11 @@ typedef struct ConfigRule {
         IfRunning if_running;           /* IfRunning=, default queue */
         bool run_if_vanished;           /* RunIfVanished=, default no (such a task ends as "vanished") */
         char **for_each;                /* ForEach=, NULL-terminated (never NULL; empty = one task) */
+        bool batch;                     /* Batch=, default no: a task per (rule, watch, item) collects paths */
+        unsigned batch_max;             /* BatchMax=, default 10000: paths in a batch, more go to the next */
+        usec_t max_delay;               /* MaxDelaySec=, default infinity: how long new events may postpone
+                                         * a task past its first event */
+        StdinFormat standard_input;     /* StandardInput=, default null */
 
         ActionType action;              /* Action=, default exec */
         char *exec;                     /* Exec= text (exec: argv template; shell: the script) */

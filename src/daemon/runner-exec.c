@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "batch.h"
 #include "escape.h"
 #include "log.h"
 #include "message-ids.h"
@@ -93,7 +94,24 @@ typedef struct Run {
         size_t rate_lines, rate_bytes;
         uint64_t dropped_lines, dropped_bytes;
         bool dropping;
+        /* Batch=yes: a list beyond the argument limit runs as several processes, one after the other
+         * (argvs, each for the paths up to its end in ends); the task's result is the first failure's. */
+        GPtrArray *argvs;               /* char** per run */
+        GArray *ends;                   /* size_t per run */
+        size_t next_run;                /* index of the run after the current one */
+        char **envp;
+        struct Credentials *cred;
+        TaskState state;                /* so far: TASK_DONE, or the first failed run's */
+        const char *result;
+        int status;
+        /* StandardInput=: the current run's stdin, written from the loop as the pipe takes it. */
+        int stdin_fd;
+        sd_event_source *stdin_src;
+        char *stdin_buf;
+        size_t stdin_len, stdin_off;
 } Run;
+
+static void credentials_free(struct Credentials *c);
 
 static void run_free(Run *r) {
         if (!r)
@@ -106,6 +124,15 @@ static void run_free(Run *r) {
         r->output_fd = safe_close(r->output_fd);
         if (r->line)
                 g_string_free(r->line, true);
+        r->stdin_src = sd_event_source_disable_unref(r->stdin_src);
+        r->stdin_fd = safe_close(r->stdin_fd);
+        g_free(r->stdin_buf);
+        if (r->argvs)
+                g_ptr_array_unref(r->argvs);
+        if (r->ends)
+                g_array_unref(r->ends);
+        g_strfreev(r->envp);
+        credentials_free(r->cred);
         g_free(r);
 }
 
@@ -340,6 +367,8 @@ static void orphan_reaped(ExecRunner *ctx, pid_t pid) {
 
 /* ------------------------------------------------------------------ exit and timeout */
 
+static int run_next(Run *r);
+
 static void child_exited(Run *r, const siginfo_t *si) {
         ExecRunner *ctx = r->ctx;
         Task *t = r->task;
@@ -369,6 +398,21 @@ static void child_exited(Run *r, const siginfo_t *si) {
         } else {
                 state = TASK_FAILED;
                 result = "signal";
+        }
+
+        r->stdin_src = sd_event_source_disable_unref(r->stdin_src);
+        r->stdin_fd = safe_close(r->stdin_fd);
+        if (r->argvs && !r->timed_out && !t->cancel_requested) {
+                if (state != TASK_DONE && r->state == TASK_DONE) {
+                        r->state = state;
+                        r->result = result;
+                        r->status = status;
+                }
+                if (r->next_run < r->argvs->len && run_next(r) >= 0)
+                        return;
+                state = r->state;
+                result = r->result;
+                status = r->status;
         }
 
         run_free(r);
@@ -468,6 +512,13 @@ static void credentials_done(Credentials *c) {
         g_free(c->home);
         g_free(c->shell);
         g_free(c->user);
+}
+
+static void credentials_free(Credentials *c) {
+        if (!c)
+                return;
+        credentials_done(c);
+        g_free(c);
 }
 
 static int resolve_gid(const char *name, gid_t *ret) {
@@ -591,7 +642,8 @@ static int close_inherited_fds(void) {
 }
 
 /* The child after fork() when it must change identity: only async-signal-safe calls. */
-_noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c, const char *wd, int out_fd) {
+_noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c, const char *wd, int in_fd,
+                                  int out_fd) {
         sigset_t none;
         int null_fd;
 
@@ -600,7 +652,7 @@ _noreturn_ static void child_exec(char **argv, char **envp, const Credentials *c
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) signal(sig, SIG_DFL);
         (void) setsid();
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        null_fd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
             dup2(out_fd, STDERR_FILENO) < 0 || close_inherited_fds() < 0)
                 _exit(127);
@@ -622,6 +674,9 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *ssi, vo
 static int spawn_setup(ExecRunner *ctx) {
         int r;
 
+        /* A task that closes its stdin early must not end the daemon writing to it: EPIPE instead. Ignored
+         * before the look below, so that children get it back as default. */
+        (void) signal(SIGPIPE, SIG_IGN);
         /* SIGCHLD is blocked since the start (the manager blocks it with the signals it handles). */
         r = sd_event_add_signal(ctx->ctx.event, &ctx->sigchld, SIGCHLD, on_sigchld, ctx);
         if (r < 0)
@@ -659,7 +714,7 @@ typedef struct SpawnArgs {
         const ExecRunner *ctx;
         char **argv, **envp;
         const char *wd;
-        int out_fd;
+        int in_fd, out_fd;
         int error;              /* set by the child if it fails before execve() succeeds */
 } SpawnArgs;
 
@@ -672,7 +727,7 @@ static int spawn_child(void *userdata) {
 
         for (int i = 0; i < a->ctx->n_ignored; i++)
                 (void) sigaction(a->ctx->ignored[i], &dfl, NULL);
-        if (setsid() < 0 || dup2(a->ctx->null_fd, STDIN_FILENO) < 0 || dup2(a->out_fd, STDOUT_FILENO) < 0 ||
+        if (setsid() < 0 || dup2(a->in_fd, STDIN_FILENO) < 0 || dup2(a->out_fd, STDOUT_FILENO) < 0 ||
             dup2(a->out_fd, STDERR_FILENO) < 0 || close_inherited_fds() < 0 || (a->wd && chdir(a->wd) < 0))
                 goto fail;
         /* An orphan below the task stays below it while it runs: only when it ends do its children (and so
@@ -686,8 +741,8 @@ fail:
         _exit(127);
 }
 
-static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c, const char *wd, int out_fd,
-                 pid_t *ret) {
+static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c, const char *wd, int in_fd,
+                 int out_fd, pid_t *ret) {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all, old;
@@ -699,7 +754,7 @@ static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c
                 if (pid < 0)
                         return -errno;
                 if (pid == 0)
-                        child_exec(argv, envp, c, wd, out_fd);
+                        child_exec(argv, envp, c, wd, in_fd, out_fd);
                 *ret = pid;
                 return 0;
         }
@@ -707,7 +762,8 @@ static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c
         /* The usual case needs no identity change. A vfork-like clone on our own stack costs less than
          * posix_spawn(), which maps a stack and resets every signal disposition in the child, each time. */
         if (!ctx->spawn_posix) {
-                SpawnArgs a = { .ctx = ctx, .argv = argv, .envp = envp, .wd = wd, .out_fd = out_fd };
+                SpawnArgs a = { .ctx = ctx, .argv = argv, .envp = envp, .wd = wd,
+                                .in_fd = in_fd >= 0 ? in_fd : ctx->null_fd, .out_fd = out_fd };
 
                 /* Blocked across the clone, so no signal reaches the child before its mask is reset. */
                 sigfillset(&all);
@@ -732,7 +788,9 @@ static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawn_file_actions_init(&fa);
-        if (ctx->null_fd >= 0)
+        if (in_fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO);
+        else if (ctx->null_fd >= 0)
                 posix_spawn_file_actions_adddup2(&fa, ctx->null_fd, STDIN_FILENO);
         else
                 posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -750,15 +808,262 @@ static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c
         return 0;
 }
 
+/* ------------------------------------------------------------------ batches: runs and stdin */
+
+/* The task's paths for the list placeholders; the arrays are the caller's, the strings the task's. */
+static void task_template_paths(const Task *t, TemplatePaths *p) {
+        size_t n = task_n_paths(t);
+        const char **paths = g_new(const char *, n + 1), **rel = g_new(const char *, n + 1);
+        bool *del = g_new(bool, n + 1);
+
+        for (size_t i = 0; i < n; i++) {
+                BatchEntry e;
+
+                task_path_entry(t, i, &e);
+                paths[i] = e.path;
+                rel[i] = e.path + relpath_offset(e.path, t->watch_path);
+                del[i] = batch_entry_is_deletion(&e);
+        }
+        *p = (TemplatePaths) { .n = n, .paths = paths, .relpaths = rel, .deleted = del };
+}
+
+static void template_paths_done(TemplatePaths *p) {
+        g_free((gpointer) p->paths);
+        g_free((gpointer) p->relpaths);
+        g_free((gpointer) p->deleted);
+}
+
+/* Per string: MAX_ARG_STRLEN of the kernel (32 pages). Room kept for the file name and the auxiliary
+ * vector the kernel copies with the strings. */
+#define ARG_STRLEN_MAX (32U * 4096U)
+#define ARG_SLACK 4096U
+
+static size_t env_size(char **envp) {
+        size_t n = sizeof(char *);
+
+        for (char **e = envp; *e; e++)
+                n += strlen(*e) + 1 + sizeof(char *);
+        return n;
+}
+
+static void argv_free(gpointer p) {
+        g_strfreev(p);
+}
+
+/* With {pathnames}, {relpaths} or {deleted_relpaths}: the argv of each run (argv[0] as resolved in argv)
+ * and the end of each run's paths; otherwise *ret_argvs is NULL and the one run has every path. */
+static int build_runs(const Task *t, const TemplateValues *v, char **argv, char **envp, GPtrArray **ret_argvs,
+                      GArray **ret_ends) {
+        g_autoptr(GArray) ends = g_array_new(false, false, sizeof(size_t));
+        g_autoptr(GPtrArray) argvs = NULL;
+        TemplatePaths p;
+        long arg_max = sysconf(_SC_ARG_MAX);
+        size_t from = 0;
+        int r;
+
+        if (t->rule->action != ACTION_EXEC || !exec_template_uses_list(t->rule->exec_template)) {
+                size_t n = task_n_paths(t);
+
+                g_array_append_val(ends, n);
+                *ret_argvs = NULL;
+                *ret_ends = TAKE_PTR(ends);
+                return 0;
+        }
+        if (arg_max <= 0)
+                arg_max = 128 * 1024;
+        task_template_paths(t, &p);
+        r = exec_template_split(t->rule->exec_template, v, &p, (size_t) arg_max,
+                                env_size(envp) + strlen(argv[0]) + 1 + ARG_SLACK, ARG_STRLEN_MAX, ends);
+        if (r >= 0) {
+                argvs = g_ptr_array_new_with_free_func(argv_free);
+                for (guint k = 0; k < ends->len; k++) {
+                        size_t to = g_array_index(ends, size_t, k);
+                        char **a = exec_template_expand_paths(t->rule->exec_template, v, &p, from, to);
+
+                        g_free(a[0]);
+                        a[0] = g_strdup(argv[0]);
+                        g_ptr_array_add(argvs, a);
+                        from = to;
+                }
+        }
+        template_paths_done(&p);
+        if (r < 0)
+                return r;
+        *ret_argvs = TAKE_PTR(argvs);
+        *ret_ends = TAKE_PTR(ends);
+        return 0;
+}
+
+/* INOTASKD_NPATHS: the paths this run gets. */
+static void set_env_npaths(char **envp, size_t n) {
+        for (char **e = envp; *e; e++)
+                if (g_str_has_prefix(*e, "INOTASKD_NPATHS=")) {
+                        g_free(*e);
+                        *e = g_strdup_printf("INOTASKD_NPATHS=%zu", n);
+                        return;
+                }
+}
+
+/* A pipe whose ends are both above stderr (started with 0-2 closed, a pipe could be one of them, which the
+ * child's dup2() calls would then close or keep wrongly). */
+static int pipe_above_stdio(int fds[2]) {
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        for (int i = 0; i < 2; i++)
+                if (fds[i] <= STDERR_FILENO) {
+                        int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+                        if (fd < 0) {
+                                int r = -errno;
+
+                                (void) safe_close(fds[0]);
+                                (void) safe_close(fds[1]);
+                                return r;
+                        }
+                        (void) safe_close(fds[i]);
+                        fds[i] = fd;
+                }
+        return 0;
+}
+
+/* Spawns one run of t for its paths [from, to): its output pipe's read end, and with StandardInput= its
+ * stdin pipe's write end and what to write there. */
+static int start_process(ExecRunner *ctx, Task *t, char **argv, char **envp, const Credentials *c, size_t from,
+                         size_t to, int *ret_out, int *ret_in, char **ret_buf, size_t *ret_len) {
+        _cleanup_close_ int out_read = -1, out_write = -1, in_read = -1, in_write = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int fds[2], r;
+
+        r = pipe_above_stdio(fds);
+        if (r < 0) {
+                /* EMFILE while many tasks run: the scheduler retries when one ends. */
+                task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): no output pipe: %s", t->id,
+                         t->rule->name, strerror(-r));
+                return r;
+        }
+        out_read = fds[0];
+        out_write = fds[1];
+        if (t->rule->standard_input != STDIN_NULL) {
+                r = task_stdin_data_range(t, t->rule->standard_input, from, to, &buf, &len);
+                if (r < 0)
+                        return r;
+                r = pipe_above_stdio(fds);
+                if (r < 0)
+                        return r;
+                in_read = fds[0];
+                in_write = fds[1];
+                (void) fcntl(in_write, F_SETFL, O_NONBLOCK);
+        }
+
+        r = spawn(ctx, argv, envp, c, t->rule->working_directory, in_read, out_write, &t->pid);
+        if (r == -EAGAIN || r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): failed to start %s: %s", t->id,
+                         t->rule->name, argv[0], strerror(-r));
+                return r;
+        }
+        *ret_out = TAKE_FD(out_read);
+        *ret_in = TAKE_FD(in_write);
+        *ret_buf = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+static void stdin_close(Run *r) {
+        r->stdin_src = sd_event_source_disable_unref(r->stdin_src);
+        r->stdin_fd = safe_close(r->stdin_fd);
+        g_clear_pointer(&r->stdin_buf, g_free);
+}
+
+/* Writes what the pipe takes, a slice per loop iteration; a task that does not read waits on its full
+ * pipe without holding up the loop, one that exits or closes its stdin ends the writing (EPIPE). */
+static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Run *r = userdata;
+
+        if (r->stdin_off < r->stdin_len) {
+                ssize_t n = write(r->stdin_fd, r->stdin_buf + r->stdin_off,
+                                  MIN(r->stdin_len - r->stdin_off, (size_t) OUTPUT_SLICE));
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n > 0)
+                        r->stdin_off += (size_t) n;
+                if (n > 0 && r->stdin_off < r->stdin_len)
+                        return 0;
+                if (n < 0)
+                        task_log(LOG_DEBUG, NULL, r->task, NULL, 0, "Task %" PRIu64 " (%s): stdin closed after "
+                                 "%zu of %zu bytes: %m", r->task->id, r->task->rule->name, r->stdin_off,
+                                 r->stdin_len);
+        }
+        stdin_close(r);
+        return 0;
+}
+
+static void run_watch_stdin(Run *r) {
+        r->stdin_off = 0;
+        if (r->stdin_fd < 0)
+                return;
+        if (r->stdin_len == 0 ||
+            sd_event_add_io(r->ctx->ctx.event, &r->stdin_src, r->stdin_fd, EPOLLOUT, on_stdin, r) < 0) {
+                stdin_close(r);
+                return;
+        }
+        (void) sd_event_source_set_description(r->stdin_src, "task-stdin");
+}
+
+/* The next run of a batch split for the argument limit; on failure the task ends as "start-failed"
+ * (unless an earlier run failed already). */
+static int run_next(Run *r) {
+        ExecRunner *ctx = r->ctx;
+        Task *t = r->task;
+        size_t k = r->next_run;
+        size_t from = g_array_index(r->ends, size_t, k - 1), to = g_array_index(r->ends, size_t, k);
+        char **argv = r->argvs->pdata[k];
+        int out = -1, in = -1, q;
+
+        g_hash_table_remove(ctx->children, GINT_TO_POINTER(t->pid));
+        t->pid = 0;
+        set_env_npaths(r->envp, to - from);
+        q = start_process(ctx, t, argv, r->envp, r->cred, from, to, &out, &in, &r->stdin_buf, &r->stdin_len);
+        if (q < 0) {
+                if (r->state == TASK_DONE) {
+                        r->state = TASK_FAILED;
+                        r->result = "start-failed";
+                        r->status = 0;
+                }
+                return q;
+        }
+        r->next_run++;
+        r->output_fd = out;
+        r->stdin_fd = in;
+        (void) fcntl(r->output_fd, F_SETFL, O_NONBLOCK);
+        g_hash_table_insert(ctx->children, GINT_TO_POINTER(t->pid), r);
+        task_log(LOG_INFO, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): run %zu of %u started for paths %zu-%zu "
+                 "(pid %d).", t->id, t->rule->name, k + 1, r->argvs->len, from + 1, to, (int) t->pid);
+        run_watch_stdin(r);
+        if (sd_event_add_io(ctx->ctx.event, &r->output, r->output_fd, EPOLLIN, on_output, r) < 0)
+                r->output_fd = safe_close(r->output_fd);
+        else
+                (void) sd_event_source_set_priority(r->output, SD_EVENT_PRIORITY_NORMAL + 10);
+        return 0;
+}
+
 static int exec_start(Runner *runner, Task *t) {
         ExecRunner *ctx = (ExecRunner *) runner;
         _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL, *shown = NULL, *exe = NULL;
         _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
         _cleanup_(credentials_done) Credentials cred = {};
-        _cleanup_close_ int out_read = -1, out_write = -1;
+        _cleanup_close_ int out_read = -1, in_write = -1;
+        _cleanup_free_ char *stdin_buf = NULL;
+        g_autoptr(GPtrArray) argvs = NULL;
+        g_autoptr(GArray) ends = NULL;
+        char **run_argv;
+        size_t stdin_len = 0;
         TemplateValues v;
         Run *run;
-        int fds[2], r;
+        int r;
         char pid_buf[32];
         LogField f;
 
@@ -800,41 +1105,47 @@ static int exec_start(Runner *runner, Task *t) {
                 argv[0] = TAKE_PTR(exe);
         }
 
-        if (pipe2(fds, O_CLOEXEC) < 0) {
-                /* EMFILE while many tasks run: the scheduler retries when one ends. */
-                r = -errno;
-                task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): no output pipe: %s", t->id,
-                         t->rule->name, strerror(-r));
-                return r;
-        }
-        out_read = fds[0];
-        out_write = fds[1];
-        /* Started with stdin, stdout or stderr closed, the pipe may be one of them: the child's dup2()
-         * calls would then close or keep the wrong one. */
-        if (out_write <= STDERR_FILENO) {
-                int fd = fcntl(out_write, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-
-                if (fd < 0)
-                        return -errno;
-                (void) safe_close(out_write);
-                out_write = fd;
-        }
-
-        r = spawn(ctx, argv, envp, &cred, t->rule->working_directory, out_write, &t->pid);
-        if (r == -EAGAIN || r == -EMFILE || r == -ENFILE || r == -ENOMEM)
-                return r;
+        r = build_runs(t, &v, argv, envp, &argvs, &ends);
         if (r < 0) {
-                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): failed to start %s: %s", t->id,
-                         t->rule->name, argv[0], strerror(-r));
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): a single path does not fit the "
+                         "argument limit.", t->id, t->rule->name);
                 return r;
         }
-        out_write = safe_close(out_write);
+        if (argvs) {
+                g_strfreev(argv);
+                argv = NULL;
+        }
+        run_argv = argvs ? argvs->pdata[0] : argv;
+        set_env_npaths(envp, g_array_index(ends, size_t, 0));
+        /* The list is not logged whole (10,000 paths): how many, and in how many runs. */
+        if (t->batch || argvs) {
+                char *more = g_strdup_printf("%s [%zu paths, %u runs]", shown, task_n_paths(t), ends->len);
+
+                g_free(shown);
+                shown = more;
+        }
+
+        r = start_process(ctx, t, run_argv, envp, &cred, 0, g_array_index(ends, size_t, 0), &out_read,
+                          &in_write, &stdin_buf, &stdin_len);
+        if (r < 0)
+                return r;
 
         run = g_new0(Run, 1);
         run->ctx = ctx;
         run->task = t;
         run->output_fd = TAKE_FD(out_read);
         run->line = g_string_new(NULL);
+        run->stdin_fd = TAKE_FD(in_write);
+        run->stdin_buf = TAKE_PTR(stdin_buf);
+        run->stdin_len = stdin_len;
+        run->argvs = TAKE_PTR(argvs);
+        run->ends = TAKE_PTR(ends);
+        run->next_run = 1;
+        run->envp = TAKE_PTR(envp);
+        run->cred = g_memdup2(&cred, sizeof cred);
+        cred = (Credentials) {};
+        run->state = TASK_DONE;
+        run->result = "success";
         t->runner_data = run;
         (void) fcntl(run->output_fd, F_SETFL, O_NONBLOCK);
 
@@ -845,6 +1156,7 @@ static int exec_start(Runner *runner, Task *t) {
 
         /* Reaped by on_sigchld(), even while the loop is exiting, so a stop waits for it. */
         g_hash_table_insert(ctx->children, GINT_TO_POINTER(t->pid), run);
+        run_watch_stdin(run);
         r = sd_event_add_io(ctx->ctx.event, &run->output, run->output_fd, EPOLLIN, on_output, run);
         if (r < 0)
                 run->output_fd = safe_close(run->output_fd);

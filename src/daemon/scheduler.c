@@ -7,6 +7,7 @@
 #include <sys/inotify.h>
 
 #include "escape.h"
+#include "batch.h"
 #include "watch.h"
 #include "log.h"
 #include "message-ids.h"
@@ -69,6 +70,7 @@ static void task_free(Task *t) {
         g_free(t->item);
         g_strfreev(t->groups);
         g_free(t->unit_name);
+        task_batch_free(t->batch);
         g_free(t);
 }
 
@@ -82,17 +84,40 @@ static guint task_key_hash(gconstpointer p) {
         return ((const Task *) p)->key_hash;
 }
 
+/* A batch is keyed by its watch instead of a path: (rule, watch, item). */
+static const char *task_key_path(const Task *t) {
+        return t->batch ? t->watch : t->path;
+}
+
+/* The key of the running tables: batches of one key run one after the other, sealed or not. */
+static gboolean task_key_equal_running(gconstpointer a, gconstpointer b) {
+        const Task *x = a, *y = b;
+
+        return x->key_hash == y->key_hash && !x->batch == !y->batch &&
+               streq(task_key_path(x), task_key_path(y)) && streq(x->rule->name, y->rule->name) &&
+               streq(strempty(x->item), strempty(y->item));
+}
+
+/* The key of the scheduled table: a sealed batch (BatchMax= reached) is no longer found by its key, so
+ * that the next event opens the next batch; it is still removed by itself. */
 static gboolean task_key_equal(gconstpointer a, gconstpointer b) {
         const Task *x = a, *y = b;
 
-        return x->key_hash == y->key_hash && streq(x->path, y->path) && streq(x->rule->name, y->rule->name) &&
-               streq(strempty(x->item), strempty(y->item));
+        if ((x->batch_sealed || y->batch_sealed) && x != y)
+                return false;
+        return task_key_equal_running(a, b);
 }
 
 /* A stand-in for looking a key up. */
 #define TASK_PROBE(r, i, p)                                                                             \
         ((Task) { .rule = (ConfigRule *) (r), .item = (char *) (i), .path = (char *) (p),              \
                   .key_hash = task_key_compute((r), (i), (p)) })
+
+/* The same for a batch of r in watch w; batch only needs to be non-NULL. */
+static TaskBatch batch_probe_marker;
+#define BATCH_PROBE(r, i, w)                                                                            \
+        ((Task) { .rule = (ConfigRule *) (r), .item = (char *) (i), .watch = (w),                      \
+                  .batch = &batch_probe_marker, .key_hash = task_key_compute((r), (i), (w)) })
 
 static void running_array_free(gpointer p) {
         g_ptr_array_unref(p);
@@ -120,7 +145,7 @@ int scheduler_new(Scheduler **ret, sd_event *e, SchedulerRunnerFunc runner_for, 
         s->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
         s->ordered = g_tree_new(task_id_compare);
         s->scheduled = g_hash_table_new(task_key_hash, task_key_equal);
-        s->running = g_hash_table_new_full(task_key_hash, task_key_equal, NULL, running_array_free);
+        s->running = g_hash_table_new_full(task_key_hash, task_key_equal_running, NULL, running_array_free);
         s->queues = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
         /* Accuracy 1 µs: sd-event's default (accuracy 0) lets a timer fire up to 250 ms late, which
@@ -341,6 +366,9 @@ static void unstart_task(Scheduler *s, Task *t) {
         t->runner = NULL;
         t->runner_data = NULL;
         t->due_usec = now_usec(CLOCK_REALTIME);
+        /* A batch back from a start takes no more paths: a newer one of its key may be open already. */
+        if (t->batch)
+                t->batch_sealed = true;
         g_hash_table_add(s->scheduled, t);
         s->n_scheduled++;
         t->ready = true;
@@ -361,7 +389,8 @@ bool task_is_deletion(const Task *t) {
 static bool task_vanished(const Scheduler *s, const Task *t) {
         const ConfigRule *r = t->rule;
 
-        if (!s->listener.path_gone || r->run_if_vanished)
+        /* A batch's paths may come and go by design: a deletion is one of its entries. */
+        if (!s->listener.path_gone || r->run_if_vanished || t->batch)
                 return false;
         if (task_is_deletion(t) || streq(strempty(t->event_name), "manual") || t->kind == EVENT_KIND_OVERFLOW)
                 return false;
@@ -619,13 +648,22 @@ static void set_event(Task *t, Event *ev, char **groups) {
 static void set_due(Task *t, usec_t delay) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
+        /* MaxDelaySec=: new events postpone a task at most this long past its first one. */
+        if (delay != USEC_INFINITY && t->rule->max_delay != USEC_INFINITY && t->first_mono > 0) {
+                usec_t cap = t->rule->max_delay >= USEC_INFINITY - t->first_mono
+                                     ? USEC_INFINITY - 1
+                                     : t->first_mono + t->rule->max_delay;
+
+                delay = cap > now ? MIN(delay, cap - now) : 0;
+        }
         t->due_mono = delay == USEC_INFINITY ? USEC_INFINITY - 1 : now + delay;
         t->due_usec = now_usec(CLOCK_REALTIME) + (delay == USEC_INFINITY ? 0 : delay);
 }
 
 /* A task with id (unused, nonzero). */
 static Task *task_new_with_id(Scheduler *s, uint64_t id, ConfigRule *r, const char *watch,
-                              const char *watch_path, const char *path, size_t relpath_offset, const char *item) {
+                              const char *watch_path, const char *path, size_t relpath_offset, const char *item,
+                              bool batch) {
         Task *t = g_new0(Task, 1);
 
         t->id = id;
@@ -635,9 +673,11 @@ static Task *task_new_with_id(Scheduler *s, uint64_t id, ConfigRule *r, const ch
         t->path = g_strdup(path);
         t->relpath_offset = relpath_offset;
         t->item = g_strdup(item);
-        t->key_hash = task_key_compute(r, item, path);
+        t->batch = batch ? task_batch_new() : NULL;
+        t->key_hash = task_key_compute(r, item, task_key_path(t));
         t->state = TASK_SCHEDULED;
         t->created_usec = now_usec(CLOCK_REALTIME);
+        t->first_mono = now_usec(CLOCK_MONOTONIC);
         g_hash_table_insert(s->by_id, &t->id, t);
         g_tree_insert(s->ordered, &t->id, t);
         g_hash_table_add(s->scheduled, t);
@@ -648,7 +688,7 @@ static Task *task_new_with_id(Scheduler *s, uint64_t id, ConfigRule *r, const ch
 /* A task with the next id, or NULL once the ids are used up: ids are never handed out twice (the last
  * one is UINT64_MAX, next_id then stays 0). Logged once. */
 static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char *watch_path, const char *path,
-                      size_t relpath_offset, const char *item) {
+                      size_t relpath_offset, const char *item, bool batch) {
         if (s->next_id == 0) {
                 if (!s->ids_exhausted)
                         log_error("Task ids are used up (the last one was %" PRIu64 "), no new tasks are "
@@ -656,7 +696,7 @@ static Task *task_new(Scheduler *s, ConfigRule *r, const char *watch, const char
                 s->ids_exhausted = true;
                 return NULL;
         }
-        return task_new_with_id(s, s->next_id++, r, watch, watch_path, path, relpath_offset, item);
+        return task_new_with_id(s, s->next_id++, r, watch, watch_path, path, relpath_offset, item, batch);
 }
 
 /* A file a scan finds (in a new directory, after an overflow) may still be open for writing, and then
@@ -669,6 +709,68 @@ static usec_t event_delay(const ConfigRule *r, const Event *ev) {
             r->delay < SCAN_SETTLE_USEC)
                 return SCAN_SETTLE_USEC;
         return r->delay;
+}
+
+/* The source of a move within the watch is gone from it: a batch notes it as a deletion, so that a
+ * mirror removes the old name. */
+static void batch_add_event(Task *t, Event *ev) {
+        const char *src = ev->src_pathname;
+
+        if (ev->kind == EVENT_KIND_MOVED && src && src[relpath_offset(src, t->watch_path)])
+                (void) task_batch_add(t->batch, src, IN_MOVED_FROM, EVENT_KIND_DELETED, "moved-away");
+        (void) task_batch_add(t->batch, event_pathname(ev), ev->mask, ev->kind, event_display_name(ev));
+}
+
+/* Batch=yes: the event joins the open batch of (rule, watch, item), or opens one. A batch that reaches
+ * BatchMax= is sealed and due at once: its paths run now, later ones go to the next batch. The delay
+ * starts again with every event (up to MaxDelaySec= past the first). */
+static void schedule_batch(Scheduler *s, ConfigRule *r, Event *ev, char **groups, const char *item) {
+        Task probe = BATCH_PROBE(r, item, ev->watch->name);
+        Task *t = g_hash_table_lookup(s->scheduled, &probe);
+        GPtrArray *a;
+
+        if (t && task_batch_size(t->batch) >= r->batch_max &&
+            !g_hash_table_contains(t->batch->by_path, event_pathname(ev))) {
+                t->batch_sealed = true;
+                if (!t->ready) {
+                        set_due(t, 0);
+                        queue_unlink(s, t);
+                        queue_insert(s, t);
+                }
+                NOTIFY(s, task_changed, t);
+                t = NULL;
+        }
+        if (t) {
+                set_event(t, ev, groups);
+                batch_add_event(t, ev);
+                if (!t->ready) {
+                        queue_unlink(s, t);
+                        set_due(t, event_delay(r, ev));
+                        queue_insert(s, t);
+                }
+                NOTIFY(s, task_changed, t);
+                return;
+        }
+
+        a = running_of(s, &probe);
+        if (a && a->len > 0 && r->if_running == IF_RUNNING_SKIP) {
+                log_debug("Rule %s: a batch is running, skipping the event.", r->name);
+                return;
+        }
+
+        t = task_new(s, r, ev->watch->name, ev->watch->path, event_pathname(ev), ev->relpath_offset, item,
+                     true);
+        if (!t)
+                return;
+        set_event(t, ev, groups);
+        batch_add_event(t, ev);
+        /* The first path is what ListTasks and Path show: the event's own, even after a move's source. */
+        set_due(t, event_delay(r, ev));
+        queue_insert(s, t);
+        task_log(LOG_DEBUG, NULL, t, NULL, 0, "Task %" PRIu64 " (%s) scheduled for %s (a batch).", t->id,
+                 r->name, t->path);
+        NOTIFY(s, task_new, t);
+        counts_changed(s);
 }
 
 static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, const char *item) {
@@ -697,7 +799,7 @@ static void schedule_one(Scheduler *s, ConfigRule *r, Event *ev, char **groups, 
                 return;
         }
 
-        t = task_new(s, r, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item);
+        t = task_new(s, r, ev->watch->name, ev->watch->path, path, ev->relpath_offset, item, false);
         if (!t)
                 return;
         set_event(t, ev, groups);
@@ -717,10 +819,10 @@ void scheduler_schedule(Scheduler *s, ConfigRule *r, Event *ev, char **groups) {
         if (s->stopping)
                 return;
         if (!r->for_each || !r->for_each[0])
-                schedule_one(s, r, ev, groups, NULL);
+                (r->batch ? schedule_batch : schedule_one)(s, r, ev, groups, NULL);
         else
                 for (char **i = r->for_each; *i; i++)
-                        schedule_one(s, r, ev, groups, *i);
+                        (r->batch ? schedule_batch : schedule_one)(s, r, ev, groups, *i);
         arm_timer(s);
 }
 
@@ -745,7 +847,7 @@ Task *scheduler_run_rule(Scheduler *s, ConfigRule *r, const char *watch, const c
         Task *t = g_hash_table_lookup(s->scheduled, &probe);
 
         if (!t) {
-                t = task_new(s, r, watch, watch_path, path, relpath_offset(path, watch_path), NULL);
+                t = task_new(s, r, watch, watch_path, path, relpath_offset(path, watch_path), NULL, false);
                 if (!t)
                         return NULL;
                 t->event_name = g_intern_static_string("manual");
@@ -773,20 +875,30 @@ void task_seed_free(TaskSeed *seed) {
         g_free(seed->item);
         g_strfreev(seed->groups);
         g_free(seed->unit);
+        task_batch_free(seed->batch);
         g_free(seed);
 }
 
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed) {
-        Task probe = TASK_PROBE(r, seed->item, seed->path);
+        Task probe = seed->batch ? BATCH_PROBE(r, seed->item, seed->watch)
+                                 : TASK_PROBE(r, seed->item, seed->path);
+        Task *open = g_hash_table_lookup(s->scheduled, &probe);
         usec_t now = now_usec(CLOCK_REALTIME), left;
         Task *t;
 
-        if (seed->id == 0 || g_hash_table_contains(s->scheduled, &probe) ||
-            g_hash_table_contains(s->by_id, &seed->id))
+        if (seed->id == 0 || (!seed->batch && open) || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
+        /* Two batches of one key (a full one and the next, in due order): the earlier takes no more. */
+        if (open)
+                open->batch_sealed = true;
         /* Keep the id the task had, so what a person noted down still names it. */
         t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
-                             relpath_offset(seed->path, watch_path), seed->item);
+                             relpath_offset(seed->path, watch_path), seed->item, !!seed->batch);
+        for (size_t i = 0; seed->batch && i < task_batch_size(seed->batch); i++) {
+                const BatchEntry *e = task_batch_get(seed->batch, i);
+
+                (void) task_batch_add(t->batch, e->path, e->mask, e->kind, e->event_name);
+        }
         if (s->next_id != 0 && seed->id >= s->next_id)
                 s->next_id = seed->id + 1;      /* 0 after UINT64_MAX: used up */
 
@@ -818,7 +930,12 @@ Task *scheduler_adopt(Scheduler *s, ConfigRule *r, const char *watch_path, const
         if (seed->id == 0 || !seed->unit || g_hash_table_contains(s->by_id, &seed->id))
                 return NULL;
         t = task_new_with_id(s, seed->id, r, seed->watch, watch_path, seed->path,
-                             relpath_offset(seed->path, watch_path), seed->item);
+                             relpath_offset(seed->path, watch_path), seed->item, !!seed->batch);
+        for (size_t i = 0; seed->batch && i < task_batch_size(seed->batch); i++) {
+                const BatchEntry *e = task_batch_get(seed->batch, i);
+
+                (void) task_batch_add(t->batch, e->path, e->mask, e->kind, e->event_name);
+        }
         if (s->next_id != 0 && seed->id >= s->next_id)
                 s->next_id = seed->id + 1;
         g_hash_table_remove(s->scheduled, t);
@@ -847,6 +964,9 @@ Task *scheduler_adopt(Scheduler *s, ConfigRule *r, const char *watch_path, const
 Task *scheduler_find(Scheduler *s, ConfigRule *r, const char *item, const char *path) {
         Task probe = TASK_PROBE(r, item, path);
 
+        /* A batch follows no file: a move comes to it as an event of its own (the source a deletion). */
+        if (r->batch)
+                return NULL;
         return g_hash_table_lookup(s->scheduled, &probe);
 }
 
@@ -861,7 +981,7 @@ void scheduler_rekey(Scheduler *s, Task *t, const char *new_path, char **groups)
         Task probe = TASK_PROBE(t->rule, t->item, new_path);
         Task *other;
 
-        if (t->state != TASK_SCHEDULED || streq(t->path, new_path))
+        if (t->state != TASK_SCHEDULED || t->batch || streq(t->path, new_path))
                 return;
         other = g_hash_table_lookup(s->scheduled, &probe);
         if (other) {
@@ -894,7 +1014,7 @@ static GPtrArray *scheduled_below(Scheduler *s, const char *watch, const char *d
         while (g_hash_table_iter_next(&i, NULL, &v)) {
                 Task *t = v;
 
-                if (streq(t->watch, watch) && strneq(t->path, dir, l) && t->path[l] == '/' &&
+                if (!t->batch && streq(t->watch, watch) && strneq(t->path, dir, l) && t->path[l] == '/' &&
                     !task_is_deletion(t))
                         g_ptr_array_add(a, t);
         }

@@ -43,6 +43,11 @@ struct Task {
         char *item;                     /* ForEach= item or NULL */
         char **groups;                  /* MatchRegex= named groups, in the rule's group_names order */
         size_t n_groups;
+        /* Batch=yes: the key is (rule, watch, item) and the task collects the distinct paths (batch.h);
+         * path is the first of them. NULL for a task of one path. */
+        struct TaskBatch *batch;
+        bool batch_sealed;              /* BatchMax= reached: takes no more paths, due at once */
+        usec_t first_mono;              /* its first event (CLOCK_MONOTONIC): MaxDelaySec= counts from it */
 
         TaskState state;
         const char *result;             /* "success", "exit-code", "signal", "timeout", "cancelled",
@@ -133,6 +138,7 @@ typedef struct TaskSeed {
         char **groups;
         char *unit;                     /* a unit task that was running: its unit, else NULL */
         usec_t started_usec;            /* CLOCK_REALTIME, with unit */
+        struct TaskBatch *batch;        /* a batch's paths (owned), else NULL */
 } TaskSeed;
 void task_seed_free(TaskSeed *seed);
 Task *scheduler_restore(Scheduler *s, ConfigRule *r, const char *watch_path, const TaskSeed *seed);

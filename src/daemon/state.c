@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "escape.h"
 #include "event-names.h"
 #include "log.h"
@@ -186,6 +187,16 @@ static void save_one(Task *t, void *userdata) {
         put_field(f, "item", t->item);
         for (size_t i = 0; i < t->n_groups; i++)
                 put_field(f, "group", strempty(t->groups[i]));
+        /* A batch's paths: each "bpath=" ends an entry, the "bmask=", "bkind=", "bevent=" before it are its
+         * latest event. A reader that does not know them restores the task with its first path. */
+        for (size_t i = 0; i < task_batch_size(t->batch); i++) {
+                const BatchEntry *e = task_batch_get(t->batch, i);
+
+                put_field(f, "bmask", e->mask ? event_mask_to_string(e->mask, mask) : NULL);
+                put_field(f, "bkind", event_kind_to_string(e->kind));
+                put_field(f, "bevent", e->event_name);
+                put_field(f, "bpath", e->path);
+        }
         (void) fputc('\n', f);
 }
 
@@ -266,6 +277,9 @@ static TaskSeed *parse_task_v1(char **f, size_t n) {
 static TaskSeed *parse_task_v2(char **f, size_t n) {
         g_autoptr(GPtrArray) groups = g_ptr_array_new();
         TaskSeed *seed;
+        uint32_t bmask = 0;
+        EventKind bkind = EVENT_KIND_NONE;
+        g_autofree char *bevent = NULL;
 
         if (n < 1 || (!streq(f[0], "task") && !streq(f[0], "running")))
                 return NULL;
@@ -309,6 +323,24 @@ static TaskSeed *parse_task_v2(char **f, size_t n) {
                         slot = &seed->unit;
                 else if (streq(f[i], "group"))
                         g_ptr_array_add(groups, unescape_value(v, true) ?: g_strdup(""));
+                else if (streq(f[i], "bmask"))
+                        bmask = parse_mask(v);
+                else if (streq(f[i], "bkind"))
+                        bkind = event_kind_from_string(v);
+                else if (streq(f[i], "bevent")) {
+                        g_free(bevent);
+                        bevent = unescape_value(v, false);
+                } else if (streq(f[i], "bpath")) {
+                        g_autofree char *p = unescape_value(v, false);
+
+                        if (!seed->batch)
+                                seed->batch = task_batch_new();
+                        if (p)
+                                (void) task_batch_add(seed->batch, p, bmask, bkind, strempty(bevent));
+                        bmask = 0;
+                        bkind = EVENT_KIND_NONE;
+                        g_clear_pointer(&bevent, g_free);
+                }
                 if (slot) {
                         g_free(*slot);
                         *slot = unescape_value(v, false);

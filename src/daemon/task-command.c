@@ -2,6 +2,7 @@
 /* A task's command line and environment, built the same way for a spawned child and a transient unit. */
 #include <string.h>
 
+#include "batch.h"
 #include "escape.h"
 #include "task-command.h"
 
@@ -31,6 +32,10 @@ void task_command_env_append(GPtrArray *env, const Task *t, const TemplateValues
 
                 g_ptr_array_add(env, g_strconcat("INOTASKD_MATCH_", up, "=", strempty(t->groups[i]), NULL));
         }
+        /* A batch's counts (1 and 0 or 1 for a single task); a spawned run of a split batch changes
+         * INOTASKD_NPATHS to its own share. */
+        g_ptr_array_add(env, g_strdup_printf("INOTASKD_NPATHS=%zu", task_n_paths(t)));
+        g_ptr_array_add(env, g_strdup_printf("INOTASKD_NDELETED=%zu", task_n_deleted(t)));
         for (char **e = t->rule->environment; e && *e; e++)
                 g_ptr_array_add(env, g_strdup(*e));
 }

@@ -93,6 +93,7 @@ typedef struct Segment {
 } Segment;
 
 typedef struct Word {
+        int list;               /* a TemplateList for a whole-argument list placeholder, else -1 */
         Segment *segments;
         size_t n_segments;
         size_t literal_len;     /* sum of the literal segments, so expansion only adds the values */
@@ -103,7 +104,25 @@ struct ExecTemplate {
         Word *words;
         size_t n_words;
         uint32_t uses;          /* bit per fixed Placeholder */
+        bool uses_list;
 };
+
+static const char *const template_list_table[_TEMPLATE_LIST_MAX] = {
+        [TEMPLATE_LIST_PATHNAMES] = "pathnames",
+        [TEMPLATE_LIST_RELPATHS] = "relpaths",
+        [TEMPLATE_LIST_DELETED_RELPATHS] = "deleted_relpaths",
+};
+
+const char *template_list_to_string(TemplateList l) {
+        return (unsigned) l < _TEMPLATE_LIST_MAX ? template_list_table[l] : NULL;
+}
+
+static int lookup_list(const char *name, size_t len) {
+        for (int l = 0; l < _TEMPLATE_LIST_MAX; l++)
+                if (strlen(template_list_table[l]) == len && memcmp(template_list_table[l], name, len) == 0)
+                        return l;
+        return -1;
+}
 
 ExecTemplate *exec_template_free(ExecTemplate *t) {
         if (!t)
@@ -164,7 +183,7 @@ static int word_compile(Word *w, uint32_t *uses, const char *arg, const char *co
         g_autoptr(GString) literal = g_string_new(NULL);
         int r = 0;
 
-        *w = (Word) {};
+        *w = (Word) { .list = -1 };
 
         for (const char *p = arg; *p; p++) {
                 const char *close;
@@ -194,6 +213,16 @@ static int word_compile(Word *w, uint32_t *uses, const char *arg, const char *co
                         break;
                 }
                 s.index = lookup_name(p + 1, close - p - 1, group_names);
+                if (s.index < 0 && lookup_list(p + 1, close - p - 1) >= 0) {
+                        if (p != arg || close[1] || literal->len > 0) {
+                                set_error(ret_error, "%.*s must be a whole argument", (int) (close - p + 1), p);
+                                r = -EINVAL;
+                                break;
+                        }
+                        w->list = lookup_list(p + 1, close - p - 1);
+                        p = close;
+                        continue;
+                }
                 if (s.index < 0) {
                         set_error(ret_error, "unknown placeholder %.*s", (int) (close - p + 1), p);
                         r = -EINVAL;
@@ -246,6 +275,14 @@ int exec_template_new(ExecTemplate **ret, const char *text, const char *const *g
                 t->n_words++;
                 if (r < 0)
                         return r;
+                if (t->words[i].list >= 0) {
+                        if (i == 0) {
+                                set_error(ret_error, "{%s} cannot be the command",
+                                          template_list_table[t->words[i].list]);
+                                return -EINVAL;
+                        }
+                        t->uses_list = true;
+                }
         }
 
         if (ret)
@@ -265,37 +302,123 @@ static const char *value_of(const TemplateValues *v, int index) {
         return strempty(s);
 }
 
-char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v) {
-        char **argv;
+static char *word_expand(const Word *w, const TemplateValues *v) {
+        size_t len = w->literal_len;
+        char *arg, *q;
+
+        /* Measure first, so that each argument is a single allocation. */
+        for (size_t j = 0; j < w->n_segments; j++)
+                if (w->segments[j].index >= 0)
+                        len += strlen(value_of(v, w->segments[j].index));
+
+        arg = q = g_malloc(len + 1);
+        for (size_t j = 0; j < w->n_segments; j++) {
+                const Segment *s = &w->segments[j];
+
+                if (s->index < 0)
+                        q = mempcpy(q, s->literal, s->len);
+                else
+                        q = stpcpy(q, value_of(v, s->index));
+        }
+        *q = '\0';
+        return arg;
+}
+
+/* The value of list l for path i, or NULL if the path is not in that list. */
+static const char *list_item(const TemplatePaths *p, int l, size_t i) {
+        switch (l) {
+        case TEMPLATE_LIST_PATHNAMES:
+                return p->paths[i];
+        case TEMPLATE_LIST_RELPATHS:
+                return p->relpaths[i];
+        case TEMPLATE_LIST_DELETED_RELPATHS:
+                return p->deleted[i] ? p->relpaths[i] : NULL;
+        default:
+                return NULL;
+        }
+}
+
+char **exec_template_expand_paths(const ExecTemplate *t, const TemplateValues *v, const TemplatePaths *p,
+                                  size_t from, size_t to) {
+        GPtrArray *a = g_ptr_array_new();
 
         assert(t);
-
-        argv = g_new(char *, t->n_words + 1);
         for (size_t i = 0; i < t->n_words; i++) {
                 const Word *w = &t->words[i];
-                size_t len = w->literal_len;
-                char *arg, *q;
 
-                /* Measure first, so that each argument is a single allocation. */
-                for (size_t j = 0; j < w->n_segments; j++)
-                        if (w->segments[j].index >= 0)
-                                len += strlen(value_of(v, w->segments[j].index));
-
-                arg = q = g_malloc(len + 1);
-                for (size_t j = 0; j < w->n_segments; j++) {
-                        const Segment *s = &w->segments[j];
-
-                        if (s->index < 0)
-                                q = mempcpy(q, s->literal, s->len);
-                        else
-                                q = stpcpy(q, value_of(v, s->index));
+                if (w->list < 0) {
+                        g_ptr_array_add(a, word_expand(w, v));
+                        continue;
                 }
-                *q = '\0';
-                argv[i] = arg;
-        }
-        argv[t->n_words] = NULL;
+                for (size_t k = from; p && k < to && k < p->n; k++) {
+                        const char *item = list_item(p, w->list, k);
 
-        return argv;
+                        if (item)
+                                g_ptr_array_add(a, g_strdup(item));
+                }
+        }
+        g_ptr_array_add(a, NULL);
+        return (char **) g_ptr_array_free(a, false);
+}
+
+int exec_template_split(const ExecTemplate *t, const TemplateValues *v, const TemplatePaths *p, size_t arg_max,
+                        size_t env_size, size_t arg_strlen_max, GArray *ends) {
+        size_t fixed = sizeof(char *), used;
+
+        assert(t);
+        if (!t->uses_list || p->n == 0) {
+                size_t n = p->n;
+
+                g_array_append_val(ends, n);
+                return 0;
+        }
+        for (size_t i = 0; i < t->n_words; i++)
+                if (t->words[i].list < 0) {
+                        g_autofree char *arg = word_expand(&t->words[i], v);
+
+                        fixed += strlen(arg) + 1 + sizeof(char *);
+                }
+        if (fixed + env_size >= arg_max)
+                return -E2BIG;
+
+        used = fixed + env_size;
+        for (size_t k = 0; k < p->n; k++) {
+                size_t cost = 0;
+
+                for (size_t i = 0; i < t->n_words; i++) {
+                        const char *item = t->words[i].list >= 0 ? list_item(p, t->words[i].list, k) : NULL;
+
+                        if (!item)
+                                continue;
+                        if (strlen(item) + 1 > arg_strlen_max)
+                                return -E2BIG;
+                        cost += strlen(item) + 1 + sizeof(char *);
+                }
+                if (fixed + env_size + cost > arg_max)
+                        return -E2BIG;
+                if (used + cost > arg_max) {
+                        /* k starts the next run. */
+                        g_array_append_val(ends, k);
+                        used = fixed + env_size;
+                }
+                used += cost;
+        }
+        {
+                size_t n = p->n;
+
+                g_array_append_val(ends, n);
+        }
+        return 0;
+}
+
+bool exec_template_uses_list(const ExecTemplate *t) {
+        assert(t);
+        return t->uses_list;
+}
+
+/* Without paths, a list placeholder expands to no argument. */
+char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v) {
+        return exec_template_expand_paths(t, v, NULL, 0, 0);
 }
 
 size_t exec_template_argc(const ExecTemplate *t) {

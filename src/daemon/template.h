@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <glib.h>
+
 #include "macro.h"
 
 /* The fixed placeholders. Values are byte strings (file names need not be UTF-8). */
@@ -58,6 +60,38 @@ char **exec_template_expand(const ExecTemplate *t, const TemplateValues *v);
 struct Task;
 void task_template_values(const struct Task *t, TemplateValues *v, char **scratch_id, char **scratch_mask,
                           char **scratch_dir);
+
+/* The list placeholders of Batch=yes: each only as a whole argument, which becomes one argument per path
+ * (none for an empty list). Elsewhere in an argument they are an error ("{pathnames} must be a whole
+ * argument"). */
+typedef enum TemplateList {
+        TEMPLATE_LIST_PATHNAMES,        /* {pathnames}        every path of the task, full */
+        TEMPLATE_LIST_RELPATHS,         /* {relpaths}         the same relative to the watch's Path= */
+        TEMPLATE_LIST_DELETED_RELPATHS, /* {deleted_relpaths} the relpaths whose latest event removed them */
+        _TEMPLATE_LIST_MAX,
+} TemplateList;
+
+const char *template_list_to_string(TemplateList l);     /* "pathnames" */
+bool exec_template_uses_list(const ExecTemplate *t);
+
+/* A task's paths for the list placeholders: n of them, in order. */
+typedef struct TemplatePaths {
+        size_t n;
+        const char *const *paths;
+        const char *const *relpaths;
+        const bool *deleted;
+} TemplatePaths;
+
+/* argv with the list placeholders expanded to the paths [from, to) of p. */
+char **exec_template_expand_paths(const ExecTemplate *t, const TemplateValues *v, const TemplatePaths *p,
+                                  size_t from, size_t to);
+
+/* Splits p into runs whose argv stays within the kernel's limits: arg_max bytes for the argument and
+ * environment strings with their pointers (env_size: the environment's share), and arg_strlen_max per
+ * string. Appends each run's end index to ends (a GArray of size_t; the last is p->n; one run when no
+ * list placeholder is used). -E2BIG when even one path does not fit. */
+int exec_template_split(const ExecTemplate *t, const TemplateValues *v, const TemplatePaths *p, size_t arg_max,
+                        size_t env_size, size_t arg_strlen_max, GArray *ends);
 
 size_t exec_template_argc(const ExecTemplate *t);
 bool exec_template_uses(const ExecTemplate *t, Placeholder p);

@@ -1203,6 +1203,52 @@ static void test_unit_template(void) {
                       "test.conf:6: Unit: unknown placeholder {nme}");
 }
 
+/* Batch=, BatchMax=, MaxDelaySec=, StandardInput=: defaults, values, errors, the dump. */
+static void test_batch(void) {
+        _cleanup_(config_freep) Config *d = load_ok("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nExec=/bin/x\n");
+        _cleanup_(config_freep) Config *c = load_ok(
+                "[Watch w]\nPath=/w\n[Rule r]\nOn=created\nBatch=yes\nBatchMax=5\nMaxDelaySec=2s\n"
+                "StandardInput=paths-nul\nExec=/bin/x --list {pathnames} -- {relpaths} {deleted_relpaths}\n");
+        const ConfigRule *r = config_find_rule(d, "r");
+
+        g_assert_false(r->batch);
+        g_assert_cmpuint(r->batch_max, ==, 10000);
+        g_assert_cmpuint(r->max_delay, ==, USEC_INFINITY);
+        g_assert_cmpint(r->standard_input, ==, STDIN_NULL);
+        r = config_find_rule(c, "r");
+        g_assert_true(r->batch);
+        g_assert_cmpuint(r->batch_max, ==, 5);
+        g_assert_cmpuint(r->max_delay, ==, 2 * USEC_PER_SEC);
+        g_assert_cmpint(r->standard_input, ==, STDIN_PATHS_NUL);
+        g_assert_true(exec_template_uses_list(r->exec_template));
+
+        for (int f = 0; f < _STDIN_FORMAT_MAX; f++)
+                g_assert_cmpint(stdin_format_from_string(stdin_format_to_string(f)), ==, f);
+        g_assert_cmpint(stdin_format_from_string("lines"), ==, -EINVAL);
+
+        assert_round_trip("[Watch w]\nPath=/w\n[Rule r]\nWatch=w\nOn=created\nBatch=yes\nBatchMax=7\n"
+                          "MaxDelaySec=1min\nStandardInput=json\nExec=/bin/x {relpaths}\n"
+                          "[Rule s]\nWatch=w\nOn=created\nAction=shell\nMaxDelaySec=3\n"
+                          "StandardInput=relpaths-nul\nExec=cat\n");
+
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nExec=/bin/x --files={pathnames}\n",
+                      "test.conf:5: Exec: {pathnames} must be a whole argument");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nExec={relpaths} x\n",
+                      "test.conf:5: Exec: {relpaths} cannot be the command");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nBatchMax=0\nExec=/bin/x\n",
+                      "test.conf:5: BatchMax: a batch holds at least one path");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nStandardInput=tty\nExec=/bin/x\n",
+                      "test.conf:5: StandardInput: invalid value \"tty\" (null, paths, paths-nul, relpaths, "
+                      "relpaths-nul or json)");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nAction=delete\nSource=x\nBatch=yes\n",
+                      "test.conf:7: Batch: Batch= is only valid with Action=exec or Action=shell");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nCancelOn=deleted\nBatch=yes\nExec=/bin/x\n",
+                      "test.conf:3: CancelOn: CancelOn= cannot be used with Batch=yes");
+        assert_errors("[Watch w]\nPath=/w\n[Rule r]\nOn=created\nAction=start-unit\nUnit=a@ {relpaths}\n",
+                      "test.conf:6: Unit: {pathnames}, {relpaths} and {deleted_relpaths} name several paths, a "
+                      "unit name one");
+}
+
 static void test_rule_ref(void) {
         Config *c = load_ok(WATCH_W "[Rule r]\nOn=created\nExec=true\n");
         ConfigRule *r = c->rules->pdata[0];
@@ -1250,6 +1296,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/sources", test_sources);
         g_test_add_func("/config/enums", test_enums);
         g_test_add_func("/config/rule-ref", test_rule_ref);
+        g_test_add_func("/config/batch", test_batch);
         g_test_add_func("/config/unit-template", test_unit_template);
 
         return g_test_run();

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "watch.h"
+#include "batch.h"
 #include "config.h"
 #include "event.h"
 #include "runner.h"
@@ -529,9 +530,80 @@ static void test_start_failures(void) {
         fixture_teardown(&f);
 }
 
+/* Batch=yes: distinct paths in first-seen order with their latest event, one task; BatchMax= seals a full
+ * batch (due at once) and opens the next; a batch waits for the running one of its key. */
+static void test_batch(void) {
+        Fixture f = {};
+        Task *b, *full, *next;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE IN_DELETE\nBatch=yes\nBatchMax=3\nDelaySec=0.2s\n"
+                          "Exec=/bin/x {pathnames}\n");
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        event_on(&f, "r", "b", IN_CLOSE_WRITE);
+        event_on(&f, "r", "a", IN_DELETE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 1);
+        b = scheduler_get(f.scheduler, 1);
+        g_assert_nonnull(b);
+        g_assert_cmpuint(task_n_paths(b), ==, 2);
+        g_assert_cmpstr(b->path, ==, "/srv/w/a");
+        g_assert_cmpstr(task_batch_get(b->batch, 0)->path, ==, "/srv/w/a");
+        g_assert_cmpuint(task_batch_get(b->batch, 0)->mask, ==, IN_DELETE);    /* its latest event */
+        g_assert_true(batch_entry_is_deletion(task_batch_get(b->batch, 0)));
+        g_assert_cmpuint(task_n_deleted(b), ==, 1);
+        event_on(&f, "r", "c", IN_CLOSE_WRITE);
+        g_assert_cmpuint(task_n_paths(b), ==, 3);
+        /* Full: "d" seals it and opens the next batch; "a" again joins the new one, not the full one. */
+        event_on(&f, "r", "d", IN_CLOSE_WRITE);
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        g_assert_cmpuint(stats(&f).n_scheduled, ==, 2);
+        g_assert_true(b->batch_sealed);
+        next = scheduler_get(f.scheduler, 2);
+        g_assert_cmpuint(task_n_paths(next), ==, 2);
+        g_assert_cmpuint(task_n_paths(b), ==, 3);
+        /* The full one is due at once; the next waits its delay and then for the running one of its key. */
+        run_until(&f, n_started_is, GUINT_TO_POINTER(1));
+        full = started(&f, 0);
+        g_assert_true(full == b);
+        g_assert_false(scheduler_find(f.scheduler, rule(&f, "r"), NULL, "/srv/w/a"));  /* batches follow nothing */
+        for (int i = 0; i < 40; i++)
+                g_assert_cmpint(sd_event_run(f.event, 10 * USEC_PER_MSEC), >=, 0);
+        g_assert_cmpuint(f.fake.started->len, ==, 1);
+        finish(&f, full);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        g_assert_true(started(&f, 1) == next);
+        finish(&f, next);
+        fixture_teardown(&f);
+}
+
+/* MaxDelaySec=: events every 50 ms keep postponing a DelaySec=0.3s task, but it runs by 0.5 s after the
+ * first one. */
+static void test_max_delay(void) {
+        Fixture f = {};
+        usec_t first;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=0.3s\nMaxDelaySec=0.5s\nExec=/bin/x\n");
+        first = now_usec(CLOCK_MONOTONIC);
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        while (f.fake.started->len == 0) {
+                usec_t next = now_usec(CLOCK_MONOTONIC) + 50 * USEC_PER_MSEC;
+
+                g_assert_cmpuint(now_usec(CLOCK_MONOTONIC) - first, <, DEADLINE_USEC);
+                while (now_usec(CLOCK_MONOTONIC) < next && f.fake.started->len == 0)
+                        g_assert_cmpint(sd_event_run(f.event, 10 * USEC_PER_MSEC), >=, 0);
+                if (f.fake.started->len == 0)
+                        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        }
+        g_assert_cmpuint(now_usec(CLOCK_MONOTONIC) - first, >=, 500 * USEC_PER_MSEC - 10 * USEC_PER_MSEC);
+        g_assert_cmpuint(now_usec(CLOCK_MONOTONIC) - first, <, 800 * USEC_PER_MSEC);
+        finish(&f, started(&f, 0));
+        fixture_teardown(&f);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/scheduler/debounce", test_debounce);
+        g_test_add_func("/scheduler/batch", test_batch);
+        g_test_add_func("/scheduler/max-delay", test_max_delay);
         g_test_add_func("/scheduler/cancel-on", test_cancel_on);
         g_test_add_func("/scheduler/follow", test_follow);
         g_test_add_func("/scheduler/follow-recheck", test_follow_recheck);

@@ -17,6 +17,7 @@
 #include "event.h"
 #include "runner.h"
 #include "scheduler.h"
+#include "batch.h"
 #include "state.h"
 #include "watch.h"
 
@@ -31,7 +32,9 @@ typedef struct Fixture {
 static const char config_text[] =
         "[Watch w]\nPath=/srv/w\n\n"
         "[Rule held]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=1h\nExec=/bin/true {pathname}\n\n"
-        "[Rule each]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=2h\nForEach=x y\nExec=/bin/true {item}\n";
+        "[Rule each]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=2h\nForEach=x y\nExec=/bin/true {item}\n\n"
+        "[Rule batch]\nWatch=w\nOn=IN_CLOSE_WRITE\nBatch=yes\nDelaySec=3h\nExec=/bin/true {pathnames}\n\n"
+        "[Rule small]\nWatch=w\nOn=IN_CLOSE_WRITE\nBatch=yes\nBatchMax=2\nDelaySec=3h\nExec=/bin/true\n";
 
 static Runner *no_runner(const Task *t, void *userdata) {
         return NULL;
@@ -157,6 +160,60 @@ static void test_round_trip(Fixture *f, gconstpointer data) {
                 g_assert_cmpuint(((TaskSeed *) seeds->pdata[i - 1])->due_usec, <=,
                                  ((TaskSeed *) seeds->pdata[i])->due_usec);
         g_assert_cmpstr(((TaskSeed *) seeds->pdata[seeds->len - 1])->rule, ==, "each");
+}
+
+/* A batch keeps its paths, in order, each with its event, through the file and back into a scheduler. */
+static void test_batch(Fixture *f, gconstpointer data) {
+        g_autoptr(GPtrArray) seeds = NULL;
+        _cleanup_(scheduler_freep) Scheduler *s2 = NULL;
+        const TaskSeed *s;
+        Task *t;
+
+        event_on(f, "batch", "one");
+        event_on(f, "batch", "tab\tand\nnewline \xff");
+        event_on(f, "batch", "one");
+        event_on(f, "batch", "three");
+        g_assert_cmpint(state_save_tasks(f->dir, f->scheduler), ==, 1);
+        seeds = load(f, NULL);
+        g_assert_cmpuint(seeds->len, ==, 1);
+        s = seeds->pdata[0];
+        g_assert_cmpstr(s->path, ==, "/srv/w/one");
+        g_assert_nonnull(s->batch);
+        g_assert_cmpuint(task_batch_size(s->batch), ==, 3);
+        g_assert_cmpstr(task_batch_get(s->batch, 1)->path, ==, "/srv/w/tab\tand\nnewline \xff");
+        g_assert_cmpuint(task_batch_get(s->batch, 2)->mask, ==, IN_CLOSE_WRITE);
+        g_assert_cmpint(task_batch_get(s->batch, 2)->kind, ==, EVENT_KIND_CHANGED);
+        g_assert_cmpstr(task_batch_get(s->batch, 2)->event_name, ==, "changed");
+
+        g_assert_cmpint(scheduler_new(&s2, f->event, no_runner, NULL), ==, 0);
+        t = scheduler_restore(s2, (ConfigRule *) config_find_rule(f->config, "batch"), "/srv/w", s);
+        g_assert_nonnull(t);
+        g_assert_cmpuint(task_n_paths(t), ==, 3);
+        g_assert_cmpstr(task_batch_get(t->batch, 2)->path, ==, "/srv/w/three");
+}
+
+/* A full batch and the next one of the same key both come back; new paths join the later one. */
+static void test_two_batches(Fixture *f, gconstpointer data) {
+        g_autoptr(GPtrArray) seeds = NULL;
+        _cleanup_(scheduler_freep) Scheduler *s2 = NULL;
+        ConfigRule *r = (ConfigRule *) config_find_rule(f->config, "small");
+        Task *a, *b;
+
+        event_on(f, "small", "1");
+        event_on(f, "small", "2");
+        event_on(f, "small", "3");
+        g_assert_cmpint(state_save_tasks(f->dir, f->scheduler), ==, 2);
+        seeds = load(f, NULL);
+        g_assert_cmpuint(seeds->len, ==, 2);
+        g_assert_cmpint(scheduler_new(&s2, f->event, no_runner, NULL), ==, 0);
+        a = scheduler_restore(s2, r, "/srv/w", seeds->pdata[0]);
+        b = scheduler_restore(s2, r, "/srv/w", seeds->pdata[1]);
+        g_assert_nonnull(a);
+        g_assert_nonnull(b);
+        g_assert_cmpuint(task_n_paths(a), ==, 2);
+        g_assert_cmpuint(task_n_paths(b), ==, 1);
+        g_assert_true(a->batch_sealed);
+        g_assert_false(b->batch_sealed);
 }
 
 static void test_format_1(Fixture *f, gconstpointer data) {
@@ -379,6 +436,8 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
         ADD("/state/round-trip", test_round_trip);
+        ADD("/state/batch", test_batch);
+        ADD("/state/two-batches", test_two_batches);
         ADD("/state/format-1", test_format_1);
         ADD("/state/later-format", test_later_format);
         ADD("/state/refused", test_refused);

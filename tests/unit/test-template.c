@@ -367,6 +367,64 @@ static void test_shell_script_check(void) {
                               "use \"$INOTASKD_NAME\"");
 }
 
+#define LIST_STRV(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+/* The list placeholders: one argument per path, deletions apart; split at the limits, never truncated. */
+static void test_lists(void) {
+        _cleanup_(exec_template_freep) ExecTemplate *t = compile_ok("/bin/x -a {pathnames} -- {deleted_relpaths}",
+                                                                    NULL);
+        const char *paths[] = { "/w/a", "/w/b c", "/w/d\ne", "/w/gone" };
+        const char *rel[] = { "a", "b c", "d\ne", "gone" };
+        const bool del[] = { false, false, false, true };
+        TemplatePaths p = { .n = 4, .paths = paths, .relpaths = rel, .deleted = del };
+        g_autoptr(GArray) ends = g_array_new(false, false, sizeof(size_t));
+        g_auto(GStrv) all = NULL, none = NULL;
+        size_t fixed, per, from = 0, n = 0;
+
+        g_assert_true(exec_template_uses_list(t));
+        all = exec_template_expand_paths(t, NULL, &p, 0, 4);
+        g_assert_cmpstrv(all, LIST_STRV("/bin/x", "-a", "/w/a", "/w/b c", "/w/d\ne", "/w/gone", "--", "gone"));
+        /* Without paths a list is empty: the other arguments stay. */
+        none = exec_template_expand(t, NULL);
+        g_assert_cmpstrv(none, LIST_STRV("/bin/x", "-a", "--"));
+
+        /* Room for everything: one run. */
+        g_assert_cmpint(exec_template_split(t, NULL, &p, 1 << 20, 0, 4096, ends), ==, 0);
+        g_assert_cmpuint(ends->len, ==, 1);
+        g_assert_cmpuint(g_array_index(ends, size_t, 0), ==, 4);
+
+        /* Room for the fixed part and two paths of 5 bytes each: the runs hold two, then the rest. */
+        fixed = sizeof(char *) + 3 * (sizeof(char *)) + strlen("/bin/x") + 1 + strlen("-a") + 1 + strlen("--") + 1;
+        per = strlen("/w/b c") + 1 + sizeof(char *);
+        g_array_set_size(ends, 0);
+        g_assert_cmpint(exec_template_split(t, NULL, &p, fixed + 2 * per, 0, 4096, ends), ==, 0);
+        g_assert_cmpuint(ends->len, >=, 2);
+        for (guint k = 0; k < ends->len; k++) {
+                size_t to = g_array_index(ends, size_t, k);
+                g_auto(GStrv) a = exec_template_expand_paths(t, NULL, &p, from, to);
+
+                g_assert_cmpuint(to, >, from);
+                n += to - from;
+                from = to;
+                g_assert_cmpstr(a[0], ==, "/bin/x");
+        }
+        g_assert_cmpuint(n, ==, 4);
+        g_assert_cmpuint(from, ==, 4);
+
+        /* A path that fits no run, or a string beyond the per-string limit: an error, not a cut. */
+        g_array_set_size(ends, 0);
+        g_assert_cmpint(exec_template_split(t, NULL, &p, fixed + 4, 0, 4096, ends), ==, -E2BIG);
+        g_array_set_size(ends, 0);
+        g_assert_cmpint(exec_template_split(t, NULL, &p, 1 << 20, 0, 4, ends), ==, -E2BIG);
+        g_array_set_size(ends, 0);
+        g_assert_cmpint(exec_template_split(t, NULL, &p, 1 << 20, 1 << 20, 4096, ends), ==, -E2BIG);
+
+        check_error("/bin/x a{pathnames}", NULL, "{pathnames} must be a whole argument");
+        check_error("/bin/x {relpaths}b", NULL, "{relpaths} must be a whole argument");
+        check_error("{pathnames}", NULL, "{pathnames} cannot be the command");
+        g_assert_cmpstr(template_list_to_string(TEMPLATE_LIST_DELETED_RELPATHS), ==, "deleted_relpaths");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -385,6 +443,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/template/validate-only", test_validate_only);
         g_test_add_func("/template/shell-positional", test_shell_positional);
         g_test_add_func("/template/shell-script-check", test_shell_script_check);
+        g_test_add_func("/template/lists", test_lists);
 
         return g_test_run();
 }
