@@ -737,6 +737,9 @@ static int property_apply(sd_bus_message *m, const char *assignment, char **ret_
 
         if (ret_error)
                 *ret_error = NULL;
+        /* D-Bus strings are UTF-8: sd-bus would refuse the value only when it is appended. */
+        if (!g_utf8_validate(assignment, -1, NULL))
+                return fail(ret_error, "", "not valid UTF-8");
         eq = strchr(assignment, '=');
         if (!eq)
                 return fail(ret_error, assignment, "expected NAME=VALUE");

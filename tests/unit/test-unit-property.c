@@ -213,6 +213,8 @@ static void test_errors(void) {
         assert_error("KillSignal=SIGNOPE", "Property=KillSignal: not a signal: \"SIGNOPE\"");
         assert_error("UMask=0999", "Property=UMask: not an octal mode: \"0999\"");
         assert_error("StandardOutput=file:rel", "Property=StandardOutput: not an absolute path: \"rel\"");
+        assert_error("Description\xff=x", "Property=: not valid UTF-8");      /* found by fuzz-unit-property */
+        assert_error("SyslogIdentifier=a\xc3", "Property=: not valid UTF-8");
         assert_error("SomethingSec=forever", "Property=SomethingSec: not a time span: \"forever\"");
         /* What the daemon sets itself: the message names the key to use. */
         assert_error("ExecStart=/bin/true", "Property=ExecStart: set by inotaskd from the rule's Exec=");
