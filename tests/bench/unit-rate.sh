@@ -25,7 +25,8 @@ STAMP=$HELPERS/stamp GEN=$HELPERS/bench-gen
 CONF=/etc/inotaskd/conf.d/70-bench-unit-rate.conf
 
 units_known=no
-inotaskd --dump-config 2>/dev/null | grep -q '^TaskUnits=' && units_known=yes
+# not grep -q: it may exit before inotaskd has written all, whose SIGPIPE then fails the pipeline
+inotaskd --dump-config 2>/dev/null | grep '^TaskUnits=' >/dev/null && units_known=yes
 
 cleanup() {
         rm -f "$CONF"
