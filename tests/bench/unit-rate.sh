@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$WORK" && mkdir -p "$WORK/out"
+rm -rf "$WORK" && mkdir -p "$WORK/out" "$(dirname "$CONF")"
 {
         for mode in direct unit; do
                 mkdir -p "$WORK/$mode-rate" "$WORK/$mode-lat"
