@@ -699,7 +699,7 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (t && (t->state == TASK_SCHEDULED || t->state == TASK_RUNNING))
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Path",
                                                               "PathBytes", "Event", "State", "Result", "DueUSec", "StartedUSec",
-                                                              "FinishedUSec", "MainPID", "ExitStatus", NULL);
+                                                              "FinishedUSec", "MainPID", "ExitStatus", "Unit", NULL);
         }
         g_hash_table_remove_all(b->dirty_tasks);
         return 0;
