@@ -708,7 +708,7 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Path",
                                                               "PathBytes", "Paths", "NPaths",
                                                               "Event", "State", "Result", "DueUSec", "StartedUSec",
-                                                              "FinishedUSec", "MainPID", "ExitStatus", NULL);
+                                                              "FinishedUSec", "MainPID", "ExitStatus", "Unit", NULL);
         }
         g_hash_table_remove_all(b->dirty_tasks);
         return 0;
