@@ -678,7 +678,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable watchdog, ignoring: %m");
 
-        r = backend_new(&m->backend, &backend_inotify_ops, m->event, on_event, m);
+        r = backend_new(&m->backend, m->event, on_event, m);
         if (r < 0)
                 return r;
         r = scheduler_new(&m->scheduler, m->event, runner_for, m);

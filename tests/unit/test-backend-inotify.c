@@ -68,7 +68,7 @@ static void test_read_error_ends_loop(void) {
 
         g_assert_nonnull(dir);
         g_assert_cmpint(sd_event_new(&e), >=, 0);
-        g_assert_cmpint(backend_new(&b, &backend_inotify_ops, e, on_event, &n), ==, 0);
+        g_assert_cmpint(backend_new(&b, e, on_event, &n), ==, 0);
         g_assert_cmpint(backend_set_mask(b, IN_CLOSE_WRITE), ==, 0);
         g_assert_cmpint(backend_add_watch(b, &cw, &w), ==, 0);
         g_assert_true(w->active);
