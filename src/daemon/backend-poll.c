@@ -222,6 +222,7 @@ typedef struct Change {
         const PollEntry *e;             /* NULL: nothing to do */
         WatchNode *old_parent;          /* moved: resolved after the deletions */
         int replaced;                   /* created over a file of another inode: its deletion's index, or -1 */
+        bool skip;                      /* a deletion that is not one (a move's old half, a replacement) */
 } Change;
 
 /* Shallow first (a directory before what appears in it); at one depth moves before creations (a name
@@ -397,17 +398,17 @@ static void apply(PollBackend *b, PollWatch *pw, GHashTable *found) {
                 guint d = GPOINTER_TO_UINT(g_hash_table_lookup(gone_by_ino, c->e));
                 Change *dc = d > 0 ? &g_array_index(del, Change, d - 1) : NULL;
 
-                if (!dc || !dc->rel || streq(dc->rel, c->rel))
+                if (!dc || dc->skip || streq(dc->rel, c->rel))
                         continue;
                 c->old_rel = dc->rel;
-                dc->rel = NULL;         /* not a deletion */
+                dc->skip = true;
         }
         for (guint j = 0; j < add->len; j++) {
                 Change *c = &g_array_index(add, Change, j);
 
-                if (c->replaced >= 0 && g_array_index(del, Change, c->replaced).rel) {
+                if (c->replaced >= 0 && !g_array_index(del, Change, c->replaced).skip) {
                         /* The old inode went nowhere we see: the file was replaced, i.e. changed. */
-                        g_array_index(del, Change, c->replaced).rel = NULL;
+                        g_array_index(del, Change, c->replaced).skip = true;
                         g_ptr_array_add(mod, GUINT_TO_POINTER(IN_CLOSE_WRITE));
                         g_ptr_array_add(mod, (gpointer) c->rel);
                         c->e = NULL;
@@ -418,7 +419,7 @@ static void apply(PollBackend *b, PollWatch *pw, GHashTable *found) {
         for (guint j = 0; j < del->len; j++) {
                 const Change *d = &g_array_index(del, Change, j);
 
-                if (d->rel)
+                if (!d->skip)
                         deleted(b, w, d->rel, d->e->is_dir);
         }
 

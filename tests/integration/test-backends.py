@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Backend= per watch: none (InitialEvent= only) with --once, poll (a periodic walk: created, changed,
+deleted, moves paired by inode) on tmpfs and on a FUSE mount (bindfs) where inotify does not hear writes
+made through the other side, auto choosing poll there; fanotify's clear refusal where it cannot work."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import json
+
+import harness
+from harness import DaemonTestCase, SANITIZER_REPORT, log, wait_for, write
+from bus_harness import BusTestCase
+
+NONE_ONCE = '''
+[Watch w]
+Path=@TMP@/w
+Recursive=yes
+Backend=none
+InitialEvent=exists
+
+[Rule r]
+Watch=w
+On=exists
+Exec=@REC@ {relpath}
+'''
+
+NONE_ONCE_FAIL = NONE_ONCE + '''
+[Rule bad]
+Watch=w
+On=exists
+Match=b
+Exec=/bin/false
+'''
+
+NONE_LIVE = '''
+[Watch w]
+Path=@TMP@/w
+Backend=none
+
+[Rule r]
+Watch=w
+On=created changed
+Exec=@REC@ {relpath}
+'''
+
+POLL = '''
+[Watch w]
+Path=@TMP@/w
+Recursive=yes
+Backend=poll
+PollIntervalSec=200ms
+
+[Rule r]
+Watch=w
+On=created changed deleted moved
+Directories=yes
+Exec=@REC@ {event} {relpath} {src_pathname}
+'''
+
+
+def events(d):
+    return [tuple(os.fsdecode(a) for a in r.args) for r in d.records()]
+
+
+class NoneBackend(DaemonTestCase):
+    def test_once_runs_initial_and_exits_0(self):
+        d = self.daemon(NONE_ONCE, start=False, marker=False, args=['--once'])
+        for p in ('a', 'b', 'sub/c'):
+            os.makedirs(os.path.dirname(d.path('w', p)), exist_ok=True)
+            write(d.path('w', p))
+        d.start(wait_ready=False)
+        self.assertEqual(d.wait_exit(), 0, d.log_text()[-3000:])
+        got = sorted(r.args[0] for r in d.records())
+        log('--once, Backend=none: exit 0, tasks for %r' % got)
+        self.assertEqual(got, [b'a', b'b', b'sub/c'])
+        self.assertTrue(d.log_matches(r'--once: 3 tasks run, all succeeded'))
+
+    def test_once_fails_if_a_task_fails(self):
+        d = self.daemon(NONE_ONCE_FAIL, start=False, marker=False, args=['--once'])
+        os.makedirs(d.path('w'))
+        write(d.path('w', 'a'))
+        write(d.path('w', 'b'))
+        d.start(wait_ready=False)
+        rc = d.wait_exit()
+        log('--once with a failing task: exit %d' % rc)
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(d.log_matches(r'--once: task \d+ \(rule bad, .*/w/b\) did not succeed: exit-code'),
+                        d.log_text()[-3000:])
+        self.assertTrue(d.log_matches(r'--once: 1 of 3 tasks failed'))
+
+    def test_none_does_not_monitor(self):
+        d = self.daemon(NONE_LIVE, start=False)
+        os.makedirs(d.path('w'))
+        d.start()
+        write(d.path('w', 'new'))
+        d.settle()     # the marker's watch (inotify) proves the loop handled what came before
+        self.assertEqual(d.records(), [], 'Backend=none raises nothing for a write')
+        log('Backend=none: a write raised nothing')
+
+
+class PollBackend(DaemonTestCase):
+    def test_poll_tmpfs(self):
+        d = self.daemon(POLL, start=False, marker=False)
+        w = d.path('w')
+        os.makedirs(os.path.join(w, 'dir', 'deep'))
+        write(os.path.join(w, 'edit'), 'one')
+        write(os.path.join(w, 'gone'))
+        write(os.path.join(w, 'from'))
+        write(os.path.join(w, 'dir', 'deep', 'f'))
+        d.start()
+        self.assertTrue(d.log_matches(r'polling 6 entries every 200 ms'), d.log_text()[-2000:])
+
+        write(os.path.join(w, 'new'))
+        write(os.path.join(w, 'edit'), 'two, longer')
+        os.unlink(os.path.join(w, 'gone'))
+        os.rename(os.path.join(w, 'from'), os.path.join(w, 'to'))
+        os.rename(os.path.join(w, 'dir'), os.path.join(w, 'dir2'))
+        want = {
+            ('changed', 'new', ''), ('changed', 'edit', ''), ('deleted', 'gone', ''),
+            ('moved', 'to', os.path.join(w, 'from')), ('moved', 'dir2', os.path.join(w, 'dir')),
+        }
+        wait_for(lambda: want <= set(events(d)), what='poll to raise %r' % sorted(want))
+        # One more poll round: nothing else (the files below the moved directory went along with it).
+        n = d.log_text().count('Watch w: polled ')
+        wait_for(lambda: d.log_text().count('Watch w: polled ') >= n + 2, what='two more polls')
+        got = events(d)
+        log('poll on tmpfs: %r' % got)
+        self.assertEqual(sorted(got), sorted(want), 'exactly these, each once')
+
+    def test_poll_root_waits_again(self):
+        d = self.daemon(POLL, start=False, marker=False)
+        w = d.path('w')
+        os.makedirs(w)
+        d.start()
+        shutil.rmtree(w)
+        d.wait_for_log(r'Watch w: .* is gone, waiting')
+        os.makedirs(w)
+        write(os.path.join(w, 'back'))
+        wait_for(lambda: ('changed', 'back', '') in events(d), what='a file in the re-created root')
+        log('poll: root removed and re-created, then %r' % events(d))
+
+
+def bindfs_mount(src, mnt):
+    p = subprocess.run(['bindfs', '--no-allow-other', src, mnt], capture_output=True, encoding='utf-8')
+    return p.returncode == 0, p.stderr
+
+
+FUSE = '''
+[Watch auto]
+Path=@TMP@/mnt
+Recursive=yes
+PollIntervalSec=200ms
+
+[Watch inotify]
+Path=@TMP@/mnt
+Recursive=yes
+Backend=inotify
+
+[Rule r]
+Watch=auto inotify
+On=created changed
+Exec=@REC@ {watch} {relpath}
+'''
+
+
+class PollOnFuse(DaemonTestCase):
+    def test_bindfs_poll_sees_inotify_does_not(self):
+        if not shutil.which('bindfs') or not os.path.exists('/dev/fuse'):
+            raise harness.unittest.SkipTest('needs bindfs and /dev/fuse')
+        d = self.daemon(FUSE, start=False)
+        src, mnt = d.path('src'), d.path('mnt')
+        os.makedirs(src)
+        os.makedirs(mnt)
+        ok, err = bindfs_mount(src, mnt)
+        if not ok:
+            raise harness.unittest.SkipTest('bindfs cannot mount here: %s' % err.strip())
+        self.addCleanup(lambda: subprocess.run(['fusermount', '-u', mnt], capture_output=True) if
+                        shutil.which('fusermount') else subprocess.run(['umount', mnt], capture_output=True))
+        d.start()
+        self.assertTrue(d.log_matches(r'Watch auto: Backend=auto chose poll: .*/mnt is on fuse'),
+                        d.log_text()[-2000:])
+        # Written on the other side of the FUSE mount, as another host would on NFS.
+        write(os.path.join(src, 'remote'), 'x')
+        wait_for(lambda: (b'auto', b'remote') in [tuple(r.args) for r in d.records()],
+                 what='the poll watch to see the write made under the mount')
+        # The inotify watch of the same directory heard nothing: two more polls and a settle later.
+        n = d.log_text().count('Watch auto: polled ')
+        wait_for(lambda: d.log_text().count('Watch auto: polled ') >= n + 2, what='two more polls')
+        d.settle()
+        got = sorted(set(tuple(r.args) for r in d.records()))
+        log('bindfs, write to the underlying directory: %r' % got)
+        self.assertEqual(got, [(b'auto', b'remote')], 'poll saw it, inotify did not')
+
+
+LISTED = '''
+[Watch ino]
+Path=@TMP@/a
+
+[Watch pol]
+Path=@TMP@/b
+Backend=poll
+
+[Watch non]
+Path=@TMP@/c
+Backend=none
+'''
+
+
+class BackendOnTheBus(BusTestCase):
+    def test_list_watches_backend(self):
+        d = self.daemon(LISTED, marker=False, start=False)
+        for p in 'abc':
+            os.makedirs(d.path(p))
+        d.start()
+        e = self.bus.env()
+        e['LC_ALL'] = 'C'
+        p = subprocess.run(['busctl', '--user', 'call', 'org.inotaskd1', '/org/inotaskd1',
+                            'org.inotaskd1.Manager', 'ListWatchesWithBackend'], capture_output=True,
+                           encoding='utf-8', env=e, timeout=harness.DEFAULT_TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        log('ListWatchesWithBackend: %s' % p.stdout.strip())
+        for name, backend in (('ino', 'inotify'), ('pol', 'poll'), ('non', 'none')):
+            self.assertRegex(p.stdout, r'"%s" "[^"]*" \w+ \w+ \d+ "active" "%s"' % (name, backend))
+        ctl = [os.environ['INOTASKCTL_BINARY'], '--user']
+        p = subprocess.run(ctl + ['--json', 'list-watches'], capture_output=True, encoding='utf-8', env=e,
+                           timeout=harness.DEFAULT_TIMEOUT)
+        self.assertIsNone(SANITIZER_REPORT.search(p.stderr), p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = {w['name']: w['backend'] for w in json.loads(p.stdout)}
+        self.assertEqual(got, {'ino': 'inotify', 'pol': 'poll', 'non': 'none'})
+        p = subprocess.run(ctl + ['list-watches'], capture_output=True, encoding='utf-8', env=e,
+                           timeout=harness.DEFAULT_TIMEOUT)
+        log('inotaskctl list-watches:\n%s' % p.stdout)
+        self.assertIn('BACKEND', p.stdout.splitlines()[0])
+
+
+if __name__ == '__main__':
+    harness.main()
