@@ -12,9 +12,17 @@ typedef struct TreeBackend {
         Reconciler reconciler;
         int next_id;
         uint64_t n_overflows;
+        /* With tree_backend_index_inodes(): directory inode -> WatchNode* (of the first watch to find
+         * it), and each node's inode by its id (wd), for backends whose kernel names directories by
+         * handle rather than by a watch descriptor. */
+        GHashTable *by_ino;
+        GArray *ino_of_id;
 } TreeBackend;
 
 void tree_backend_init(TreeBackend *b);
+void tree_backend_index_inodes(TreeBackend *b);
+/* The directory node with inode ino, or NULL. */
+WatchNode *tree_backend_node_by_inode(TreeBackend *b, uint64_t ino);
 void tree_backend_done(TreeBackend *b);
 
 /* Records what is at w's path (a directory tree or a single file) in the tree; with announce raises
@@ -26,8 +34,9 @@ void tree_backend_detach(TreeBackend *b, Watch *w);
 void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
                        EventKind kind, bool synthetic, const char *src_pathname);
 
-/* Gives directory n an id (it is "watched"). */
+/* Gives directory n an id (it is "watched"); with fd (or -1: by its path) it is indexed by inode. */
 void tree_backend_mark(TreeBackend *b, WatchNode *n);
+void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd);
 
 /* Forgets n and its subtree. */
 void tree_backend_remove(TreeBackend *b, WatchNode *n);

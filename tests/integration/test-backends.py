@@ -6,6 +6,7 @@ made through the other side, auto choosing poll there; fanotify's clear refusal 
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -194,6 +195,112 @@ class PollOnFuse(DaemonTestCase):
         got = sorted(set(tuple(r.args) for r in d.records()))
         log('bindfs, write to the underlying directory: %r' % got)
         self.assertEqual(got, [(b'auto', b'remote')], 'poll saw it, inotify did not')
+
+
+FANOTIFY = '''
+[Watch f]
+Path=@TMP@/w
+Recursive=yes
+Backend=fanotify
+
+[Rule r]
+Watch=f
+On=created changed deleted moved
+Directories=yes
+Exec=@REC@ {event} {relpath} {src_pathname}
+'''
+
+FANOTIFY_FLOOD = '''
+[Watch f]
+Path=@TMP@/w
+Backend=fanotify
+
+[Rule last]
+Watch=f
+On=created
+Match=last
+Exec=@REC@ {event} {relpath}
+
+[Rule overflow]
+Watch=f
+On=overflow
+Exec=@REC@ overflow
+'''
+
+
+def need_root(test):
+    if os.geteuid() != 0:
+        raise harness.unittest.SkipTest('fanotify needs CAP_SYS_ADMIN: run as root')
+
+
+class FanotifyBackend(DaemonTestCase):
+    def test_events_filtered_to_the_tree(self):
+        need_root(self)
+        d = self.daemon(FANOTIFY, start=False, marker=False)
+        w = d.path('w')
+        os.makedirs(os.path.join(w, 'sub'))
+        d.start()
+        # In steps: a task that starts at once for "created" and another for "changed" are both fine.
+        write(os.path.join(w, 'a'))
+        write(os.path.join(w, 'sub', 'b'), 'x')
+        os.mkdir(os.path.join(w, 'nd'))
+        write(os.path.join(w, 'nd', 'c'))
+        step = {('changed', 'a', ''), ('changed', 'sub/b', ''), ('created', 'nd', ''), ('changed', 'nd/c', '')}
+        wait_for(lambda: step <= set(events(d)), what='fanotify to raise %r' % sorted(step))
+        # The second rename is done before the daemon reads the first: its directory is found by inode.
+        os.rename(os.path.join(w, 'a'), os.path.join(w, 'sub', 'a2'))
+        os.rename(os.path.join(w, 'sub'), os.path.join(w, 'sub2'))
+        # The task of the first follows the second (its path is under sub2 by the time it runs, or not).
+        wait_for(lambda: {('moved', 'sub2', os.path.join(w, 'sub'))} <= set(events(d)) and
+                 {('moved', 'sub/a2', os.path.join(w, 'a')), ('moved', 'sub2/a2', os.path.join(w, 'a'))} &
+                 set(events(d)), what='fanotify to raise both moves')
+        write(d.path('outside'))                # same file system, outside the watch
+        os.rename(os.path.join(w, 'sub2', 'a2'), d.path('a3'))     # moved out
+        step = {('deleted', 'sub2/a2', '')}
+        wait_for(lambda: step <= set(events(d)), what='fanotify to raise %r' % sorted(step))
+        self.assertTrue(d.log_matches(r'Ready: Watching 2 directories'), d.log_text()[-2000:])
+        got = events(d)
+        log('fanotify (%s): %r' % (os.uname().release, got))
+        self.assertEqual([e for e in got if 'outside' in e[1] or 'a3' in e[1]], [],
+                         'nothing from outside the watched tree')
+        self.assertFalse([e for e in got if e[0] == 'deleted' and e[1] != 'sub2/a2'], got)
+
+    def test_overflow_rescans(self):
+        need_root(self)
+        d = self.daemon(FANOTIFY_FLOOD, start=False, marker=False)
+        w = d.path('w')
+        os.makedirs(w)
+        d.start()
+        n = 20000               # two events each (create, close_write): past the queue's 16384
+        d.signal(signal.SIGSTOP)
+        try:
+            for i in range(n):
+                write(os.path.join(w, 'f%d' % i))
+            write(os.path.join(w, 'last'))
+        finally:
+            d.signal(signal.SIGCONT)
+        wait_for(lambda: [b'overflow'] in [r.args for r in d.records()], what='the overflow rule to run')
+        wait_for(lambda: [b'created', b'last'] in [r.args for r in d.records()],
+                 what='the rescan to raise the file written after the queue filled')
+        self.assertTrue(d.log_matches(r'fanotify event queue overflowed \(1 so far\)'))
+        log('fanotify: %d files written while stopped: overflow, rescan raised "last"' % n)
+
+    def test_no_capability_is_a_clear_error(self):
+        need_root(self)
+        if not shutil.which('setpriv'):
+            raise harness.unittest.SkipTest('needs setpriv (util-linux)')
+        tmp = tempfile.mkdtemp(prefix='inotaskd-fan.', dir='/tmp')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.mkdir(os.path.join(tmp, 'w'))
+        conf = os.path.join(tmp, 'c.conf')
+        with open(conf, 'w') as f:
+            f.write('[Watch f]\nPath=%s/w\nBackend=fanotify\n' % tmp)
+        p = subprocess.run(['setpriv', '--bounding-set', '-sys_admin', '--inh-caps', '-sys_admin'] +
+                           harness.daemon_argv() + ['-c', conf, '--log-target=console', '--once'],
+                           capture_output=True, encoding='utf-8', timeout=harness.DEFAULT_TIMEOUT,
+                           stdin=subprocess.DEVNULL, env=dict(os.environ, INOTASKD_CONFIG_DIR=tmp))
+        log('without CAP_SYS_ADMIN: exit %d, %s' % (p.returncode, p.stderr.strip().splitlines()[0]))
+        self.assertIn('Watch f: Backend=fanotify needs CAP_SYS_ADMIN', p.stderr)
 
 
 LISTED = '''
