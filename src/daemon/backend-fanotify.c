@@ -224,20 +224,42 @@ typedef struct FanName {
         const char *name;
 } FanName;
 
-/* The node of the directory of fn: by inode (exact, whatever renames of it the tree has not applied
- * yet), else by path (a directory not indexed). Overlapping fanotify watches: the first one hears it. */
-static WatchNode *dir_node(FanBackend *b, const FanName *fn, Watch **ret_w) {
-        WatchNode *n = fn->ino ? tree_backend_node_by_inode(&b->t, fn->ino) : NULL;
+#define FAN_NODES_MAX 16U
 
-        if (n) {
-                Watch *w = n->owner;
+typedef struct FanNodes {
+        unsigned n;
+        WatchNode *node[FAN_NODES_MAX];
+} FanNodes;
 
-                if (w->active && (w->recursive || n == w->root)) {
-                        *ret_w = w;
-                        return n;
+/* The nodes of the directory of fn, one per watch that has it: by inode in the tree's wd index (exact,
+ * whatever renames of it the tree has not applied yet; an inode beyond 31 bits is checked by path), else
+ * by path. */
+static void dir_nodes(FanBackend *b, const FanName *fn, FanNodes *ret) {
+        WatchWdIter i;
+        WatchNode *n;
+        Watch *w;
+
+        ret->n = 0;
+        if (!fn->name)
+                return;
+        if (fn->ino) {
+                watch_wd_iter_init(&i, b->t.tree, tree_backend_ino_wd(fn->ino));
+                while ((n = watch_wd_iter_next(&i)) && ret->n < FAN_NODES_MAX) {
+                        w = n->owner;
+                        if (!w->active || (!w->recursive && n != w->root))
+                                continue;
+                        if (fn->ino > 0x7fffffff) {
+                                g_autofree char *p = watch_node_path(n);
+                                struct stat st;
+
+                                if (stat(p, &st) < 0 || (uint64_t) st.st_ino != fn->ino)
+                                        continue;
+                        }
+                        ret->node[ret->n++] = n;
                 }
         }
-        return fn->dir ? node_of_path(b, fn->dir, 0, ret_w) : NULL;
+        if (ret->n == 0 && fn->dir && (n = node_of_path(b, fn->dir, 0, &w)))
+                ret->node[ret->n++] = n;
 }
 
 static void emit(FanBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask, EventKind kind,
@@ -279,40 +301,60 @@ static void deleted(FanBackend *b, Watch *w, WatchNode *n, const char *name, boo
                 tree_backend_remove(&b->t, c);
 }
 
-static void renamed(FanBackend *b, const FanName *from, const FanName *to, bool is_dir) {
-        Watch *wf = NULL, *wt = NULL;
-        WatchNode *nf = dir_node(b, from, &wf);
-        WatchNode *nt = dir_node(b, to, &wt);
+static void renamed_in(FanBackend *b, Watch *w, WatchNode *nf, const char *from, WatchNode *nt, const char *to,
+                       bool is_dir) {
         uint32_t isdir = is_dir ? IN_ISDIR : 0;
         g_autofree char *src = NULL;
 
-        if (nf && watch_skips(wf, nf, from->name))
+        if (nf && watch_skips(w, nf, from))
                 nf = NULL;
-        if (nt && watch_skips(wt, nt, to->name))
+        if (nt && watch_skips(w, nt, to))
                 nt = NULL;
-        if (nf && (!nt || wt != wf)) {
-                deleted(b, wf, nf, from->name, is_dir, IN_MOVED_FROM);
-                nf = NULL;
+        if (nf && !nt) {
+                deleted(b, w, nf, from, is_dir, IN_MOVED_FROM);
+                return;
         }
         if (!nf) {
                 if (nt)
-                        created(b, wt, nt, to->name, is_dir, IN_MOVED_TO);
+                        created(b, w, nt, to, is_dir, IN_MOVED_TO);
                 return;
         }
-        src = watch_node_child_path(nf, from->name);
-        emit(b, wf, nf, from->name, IN_MOVED_FROM | isdir, EVENT_KIND_NONE, NULL);
+        src = watch_node_child_path(nf, from);
+        emit(b, w, nf, from, IN_MOVED_FROM | isdir, EVENT_KIND_NONE, NULL);
         if (is_dir) {
-                WatchNode *c = watch_node_child(nf, from->name);
+                WatchNode *c = watch_node_child(nf, from);
 
                 if (c)
-                        watch_tree_move(b->t.tree, c, nt, to->name, NULL, NULL);
-                else if (wt->recursive && wt->auto_add)
-                        (void) reconcile_new_dir(&b->t.reconciler, nt, to->name, RECONCILE_CREATED);
+                        watch_tree_move(b->t.tree, c, nt, to, NULL, NULL);
+                else if (w->recursive && w->auto_add)
+                        (void) reconcile_new_dir(&b->t.reconciler, nt, to, RECONCILE_CREATED);
         } else {
-                (void) watch_node_remove_file(nf, from->name);
-                (void) watch_node_add_file(nt, to->name);
+                (void) watch_node_remove_file(nf, from);
+                (void) watch_node_add_file(nt, to);
         }
-        emit(b, wt, nt, to->name, IN_MOVED_TO | isdir, EVENT_KIND_MOVED, src);
+        emit(b, w, nt, to, IN_MOVED_TO | isdir, EVENT_KIND_MOVED, src);
+}
+
+/* A rename, for every watch that has one of its ends: within it a move, else out of it or into it. */
+static void renamed(FanBackend *b, const FanName *from, const FanName *to, bool is_dir) {
+        FanNodes f, t;
+        bool t_done[FAN_NODES_MAX] = {};
+
+        dir_nodes(b, from, &f);
+        dir_nodes(b, to, &t);
+        for (unsigned i = 0; i < f.n; i++) {
+                WatchNode *nt = NULL;
+
+                for (unsigned j = 0; j < t.n; j++)
+                        if (t.node[j]->owner == f.node[i]->owner) {
+                                nt = t.node[j];
+                                t_done[j] = true;
+                        }
+                renamed_in(b, f.node[i]->owner, f.node[i], from->name, nt, to->name, is_dir);
+        }
+        for (unsigned j = 0; j < t.n; j++)
+                if (!t_done[j])
+                        renamed_in(b, t.node[j]->owner, NULL, from->name, t.node[j], to->name, is_dir);
 }
 
 static void handle_overflow(FanBackend *b) {
@@ -368,11 +410,14 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m) {
         if (m->mask & FAN_RENAME) {
                 if (from.name && to.name)
                         renamed(b, &from, &to, is_dir);
-        } else if (one.dir && one.name && !(one.name[0] == '.' && one.name[1] == 0)) {
-                Watch *w = NULL;
-                WatchNode *n = dir_node(b, &one, &w);
+        } else if (one.name && !(one.name[0] == '.' && one.name[1] == 0)) {
+                FanNodes ns;
 
-                if (n) {
+                dir_nodes(b, &one, &ns);
+                for (unsigned i = 0; i < ns.n; i++) {
+                        WatchNode *n = ns.node[i];
+                        Watch *w = n->owner;
+
                         if (m->mask & FAN_CREATE)
                                 created(b, w, n, one.name, is_dir, IN_CREATE);
                         if ((m->mask & FAN_MOVED_TO) && !b->has_rename)

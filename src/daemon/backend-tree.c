@@ -33,19 +33,10 @@ void tree_backend_init(TreeBackend *b) {
 
 void tree_backend_done(TreeBackend *b) {
         b->tree = watch_tree_free(b->tree);
-        if (b->by_ino)
-                g_hash_table_unref(b->by_ino);
-        if (b->ino_of_id)
-                g_array_unref(b->ino_of_id);
 }
 
 void tree_backend_index_inodes(TreeBackend *b) {
-        b->by_ino = g_hash_table_new(g_direct_hash, g_direct_equal);
-        b->ino_of_id = g_array_new(false, true, sizeof(uint64_t));
-}
-
-WatchNode *tree_backend_node_by_inode(TreeBackend *b, uint64_t ino) {
-        return b->by_ino ? g_hash_table_lookup(b->by_ino, GSIZE_TO_POINTER((gsize) ino)) : NULL;
+        b->wd_is_ino = true;
 }
 
 void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
@@ -72,12 +63,12 @@ void tree_backend_mark(TreeBackend *b, WatchNode *n) {
 
 void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd) {
         struct stat st;
-        uint64_t ino;
         int r;
 
-        tree_backend_mark(b, n);
-        if (!b->by_ino)
+        if (!b->wd_is_ino) {
+                tree_backend_mark(b, n);
                 return;
+        }
         if (fd >= 0)
                 r = fstat(fd, &st);
         else {
@@ -85,29 +76,12 @@ void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd) {
 
                 r = stat(p, &st);
         }
-        if (r < 0)
-                return;
-        ino = (uint64_t) st.st_ino;
-        if ((guint) n->wd >= b->ino_of_id->len)
-                g_array_set_size(b->ino_of_id, (guint) n->wd + 1);
-        g_array_index(b->ino_of_id, uint64_t, n->wd) = ino;
-        if (!g_hash_table_contains(b->by_ino, GSIZE_TO_POINTER((gsize) ino)))
-                g_hash_table_insert(b->by_ino, GSIZE_TO_POINTER((gsize) ino), n);
-}
-
-static void on_node_removed(WatchTree *t, WatchNode *n, void *userdata) {
-        TreeBackend *b = userdata;
-        gpointer key;
-
-        if (!b->by_ino || n->wd < 0 || (guint) n->wd >= b->ino_of_id->len)
-                return;
-        key = GSIZE_TO_POINTER((gsize) g_array_index(b->ino_of_id, uint64_t, n->wd));
-        if (g_hash_table_lookup(b->by_ino, key) == n)
-                g_hash_table_remove(b->by_ino, key);
+        if (r >= 0)
+                watch_tree_set_wd(b->tree, n, tree_backend_ino_wd((uint64_t) st.st_ino));
 }
 
 void tree_backend_remove(TreeBackend *b, WatchNode *n) {
-        watch_tree_remove(b->tree, n, on_node_removed, b);
+        watch_tree_remove(b->tree, n, NULL, NULL);
 }
 
 int tree_backend_attach(TreeBackend *b, Watch *w, bool announce) {

@@ -12,17 +12,18 @@ typedef struct TreeBackend {
         Reconciler reconciler;
         int next_id;
         uint64_t n_overflows;
-        /* With tree_backend_index_inodes(): directory inode -> WatchNode* (of the first watch to find
-         * it), and each node's inode by its id (wd), for backends whose kernel names directories by
-         * handle rather than by a watch descriptor. */
-        GHashTable *by_ino;
-        GArray *ino_of_id;
+        /* With tree_backend_index_inodes(): a directory's id (wd) is its inode (the low 31 bits), so the
+         * tree's wd index finds directories by inode at no cost in memory, for backends whose kernel
+         * names directories by handle rather than by a watch descriptor. */
+        bool wd_is_ino;
 } TreeBackend;
 
 void tree_backend_init(TreeBackend *b);
 void tree_backend_index_inodes(TreeBackend *b);
-/* The directory node with inode ino, or NULL. */
-WatchNode *tree_backend_node_by_inode(TreeBackend *b, uint64_t ino);
+/* The wd that directories with inode ino have. */
+static inline int tree_backend_ino_wd(uint64_t ino) {
+        return (int) (ino & 0x7fffffff);
+}
 void tree_backend_done(TreeBackend *b);
 
 /* Records what is at w's path (a directory tree or a single file) in the tree; with announce raises

@@ -265,6 +265,35 @@ class FanotifyBackend(DaemonTestCase):
                          'nothing from outside the watched tree')
         self.assertFalse([e for e in got if e[0] == 'deleted' and e[1] != 'sub2/a2'], got)
 
+    def test_overlapping_watches(self):
+        need_root(self)
+        d = self.daemon('''
+[Watch f1]
+Path=@TMP@/w
+Recursive=yes
+Backend=fanotify
+
+[Watch f2]
+Path=@TMP@/w/sub
+Backend=fanotify
+
+[Rule r1]
+Watch=f1
+On=changed
+Exec=@REC@ {watch} {relpath}
+
+[Rule r2]
+Watch=f2
+On=changed
+Exec=@REC@ {watch} {relpath}
+''', start=False, marker=False)
+        os.makedirs(d.path('w', 'sub'))
+        d.start()
+        write(d.path('w', 'sub', 'x'))
+        want = {(b'f1', b'sub/x'), (b'f2', b'x')}
+        wait_for(lambda: want <= {tuple(r.args) for r in d.records()}, what='both watches to hear it')
+        log('fanotify, two watches of one directory: %r' % sorted(want))
+
     def test_overflow_rescans(self):
         need_root(self)
         d = self.daemon(FANOTIFY_FLOOD, start=False, marker=False)
