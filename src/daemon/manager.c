@@ -431,6 +431,10 @@ static void restore_tasks(Manager *m) {
         unsigned n = 0;
         int k;
 
+        /* --once runs what the initial events schedule, not a service's saved tasks, and saves nothing
+         * that the service would find. */
+        if (m->options.once)
+                return;
         m->state_dir = state_directory(m->config->daemon.state_directory, m->options.user_mode,
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)

@@ -17,6 +17,9 @@ from harness import DaemonTestCase, SANITIZER_REPORT, log, wait_for, write
 from bus_harness import BusTestCase
 
 NONE_ONCE = '''
+[Daemon]
+StateDirectory=@TMP@/state
+
 [Watch w]
 Path=@TMP@/w
 Recursive=yes
@@ -79,6 +82,9 @@ class NoneBackend(DaemonTestCase):
         log('--once, Backend=none: exit 0, tasks for %r' % got)
         self.assertEqual(got, [b'a', b'b', b'sub/c'])
         self.assertTrue(d.log_matches(r'--once: 3 tasks run, all succeeded'))
+        state = d.path('state')
+        self.assertEqual(os.listdir(state) if os.path.exists(state) else [], [],
+                         '--once leaves the state directory (a service\'s saved tasks) alone')
 
     def test_once_fails_if_a_task_fails(self):
         d = self.daemon(NONE_ONCE_FAIL, start=False, marker=False, args=['--once'])
