@@ -55,8 +55,8 @@ static int fan_init(BackendImpl *base, const char *watch_name) {
         b->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY);
         if (b->fd < 0) {
                 if (errno == EPERM)
-                        return log_error_errno(errno, "Watch %s: Backend=fanotify needs CAP_SYS_ADMIN (system mode, "
-                                               "as root): %m; use Backend=inotify.", watch_name);
+                        return log_error_errno(errno, "Watch %s: Backend=fanotify needs CAP_SYS_ADMIN "
+                                               "(system mode, as root): %m; use Backend=inotify.", watch_name);
                 if (errno == EINVAL || errno == ENOSYS)
                         return log_error_errno(errno, "Watch %s: Backend=fanotify needs Linux 5.9 or later "
                                                "(FAN_REPORT_DFID_NAME): %m; use Backend=inotify.", watch_name);
@@ -68,7 +68,8 @@ static int fan_init(BackendImpl *base, const char *watch_name) {
         (void) sd_event_source_set_description(b->io, "fanotify");
         r = sd_event_source_set_exit_on_failure(b->io, true);
         if (r < 0)
-                return log_error_errno(r, "Watch %s: failed to set up the fanotify event source: %m", watch_name);
+                return log_error_errno(r, "Watch %s: failed to set up the fanotify event source: %m",
+                                       watch_name);
         b->last_read = now_usec(CLOCK_REALTIME);
         return 0;
 }

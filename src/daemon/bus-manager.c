@@ -379,8 +379,8 @@ static int append_watches(sd_bus_message *reply, Bus *b, int ex) {
 
                 if (ex > 1)
                         r = sd_bus_message_append(reply, "(ssbbuss)", w->name, shown, w->cfg_recursive,
-                                                  w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w),
-                                                  backend_watch_backend(w));
+                                                  w->cfg_auto_add, backend_watch_n_directories(w),
+                                                  watch_state(w), backend_watch_backend(w));
                 else if (ex)
                         r = sd_bus_message_append(reply, "(ssbbus)", w->name, shown, w->cfg_recursive,
                                                   w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w));
@@ -658,7 +658,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 method_list_watches, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListWatchesEx", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbus)", watches),
                                 method_list_watches_ex, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListWatchesWithBackend", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbuss)", watches),
+        SD_BUS_METHOD_WITH_ARGS("ListWatchesWithBackend", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssbbuss)", watches),
                                 method_list_watches_backend, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRules", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssst)", rules),
                                 method_list_rules, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -290,7 +290,8 @@ static void once_check(Manager *m) {
         if (s.n_scheduled > 0 || s.n_running > 0)
                 return;
         if (m->once_failed > 0)
-                log_error("--once: %u of %u tasks failed, exiting with failure.", m->once_failed, m->once_done);
+                log_error("--once: %u of %u tasks failed, exiting with failure.", m->once_failed,
+                          m->once_done);
         else
                 log_info("--once: %u tasks run, all succeeded.", m->once_done);
         (void) sd_event_exit(m->event, m->once_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS);

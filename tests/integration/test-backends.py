@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Backend= per watch: none (InitialEvent= only) with --once, poll (a periodic walk: created, changed,
-deleted, moves paired by inode) on tmpfs and on a FUSE mount (bindfs) where inotify does not hear writes
-made through the other side, auto choosing poll there; fanotify's clear refusal where it cannot work."""
+"""Backend= per watch: none (InitialEvent= only) with --once; poll (a periodic walk: created, changed,
+deleted, moves paired by inode) on the file system of /tmp and on a FUSE mount (bindfs) where inotify
+does not hear writes made through the other side, auto choosing poll there; fanotify (events filtered
+to the tree, moves, overlapping watches, an overflow's rescan, the error without CAP_SYS_ADMIN); the
+backend in ListWatchesWithBackend and inotaskctl list-watches."""
 
 import os
 import shutil
@@ -110,7 +112,7 @@ class NoneBackend(DaemonTestCase):
 
 
 class PollBackend(DaemonTestCase):
-    def test_poll_tmpfs(self):
+    def test_poll_local(self):
         d = self.daemon(POLL, start=False, marker=False)
         w = d.path('w')
         os.makedirs(os.path.join(w, 'dir', 'deep'))
@@ -135,7 +137,8 @@ class PollBackend(DaemonTestCase):
         n = d.log_text().count('Watch w: polled ')
         wait_for(lambda: d.log_text().count('Watch w: polled ') >= n + 2, what='two more polls')
         got = events(d)
-        log('poll on tmpfs: %r' % got)
+        log('poll on %s: %r' % (subprocess.run(['stat', '-f', '-c', '%T', w], capture_output=True,
+                                              encoding='utf-8').stdout.strip(), got))
         self.assertEqual(sorted(got), sorted(want), 'exactly these, each once')
 
     def test_poll_root_waits_again(self):
