@@ -375,8 +375,9 @@ static void handle_overflow(FanBackend *b) {
         }
 }
 
-static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m) {
-        const uint8_t *p = (const uint8_t *) m + m->metadata_len, *end = (const uint8_t *) m + m->event_len;
+/* m: a copy of the record's metadata (records are only 4-byte aligned); raw: the record. */
+static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m, const uint8_t *raw) {
+        const uint8_t *p = raw + m->metadata_len, *end = raw + m->event_len;
         FanName one = {}, from = {}, to = {};
         bool is_dir = m->mask & FAN_ONDIR;
 
@@ -441,18 +442,21 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m) {
 
 /* One read's worth of events. */
 static void handle_buffer(FanBackend *b, const uint8_t *buf, size_t l) {
-        const struct fanotify_event_metadata *m = (const void *) buf;
-        size_t left = l;
+        struct fanotify_event_metadata m;
 
-        for (; FAN_EVENT_OK(m, left); m = FAN_EVENT_NEXT(m, left)) {
-                if (m->vers != FANOTIFY_METADATA_VERSION)
+        for (size_t off = 0; off + sizeof m <= l; off += m.event_len) {
+                memcpy(&m, buf + off, sizeof m);
+                if (m.event_len < sizeof m || m.event_len > l - off)
+                        break;
+                if (m.vers != FANOTIFY_METADATA_VERSION || m.metadata_len < sizeof m ||
+                    m.metadata_len > m.event_len)
                         continue;
-                if (m->fd >= 0)
-                        safe_close(m->fd);
-                if (m->mask & FAN_Q_OVERFLOW)
+                if (m.fd >= 0)
+                        safe_close(m.fd);
+                if (m.mask & FAN_Q_OVERFLOW)
                         handle_overflow(b);
                 else
-                        handle_one(b, m);
+                        handle_one(b, &m, buf + off);
         }
 }
 
