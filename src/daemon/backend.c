@@ -269,11 +269,21 @@ unsigned backend_watch_n_directories(const Watch *w) {
 }
 
 void backend_remove_watch(Backend *b, Watch *w) {
+        BackendImpl *i = impl_of(w);
+
         watch_waiter_remove(b->waiter, w);
-        if (impl_of(w))
-                impl_of(w)->ops->remove_watch(impl_of(w), w);
+        if (i)
+                i->ops->remove_watch(i, w);
         g_ptr_array_remove(b->watches, w);
         watch_free(w);
+        if (!i)
+                return;
+        /* The last watch of its kind: the implementation goes too (a fanotify mark would go on reading
+         * every event of its file systems for nobody). */
+        for (guint k = 0; k < b->watches->len; k++)
+                if (impl_of(b->watches->pdata[k]) == i)
+                        return;
+        b->impls[i->kind] = impl_free(i);
 }
 
 bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {

@@ -303,6 +303,30 @@ Exec=@REC@ {watch} {relpath}
         wait_for(lambda: want <= {tuple(r.args) for r in d.records()}, what='both watches to hear it')
         log('fanotify, two watches of one directory: %r' % sorted(want))
 
+    def test_reload_to_inotify_drops_the_mark(self):
+        need_root(self)
+        d = self.daemon(FANOTIFY, start=False, marker=False)
+        os.makedirs(d.path('w'))
+        d.start()
+
+        def fanotify_fds():
+            fds = '/proc/%d/fd' % d.pid
+            n = 0
+            for f in os.listdir(fds):
+                try:
+                    n += os.readlink(os.path.join(fds, f)) == 'anon_inode:[fanotify]'
+                except OSError:
+                    pass
+            return n
+        self.assertEqual(fanotify_fds(), 1)
+        d.write_config(FANOTIFY.replace('Backend=fanotify', 'Backend=inotify'))
+        d.signal(signal.SIGHUP)
+        d.wait_for_log(r'Configuration reloaded')
+        self.assertEqual(fanotify_fds(), 0, 'the last fanotify watch gone, its group is closed')
+        write(d.path('w', 'after'))
+        wait_for(lambda: ('changed', 'after', '') in events(d), what='the inotify watch to hear a write')
+        log('reload fanotify -> inotify: fanotify group closed, inotify hears')
+
     def test_overflow_rescans(self):
         need_root(self)
         d = self.daemon(FANOTIFY_FLOOD, start=False, marker=False)
