@@ -402,6 +402,17 @@ static const ListColumn watch_ex_columns[] = {      /* (ssbbus) */
         { 's', LIST_STRING,    "state",       2, N_("STATE"),     2 },
 };
 
+/* ListWatchesWithBackend: the same with the backend that watches it. */
+static const ListColumn watch_backend_columns[] = {     /* (ssbbuss) */
+        { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
+        { 's', LIST_PATH,      "path",        7, N_("PATH"),      7 },
+        { 'b', LIST_BOOL,      "recursive",   4, N_("RECURSIVE"), 4 },
+        { 'b', LIST_BOOL,      "auto_add",    5, N_("AUTOADD"),   5 },
+        { 'u', LIST_UINT,      "directories", 6, N_("DIRS"),      6, .align_right = true },
+        { 's', LIST_STRING,    "state",       2, N_("STATE"),     2 },
+        { 's', LIST_STRING,    "backend",     3, N_("BACKEND"),   3 },
+};
+
 static const ListColumn rule_columns[] = {          /* (sssst) */
         { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
         { 's', LIST_STRING,    "action",      2, N_("ACTION"),    2 },
@@ -631,6 +642,8 @@ static int list_simple(Ctl *c, const char *method, const ListColumn *columns, si
 }
 
 static int verb_list_watches(Ctl *c, int argc, char **argv) {
+        const ListColumn *columns = watch_backend_columns;
+        size_t n_columns = ELEMENTSOF(watch_backend_columns);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(list_freep) List *list = NULL;
@@ -638,8 +651,14 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         size_t n;
         int r;
 
-        /* With the state of each watch; an older daemon without ListWatchesEx() lists without it. */
-        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
+        /* With the state and backend of each watch; an older daemon lists without them. */
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesWithBackend", &error, &reply, NULL);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                sd_bus_error_free(&error);
+                r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
+                columns = watch_ex_columns;
+                n_columns = ELEMENTSOF(watch_ex_columns);
+        }
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
                 sd_bus_error_free(&error);
                 r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), &filter,
@@ -647,7 +666,7 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         } else if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
         else {
-                list = list_new(watch_ex_columns, ELEMENTSOF(watch_ex_columns));
+                list = list_new(columns, n_columns);
                 r = list_read(list, reply, keep_named, &filter);
                 if (r < 0)
                         return bad_reply(r);

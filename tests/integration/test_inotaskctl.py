@@ -323,12 +323,13 @@ class Ctl(BusTestCase):
         d = self.start()
         out = self.ctl('list-watches').stdout
         log(out)
-        self.assertEqual(out.split('\n')[0].split(), ['NAME', 'STATE', 'RECURSIVE', 'AUTOADD', 'DIRS', 'PATH'])
-        self.assertRegex(out, r'(?m)^w +active +no +no +1 %s$' % re.escape(self.w))
+        self.assertEqual(out.split('\n')[0].split(), ['NAME', 'STATE', 'BACKEND', 'RECURSIVE', 'AUTOADD', 'DIRS',
+                                                   'PATH'])
+        self.assertRegex(out, r'(?m)^w +active +inotify +no +no +1 %s$' % re.escape(self.w))
         self.assertTrue(out.endswith('\n\n1 watch listed.\n'))
         self.assertEqual(self.ctl_json('list-watches'),
-                         [{'name': 'w', 'state': 'active', 'recursive': False, 'auto_add': False,
-                           'directories': 1, 'path': self.w}])
+                         [{'name': 'w', 'state': 'active', 'backend': 'inotify', 'recursive': False,
+                           'auto_add': False, 'directories': 1, 'path': self.w}])
 
         out = self.ctl('list-rules').stdout
         log(out)
