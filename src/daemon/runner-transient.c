@@ -737,27 +737,26 @@ static void run_ended(UnitTask *u, TaskState state, const char *result, int stat
                 u->status = status;
         }
         if (state == TASK_TIMEOUT || state == TASK_CANCELLED) {
-                        finish(u, state, result, status);
-                        return;
-                }
-        if (!u->ends && prepare(u, t, NULL) < 0)        /* adopted: its runs are known again */
-                {
-                        finish(u, u->state, u->result, u->status);
-                        return;
-                }
+                finish(u, state, result, status);
+                return;
+        }
+        if (!u->ends && prepare(u, t, NULL) < 0) {      /* adopted: its runs are known again */
+                finish(u, u->state, u->result, u->status);
+                return;
+        }
         if (u->run + 1 >= u->ends->len) {
-                        finish(u, u->state, u->result, u->status);
-                        return;
-                }
+                finish(u, u->state, u->result, u->status);
+                return;
+        }
         if (t->cancel_requested) {
-                        finish(u, TASK_CANCELLED, "cancelled", 0);
-                        return;
-                }
+                finish(u, TASK_CANCELLED, "cancelled", 0);
+                return;
+        }
         left = runtime_left(u, t);
         if (left == 0) {
-                        finish(u, TASK_TIMEOUT, "timeout", 0);
-                        return;
-                }
+                finish(u, TASK_TIMEOUT, "timeout", 0);
+                return;
+        }
 
         /* The next run, under the same task, in a unit of its own. */
         if (u->started)
@@ -771,11 +770,11 @@ static void run_ended(UnitTask *u, TaskState state, const char *result, int stat
                 if (!u->path)
                         u->path = g_strdup("/");        /* only as its key in units, to be removed */
                 g_hash_table_insert(x->units, u->path, u);
-                {
-                        finish(u, u->state == TASK_DONE ? TASK_FAILED : u->state,
-                              u->state == TASK_DONE ? "start-failed" : u->result, u->status);
-                        return;
-                }
+                if (u->state == TASK_DONE)
+                        finish(u, TASK_FAILED, "start-failed", 0);
+                else
+                        finish(u, u->state, u->result, u->status);
+                return;
         }
         g_hash_table_insert(x->units, u->path, u);
         g_free(t->unit_name);
