@@ -1024,12 +1024,18 @@ int task_units_check_config(const Config *c, GPtrArray *errors) {
         for (guint i = 0; i < c->rules->len; i++) {
                 const ConfigRule *r = c->rules->pdata[i];
 
-                for (char **p = r->properties; p && *p; p++) {
-                        g_autofree char *e = NULL;
+                for (size_t k = 0; r->properties && r->properties[k]; k++) {
+                        g_autofree char *e = NULL, *at = NULL;
+                        const char *p = r->properties[k];
 
-                        if (unit_property_check(*p, &e) < 0)
-                                g_ptr_array_add(errors, g_strdup_printf("%s:%u: [Rule %s] %s", r->file, r->line,
-                                                                        r->name, e ?: *p));
+                        if (unit_property_check(p, &e) < 0) {
+                                /* At the Property= line itself where known, else at the rule's header. */
+                                if (r->property_origins && k < g_strv_length(r->property_origins))
+                                        at = g_strdup(r->property_origins[k]);
+                                else
+                                        at = g_strdup_printf("%s:%u", r->file, r->line);
+                                g_ptr_array_add(errors, g_strdup_printf("%s: [Rule %s] %s", at, r->name, e ?: p));
+                        }
                 }
         }
         return errors->len > n ? CONFIG_E_INVALID : 0;

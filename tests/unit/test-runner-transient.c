@@ -47,8 +47,9 @@ static void test_check_config(void) {
         g_assert_cmpuint(errors->len, ==, 2);
         for (guint i = 0; i < errors->len; i++)
                 g_test_message("%s", (const char *) errors->pdata[i]);
-        g_assert_true(g_str_has_prefix(errors->pdata[0], "test.conf:8: [Rule bad] Property=MemoryMax"));
-        g_assert_true(g_str_has_prefix(errors->pdata[1], "test.conf:8: [Rule bad] Property=ExecStart"));
+        /* Each at its own line, not at the [Rule bad] header (line 8). */
+        g_assert_true(g_str_has_prefix(errors->pdata[0], "test.conf:11: [Rule bad] Property=MemoryMax"));
+        g_assert_true(g_str_has_prefix(errors->pdata[1], "test.conf:12: [Rule bad] Property=ExecStart"));
         g_assert_nonnull(strstr(errors->pdata[1], "Exec="));
         config_free(c);
 
