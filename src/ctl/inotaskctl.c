@@ -190,6 +190,8 @@ static int status_task(Ctl *c, uint64_t id) {
                  finished = properties_get_u64(props, "FinishedUSec", 0),
                  pid = properties_get_u64(props, "MainPID", 0);
         const Property *exit_status = properties_find(props, "ExitStatus");
+        /* A unit task's transient unit (empty for a spawned task; a daemon before Unit has none). */
+        const char *unit = properties_get_string(props, "Unit");
         g_autofree char *path = table_sanitize(strempty(properties_get_string(props, "Path")));
 
         struct {
@@ -205,6 +207,7 @@ static int status_task(Ctl *c, uint64_t id) {
                 { _("Due:"), due && !started ? format_when(due, now) : NULL },
                 { _("Started:"), started ? format_when(started, now) : NULL },
                 { _("Finished:"), finished ? format_when(finished, now) : NULL },
+                { _("Unit:"), !isempty(unit) ? g_strdup(unit) : NULL },
                 { _("Main PID:"), pid ? g_strdup_printf("%" PRIu64, pid) : NULL },
                 { _("Result:"), !isempty(result) ? (exit_status && finished
                                                     ? g_strdup_printf("%s (%s %" PRIi64 ")", result,
@@ -235,7 +238,7 @@ static int status_task(Ctl *c, uint64_t id) {
         }
         putchar('\n');
         fflush(stdout);
-        r = journal_show_task(stdout, id, c->user, c->lines, c->colors, c->width);
+        r = journal_show_task(stdout, id, c->user, unit, created, c->lines, c->colors, c->width);
         if (r < 0)
                 printf(_("(No journal to read: %s)\n"), g_strerror(-r));
         else if (r == 0 && !c->user && geteuid() != 0)
@@ -368,8 +371,8 @@ static int verb_status(Ctl *c, int argc, char **argv) {
 
 /* Each list verb's columns, in the order of the daemon's struct; where each goes in the JSON objects and
  * in the table. Both outputs are made from these alone (list.c). */
-enum { TASK_ID, TASK_OBJECT, TASK_RULE, TASK_PATH, TASK_EVENT, TASK_STATE, TASK_DUE };
-static const ListColumn task_columns[] = {          /* (tosssst) */
+enum { TASK_ID, TASK_OBJECT, TASK_RULE, TASK_PATH, TASK_EVENT, TASK_STATE, TASK_DUE, TASK_UNIT };
+static const ListColumn task_columns[] = {          /* (tosssst), then the Unit property of each task */
         [TASK_ID]     = { 't', LIST_UINT,      "id",         1, N_("ID"),        1, .align_right = true },
         [TASK_OBJECT] = { 'o', LIST_STRING,    "object",     2, NULL,            0 },
         [TASK_RULE]   = { 's', LIST_STRING,    "rule",       4, N_("RULE"),      3 },
@@ -378,6 +381,7 @@ static const ListColumn task_columns[] = {          /* (tosssst) */
         [TASK_STATE]  = { 's', LIST_STRING,    "state",      3, N_("STATE"),     2,
                           .color = task_state_color },
         [TASK_DUE]    = { 't', LIST_TIMESTAMP, "due_usec",   6, N_("DUE"),       5 },
+        [TASK_UNIT]   = { 0,   LIST_STRING,    "unit",       8, NULL,            0 },
 };
 
 static const ListColumn watch_columns[] = {         /* (ssbbu) */
@@ -396,6 +400,17 @@ static const ListColumn watch_ex_columns[] = {      /* (ssbbus) */
         { 'b', LIST_BOOL,      "auto_add",    4, N_("AUTOADD"),   4 },
         { 'u', LIST_UINT,      "directories", 5, N_("DIRS"),      5, .align_right = true },
         { 's', LIST_STRING,    "state",       2, N_("STATE"),     2 },
+};
+
+/* ListWatchesWithBackend: the same with the backend that watches it. */
+static const ListColumn watch_backend_columns[] = {     /* (ssbbuss) */
+        { 's', LIST_STRING,    "name",        1, N_("NAME"),      1 },
+        { 's', LIST_PATH,      "path",        7, N_("PATH"),      7 },
+        { 'b', LIST_BOOL,      "recursive",   4, N_("RECURSIVE"), 4 },
+        { 'b', LIST_BOOL,      "auto_add",    5, N_("AUTOADD"),   5 },
+        { 'u', LIST_UINT,      "directories", 6, N_("DIRS"),      6, .align_right = true },
+        { 's', LIST_STRING,    "state",       2, N_("STATE"),     2 },
+        { 's', LIST_STRING,    "backend",     3, N_("BACKEND"),   3 },
 };
 
 static const ListColumn rule_columns[] = {          /* (sssst) */
@@ -497,6 +512,71 @@ static int fetch_tasks(Ctl *c, GPtrArray *replies, List *list, TaskFilter *filte
         }
 }
 
+/* --json: each task's unit, its Unit property, asked of every task that started (one that is still
+ * scheduled has none), the calls a window at a time in flight: a round trip each would be slow over -H
+ * (and the system bus lets a client wait for 128 replies at most). A task that left the history
+ * meanwhile, or a daemon without Unit, leaves "". */
+#define UNIT_CALLS_IN_FLIGHT 64
+
+typedef struct UnitLookup {
+        List *list;
+        size_t row;
+        size_t *n_pending;
+        sd_bus_slot *slot;              /* of the call; its unref cancels it if we stop early */
+} UnitLookup;
+
+static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitLookup *u = userdata;
+        const char *unit;
+
+        (*u->n_pending)--;
+        if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "v", "s", &unit) > 0)
+                list_set_string(u->list, u->row, TASK_UNIT, unit);
+        return 0;
+}
+
+static int fetch_units(Ctl *c, List *list) {
+        size_t n = list_get_rows(list), n_pending = 0, next = 0;
+        g_autofree UnitLookup *lookups = g_new0(UnitLookup, MAX(n, (size_t) 1));
+        int r = 0;
+
+        while (r >= 0 && (next < n || n_pending > 0)) {
+                while (next < n && n_pending < UNIT_CALLS_IN_FLIGHT) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                        const ListValue *row = list_get_row(list, next);
+
+                        lookups[next] = (UnitLookup) { list, next, &n_pending, NULL };
+                        next++;
+                        if (streq(row[TASK_STATE].s, "scheduled"))
+                                continue;
+                        r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, row[TASK_OBJECT].s,
+                                                           "org.freedesktop.DBus.Properties", "Get");
+                        if (r >= 0)
+                                r = sd_bus_message_set_auto_start(m, false);
+                        if (r >= 0)
+                                r = sd_bus_message_append(m, "ss", BUS_TASK_INTERFACE, "Unit");
+                        if (r >= 0)
+                                r = sd_bus_call_async(c->bus, &lookups[next - 1].slot, m, on_unit_reply,
+                                                      &lookups[next - 1], 0);
+                        if (r < 0)
+                                break;
+                        n_pending++;
+                }
+                if (r < 0 || n_pending == 0)
+                        break;
+                r = sd_bus_process(c->bus, NULL);
+                if (r == 0)
+                        r = sd_bus_wait(c->bus, UINT64_MAX);
+        }
+        for (size_t i = 0; i < next; i++)
+                sd_bus_slot_unref(lookups[i].slot);
+        if (r < 0) {
+                log_error(_("cannot ask for the tasks' units: %s"), g_strerror(-r));
+                return CTL_EXIT_FAILURE;
+        }
+        return CTL_EXIT_SUCCESS;
+}
+
 /* The listing as --json or a table; the verb prints its legend after a table. */
 static void print_list(const Ctl *c, const List *list) {
         if (c->json)
@@ -522,6 +602,11 @@ static int verb_list_tasks(Ctl *c, int argc, char **argv) {
                 return r;
 
         list_sort(list, TASK_ID);
+        if (c->json) {
+                r = fetch_units(c, list);
+                if (r != CTL_EXIT_SUCCESS)
+                        return r;
+        }
         print_list(c, list);
         if (c->json)
                 return CTL_EXIT_SUCCESS;
@@ -557,6 +642,8 @@ static int list_simple(Ctl *c, const char *method, const ListColumn *columns, si
 }
 
 static int verb_list_watches(Ctl *c, int argc, char **argv) {
+        const ListColumn *columns = watch_backend_columns;
+        size_t n_columns = ELEMENTSOF(watch_backend_columns);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(list_freep) List *list = NULL;
@@ -564,8 +651,14 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         size_t n;
         int r;
 
-        /* With the state of each watch; an older daemon without ListWatchesEx() lists without it. */
-        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
+        /* With the state and backend of each watch; an older daemon lists without them. */
+        r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesWithBackend", &error, &reply, NULL);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                sd_bus_error_free(&error);
+                r = ctl_call(c, false, BUS_PATH, BUS_MANAGER_INTERFACE, "ListWatchesEx", &error, &reply, NULL);
+                columns = watch_ex_columns;
+                n_columns = ELEMENTSOF(watch_ex_columns);
+        }
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
                 sd_bus_error_free(&error);
                 r = list_simple(c, "ListWatches", watch_columns, ELEMENTSOF(watch_columns), &filter,
@@ -573,7 +666,7 @@ static int verb_list_watches(Ctl *c, int argc, char **argv) {
         } else if (r < 0)
                 return ctl_report_error(c, &error, r, UINT64_MAX, _("listing watches"));
         else {
-                list = list_new(watch_ex_columns, ELEMENTSOF(watch_ex_columns));
+                list = list_new(columns, n_columns);
                 r = list_read(list, reply, keep_named, &filter);
                 if (r < 0)
                         return bad_reply(r);

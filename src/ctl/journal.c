@@ -63,10 +63,52 @@ static void print_entry(FILE *f, sd_journal *j, bool colors, size_t width) {
         fprintf(f, "%s%s%s%s\n", prefix, strempty(color), text, color ? ANSI_NORMAL : "");
 }
 
-int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors, size_t width) {
+/* The entries of the task, and of its unit if it has one, as systemctl status matches a unit's: what the
+ * unit's processes logged (the LogExtraFields= of the unit give those INOTASKD_TASK_ID too) and what its
+ * service manager said about it (started, deactivated, failed). As the user's instance, only entries of
+ * our own uid: task ids and unit names are per instance. */
+static int add_matches(sd_journal *j, uint64_t id, bool user, const char *unit) {
+        g_autofree char *task = g_strdup_printf("INOTASKD_TASK_ID=%" PRIu64, id),
+                        *uid = g_strdup_printf("_UID=%u", (unsigned) getuid()), *own = NULL, *manager = NULL;
+        int r;
+
+        r = sd_journal_add_match(j, task, 0);
+        if (r >= 0 && user)
+                r = sd_journal_add_match(j, uid, 0);
+        if (r < 0 || isempty(unit))
+                return r;
+
+        own = g_strconcat(user ? "_SYSTEMD_USER_UNIT=" : "_SYSTEMD_UNIT=", unit, NULL);
+        manager = g_strconcat(user ? "USER_UNIT=" : "UNIT=", unit, NULL);
+        r = sd_journal_add_disjunction(j);
+        if (r >= 0)
+                r = sd_journal_add_match(j, own, 0);
+        if (r >= 0 && user)
+                r = sd_journal_add_match(j, uid, 0);
+        if (r >= 0)
+                r = sd_journal_add_disjunction(j);
+        if (r >= 0)
+                r = sd_journal_add_match(j, manager, 0);
+        /* The user's manager logs as the user; the system's is PID 1. */
+        if (r >= 0)
+                r = sd_journal_add_match(j, user ? uid : "_PID=1", 0);
+        return r;
+}
+
+/* The entry at the read pointer is one of the task's: not older than the task (an id, and so a unit
+ * name, may come again after the daemon's state was reset). */
+static bool entry_is_current(sd_journal *j, uint64_t since) {
+        uint64_t usec;
+
+        return since == 0 || (sd_journal_get_realtime_usec(j, &usec) >= 0 && usec >= since);
+}
+
+int journal_show_task(FILE *f, uint64_t id, bool user, const char *unit, uint64_t since, unsigned n,
+                      bool colors, size_t width) {
         sd_journal *j = NULL;
-        char match[64];
-        int r, k;
+        bool older = false;
+        unsigned k = 0;
+        int r;
 
         if (n == 0)
                 return 0;
@@ -75,28 +117,30 @@ int journal_show_task(FILE *f, uint64_t id, bool user, unsigned n, bool colors, 
         if (r < 0)
                 return r;
 
-        (void) snprintf(match, sizeof(match), "INOTASKD_TASK_ID=%" PRIu64, id);
-        r = sd_journal_add_match(j, match, 0);
-        if (r >= 0 && user) {
-                /* Task ids are per instance: the user's instance logs under our uid. */
-                (void) snprintf(match, sizeof(match), "_UID=%u", (unsigned) getuid());
-                r = sd_journal_add_match(j, match, 0);
-        }
+        r = add_matches(j, id, user, unit);
         if (r >= 0)
                 r = sd_journal_seek_tail(j);
-        if (r >= 0)
-                r = sd_journal_previous_skip(j, n);
-        if (r <= 0) {
+        /* Back over the newest n entries, stopping at one older than the task. */
+        while (r >= 0 && k < n) {
+                r = sd_journal_previous(j);
+                if (r <= 0)
+                        break;
+                if (!entry_is_current(j, since)) {
+                        older = true;
+                        break;
+                }
+                k++;
+        }
+        if (r < 0) {
                 sd_journal_close(j);
                 return r;
         }
 
-        k = r;
-        for (int i = 0; i < k; i++) {
-                if (i > 0 && sd_journal_next(j) <= 0)
+        for (unsigned i = 0; i < k; i++) {
+                if ((i > 0 || older) && sd_journal_next(j) <= 0)
                         break;
                 print_entry(f, j, colors, width);
         }
         sd_journal_close(j);
-        return k;
+        return (int) k;
 }

@@ -21,6 +21,7 @@ struct List {
         char *signature;                /* of one row: "(…)" */
         char *contents;                 /* what is inside the parentheses */
         GArray *rows;                   /* n_columns ListValues each */
+        GPtrArray *strings;             /* the values list_set_string() copied */
 };
 
 List *list_new(const ListColumn *columns, size_t n_columns) {
@@ -28,13 +29,15 @@ List *list_new(const ListColumn *columns, size_t n_columns) {
         GString *sig = g_string_new("(");
 
         for (size_t i = 0; i < n_columns; i++)
-                g_string_append_c(sig, columns[i].dbus_type);
+                if (columns[i].dbus_type)
+                        g_string_append_c(sig, columns[i].dbus_type);
         g_string_append_c(sig, ')');
 
         l->columns = columns;
         l->n_columns = n_columns;
+        l->contents = g_strndup(sig->str + 1, sig->len - 2);
         l->signature = g_string_free(sig, false);
-        l->contents = g_strndup(l->signature + 1, n_columns);
+        l->strings = g_ptr_array_new_with_free_func(g_free);
         l->rows = g_array_new(false, false, n_columns * sizeof(ListValue));
         return l;
 }
@@ -46,6 +49,8 @@ List *list_free(List *l) {
         g_free(l->contents);
         if (l->rows)
                 g_array_unref(l->rows);
+        if (l->strings)
+                g_ptr_array_unref(l->strings);
         g_free(l);
         return NULL;
 }
@@ -62,6 +67,9 @@ static int read_row(List *l, sd_bus_message *m, ListValue *row) {
                 int b;
 
                 switch (t) {
+                case 0:
+                        row[i].s = "";
+                        continue;
                 case 's': case 'o':
                         r = sd_bus_message_read_basic(m, t, &row[i].s);
                         break;
@@ -113,6 +121,20 @@ size_t list_get_rows(const List *l) {
 
 static const ListValue *list_row(const List *l, size_t i) {
         return (const ListValue *) (l->rows->data + i * l->n_columns * sizeof(ListValue));
+}
+
+const ListValue *list_get_row(const List *l, size_t i) {
+        g_return_val_if_fail(i < l->rows->len, NULL);
+        return list_row(l, i);
+}
+
+void list_set_string(List *l, size_t i, size_t column, const char *value) {
+        char *copy;
+
+        g_return_if_fail(i < l->rows->len && column < l->n_columns && l->columns[column].dbus_type == 0);
+        copy = g_strdup(value);
+        g_ptr_array_add(l->strings, copy);
+        ((ListValue *) (l->rows->data + i * l->n_columns * sizeof(ListValue)))[column].s = copy;
 }
 
 static gint compare_rows(gconstpointer a, gconstpointer b, gpointer userdata) {

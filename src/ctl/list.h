@@ -22,7 +22,8 @@ typedef enum ListType {
 } ListType;
 
 typedef struct ListColumn {
-        char dbus_type;                 /* of the field, in the order of the struct */
+        char dbus_type;                 /* of the field, in the order of the struct; 0: not in the struct, a
+                                         * LIST_STRING set by list_set_string() after (else "") */
         ListType type;
         const char *json_key;           /* NULL: not in the JSON */
         unsigned json_pos;              /* its place among the JSON members, from 1 */
@@ -51,6 +52,9 @@ typedef bool (*ListFilter)(const ListValue *row, void *userdata);
 int list_read(List *l, sd_bus_message *m, ListFilter keep, void *userdata);
 
 size_t list_get_rows(const List *l);
+const ListValue *list_get_row(const List *l, size_t i);
+/* Sets a column of dbus_type 0 in row i to a copy of value, which the list keeps. */
+void list_set_string(List *l, size_t i, size_t column, const char *value);
 /* Sorts the rows by a LIST_UINT column, ascending. */
 void list_sort(List *l, size_t column);
 

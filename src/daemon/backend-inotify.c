@@ -52,7 +52,7 @@ typedef struct RetryDir {
 } RetryDir;
 
 typedef struct InotifyBackend {
-        Backend base;
+        BackendImpl base;
         int fd;
         int cwd_fd;             /* the working directory, to return to after adding a watch by "." */
         sd_event_source *io;
@@ -213,7 +213,7 @@ static const ReconcileOps reconcile_ops;
 static void retry_arm(InotifyBackend *b);
 static void unmounted(InotifyBackend *b, WatchNode *n);
 
-static int inotify_backend_init(Backend *base) {
+static int inotify_backend_init(BackendImpl *base, const char *watch_name) {
         InotifyBackend *b = (InotifyBackend *) base;
         int r;
 
@@ -233,7 +233,7 @@ static int inotify_backend_init(Backend *base) {
 
         b->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (b->fd < 0)
-                return log_error_errno(errno, "Failed to create inotify instance: %m");
+                return log_error_errno(errno, "Watch %s: failed to create inotify instance: %m", watch_name);
 
         r = sd_event_add_io(base->event, &b->io, b->fd, EPOLLIN, on_inotify, b);
         if (r < 0)
@@ -247,7 +247,7 @@ static int inotify_backend_init(Backend *base) {
         return 0;
 }
 
-static void inotify_done(Backend *base) {
+static void inotify_done(BackendImpl *base) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         b->io = sd_event_source_disable_unref(b->io);
@@ -515,7 +515,7 @@ static const char *root_kernel_path(Watch *w, const char *dir) {
         return w->target ?: dir;
 }
 
-static void inotify_add(Backend *base, Watch *w, bool announce) {
+static void inotify_add(BackendImpl *base, Watch *w, bool announce) {
         InotifyBackend *b = (InotifyBackend *) base;
         g_autofree char *dir = NULL;
         struct stat st;
@@ -556,7 +556,7 @@ static void inotify_add(Backend *base, Watch *w, bool announce) {
         flush_enospc(b);
 }
 
-static void inotify_remove(Backend *base, Watch *w) {
+static void inotify_remove(BackendImpl *base, Watch *w) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         for (guint i = 0; i < b->pending->len;) {
@@ -569,7 +569,7 @@ static void inotify_remove(Backend *base, Watch *w) {
                 remove_subtree(b, w->root);
 }
 
-static int inotify_set_mask(Backend *base, uint32_t mask) {
+static int inotify_set_mask(BackendImpl *base, uint32_t mask) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         mask &= IN_ALL_EVENTS;
@@ -577,11 +577,11 @@ static int inotify_set_mask(Backend *base, uint32_t mask) {
                 return 0;
         b->mask = mask;
         /* Re-adding a watch on the same inode replaces its mask and keeps its wd. */
-        for (guint k = 0; k < base->watches->len; k++) {
-                Watch *w = g_ptr_array_index(base->watches, k);
+        for (guint k = 0; k < base->face->watches->len; k++) {
+                Watch *w = g_ptr_array_index(base->face->watches, k);
                 GQueue q = G_QUEUE_INIT;
 
-                if (!w->root)
+                if (!w->root || w->impl != base)
                         continue;
                 g_queue_push_tail(&q, w->root);
                 while (!g_queue_is_empty(&q)) {
@@ -605,7 +605,7 @@ static int inotify_set_mask(Backend *base, uint32_t mask) {
 /* Reads at most this many buffers in one drain: a storm must not keep a due task waiting for long. */
 #define DRAIN_READS_MAX 16U
 
-static void inotify_drain(Backend *base) {
+static void inotify_drain(BackendImpl *base) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         /* Until the queue is empty: a task about to start must not run on a state whose change is still
@@ -617,21 +617,21 @@ static void inotify_drain(Backend *base) {
         }
 }
 
-static int inotify_set_enabled(Backend *base, bool enabled) {
+static int inotify_set_enabled(BackendImpl *base, bool enabled) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         b->enabled = enabled;
         return sd_event_source_set_enabled(b->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
 }
 
-static void inotify_get_stats(const Backend *base, BackendStats *ret) {
+static void inotify_get_stats(const BackendImpl *base, BackendStats *ret) {
         const InotifyBackend *b = (const InotifyBackend *) base;
 
         ret->n_overflows = b->n_overflows;
         ret->n_directories = watch_tree_n_watched(b->tree);
 }
 
-static void inotify_compare_snapshot(Backend *base, Watch *w, GHashTable *known, usec_t since) {
+static void inotify_compare_snapshot(BackendImpl *base, Watch *w, GHashTable *known, usec_t since) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         reconcile_snapshot(&b->reconciler, w, known, since);
@@ -837,9 +837,11 @@ static void handle_overflow(InotifyBackend *b) {
 
         /* An unpaired move can no longer be paired: what became of it, the rescan will tell. */
         flush_pending(b);
-        for (guint i = 0; i < b->base.watches->len; i++) {
-                Watch *w = g_ptr_array_index(b->base.watches, i);
+        for (guint i = 0; i < b->base.face->watches->len; i++) {
+                Watch *w = g_ptr_array_index(b->base.face->watches, i);
 
+                if (w->impl != &b->base)
+                        continue;
                 /* The root's own deletion or rename may be among the lost events: the waiter looks at
                  * its path again (it compares inodes, so a root still in place stays as it is). */
                 backend_watch_lost(&b->base, w);
@@ -904,7 +906,7 @@ static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_eve
         const char *name = e->len > 0 ? e->name : NULL;
         uint32_t mask = e->mask;
 
-        if ((mask & IN_UNMOUNT) && b->base.mounts) {
+        if ((mask & IN_UNMOUNT) && b->base.face->mounts) {
                 unmounted(b, n);
                 return;
         }
@@ -1110,11 +1112,11 @@ static void handle_buffer(InotifyBackend *b, const uint8_t *buf, size_t l) {
                             (size_t) (buf + l - p));
 }
 
-void backend_inotify_feed(Backend *base, const void *buf, size_t l) {
-        InotifyBackend *b = (InotifyBackend *) base;
+void backend_inotify_feed(Backend *face, const void *buf, size_t l) {
+        InotifyBackend *b = (InotifyBackend *) backend_get_impl(face, BACKEND_INOTIFY, "feed");
         g_autofree uint8_t *copy = NULL;
 
-        if (l == 0)
+        if (l == 0 || !b)
                 return;
         copy = g_memdup2(buf, l);      /* aligned, as a read into b->buffer is */
         b->n_reads++;
@@ -1190,7 +1192,7 @@ static void unmounted(InotifyBackend *b, WatchNode *n) {
 
 /* A mount came or went at n: the directory there is another one. What was known below it is deleted,
  * what is there now is new (as for a new directory). */
-static void inotify_rescan_dir(Backend *base, Watch *w, WatchNode *n) {
+static void inotify_rescan_dir(BackendImpl *base, Watch *w, WatchNode *n) {
         InotifyBackend *b = (InotifyBackend *) base;
         g_autofree char *path = watch_node_path(n);
         int r;
@@ -1340,11 +1342,11 @@ static void retry(InotifyBackend *b) {
         bool full = false;
 
         b->retrying = true;
-        for (guint k = 0; k < b->base.watches->len; k++) {
-                Watch *w = g_ptr_array_index(b->base.watches, k);
+        for (guint k = 0; k < b->base.face->watches->len; k++) {
+                Watch *w = g_ptr_array_index(b->base.face->watches, k);
                 g_autoptr(GPtrArray) tops = g_ptr_array_new();
 
-                if (!w->active || !w->root || !w->recursive)
+                if (w->impl != &b->base || !w->active || !w->root || !w->recursive)
                         continue;
                 collect_unwatched(w->root, tops);
                 for (guint i = 0; i < tops->len && !full; i++) {
@@ -1387,7 +1389,7 @@ static void retry(InotifyBackend *b) {
         retry_arm(b);
 }
 
-static void inotify_retry_unwatched(Backend *base) {
+static void inotify_retry_unwatched(BackendImpl *base) {
         InotifyBackend *b = (InotifyBackend *) base;
 
         if (b->unwatched_since == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What a backend (inotify now; poll and fanotify next) offers the manager: watches added and removed,
- * events handed to one sink, snapshots compared, counts. The manager calls only this. */
+/* What the backends (inotify, fanotify, poll, none: Backend= per watch) offer the manager as one face:
+ * watches added and removed, events handed to one sink, snapshots compared, counts. The manager calls
+ * only this; each watch is handed to the implementation of its kind, made when first needed. */
 #pragma once
 
 #include <glib.h>
@@ -15,6 +16,7 @@
 #include "watch.h"
 
 typedef struct Backend Backend;
+typedef struct BackendImpl BackendImpl;
 typedef struct WatchWaiter WatchWaiter;
 
 /* The event sink: ev is valid for the call only. */
@@ -29,30 +31,40 @@ typedef struct BackendStats {
         unsigned n_waiting;             /* watches whose Path= does not exist (yet) */
 } BackendStats;
 
-/* One backend's implementation. Called only through the backend_*() functions below. */
+/* One backend's implementation. Called only through the backend_*() functions below, each for the
+ * watches handed to it (w->impl). */
 typedef struct BackendOps {
         const char *name;
-        size_t size;                                            /* of its object, a Backend first */
-        int (*init)(Backend *b);                                /* the common part is set; undone by done() */
-        void (*done)(Backend *b);                               /* also for a half-built object */
-        int (*set_mask)(Backend *b, uint32_t mask);
+        size_t size;                                            /* of its object, a BackendImpl first */
+        /* The common part is set; undone by done(). Logs why it cannot work (as the error of the watch
+         * named, which needs it). */
+        int (*init)(BackendImpl *b, const char *watch_name);
+        void (*done)(BackendImpl *b);                           /* also for a half-built object */
+        int (*set_mask)(BackendImpl *b, uint32_t mask);
         /* Watches and records w, whose path exists; with announce (it just appeared) raises created, and
          * changed for regular files, for what it finds, else nothing. */
-        void (*add_watch)(Backend *b, Watch *w, bool announce);
-        void (*remove_watch)(Backend *b, Watch *w);             /* before w is freed */
-        void (*compare_snapshot)(Backend *b, Watch *w, GHashTable *known, usec_t since);
-        int (*set_enabled)(Backend *b, bool enabled);
-        void (*drain)(Backend *b);
-        void (*get_stats)(const Backend *b, BackendStats *ret); /* n_overflows, n_directories */
+        void (*add_watch)(BackendImpl *b, Watch *w, bool announce);
+        void (*remove_watch)(BackendImpl *b, Watch *w);             /* before w is freed */
+        void (*compare_snapshot)(BackendImpl *b, Watch *w, GHashTable *known, usec_t since);
+        int (*set_enabled)(BackendImpl *b, bool enabled);
+        void (*drain)(BackendImpl *b);
+        void (*get_stats)(const BackendImpl *b, BackendStats *ret); /* n_overflows, n_directories */
         /* Directory n of w is another one now (a mount came or went there): forget what was known
          * below it, watch it again and raise the differences. May be NULL. */
-        void (*rescan_dir)(Backend *b, Watch *w, WatchNode *n);
-        void (*retry_unwatched)(Backend *b);                    /* may be NULL */
+        void (*rescan_dir)(BackendImpl *b, Watch *w, WatchNode *n);
+        void (*retry_unwatched)(BackendImpl *b);                    /* may be NULL */
 } BackendOps;
 
-/* The part every backend shares; for implementations, read-only for everyone else. */
-struct Backend {
+/* The part every implementation shares. */
+struct BackendImpl {
         const BackendOps *ops;
+        Backend *face;
+        sd_event *event;
+        BackendKind kind;
+};
+
+/* The face; for implementations, read-only for everyone else. */
+struct Backend {
         sd_event *event;
         BackendEventFunc callback;
         void *userdata;
@@ -60,14 +72,26 @@ struct Backend {
         uint64_t n_events;
         WatchWaiter *waiter;            /* follows paths that are missing or links (watch-wait.c) */
         MountMonitor *mounts;           /* NULL if the mount table cannot be watched */
+        BackendImpl *impls[_BACKEND_KIND_MAX];  /* made when a watch first needs one */
+        uint32_t mask;
+        bool disabled;
 };
 
 extern const BackendOps backend_inotify_ops;
+extern const BackendOps backend_fanotify_ops;
+extern const BackendOps backend_poll_ops;
+extern const BackendOps backend_none_ops;
+
+/* What Backend=auto picks for a file system of statfs type f_type: poll where writers on other hosts
+ * are not seen by inotify (NFS, CIFS/SMB, FUSE such as sshfs, 9p, Ceph, AFS), else inotify. */
+BackendKind backend_auto_kind(unsigned long f_type);
+/* A name for f_type ("nfs", "fuse", ...), or NULL if it is not one auto knows of. */
+const char *backend_fs_type_name(unsigned long f_type);
 
 /* For tests and the fuzzer: handles buf (any bytes) as if one read of b's inotify fd returned it. */
 void backend_inotify_feed(Backend *b, const void *buf, size_t len);
 
-int backend_new(Backend **ret, const BackendOps *ops, sd_event *e, BackendEventFunc callback, void *userdata);
+int backend_new(Backend **ret, sd_event *e, BackendEventFunc callback, void *userdata);
 Backend *backend_free(Backend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Backend *, backend_free);
 
@@ -115,8 +139,14 @@ void backend_drain(Backend *b);
 
 void backend_get_stats(const Backend *b, BackendStats *ret);
 
+/* The implementation of kind k, made if needed (NULL if it cannot work, logged for watch_name). */
+BackendImpl *backend_get_impl(Backend *b, BackendKind k, const char *watch_name);
+
+/* The backend that watches w, as named by Backend= ("inotify", ...). */
+const char *backend_watch_backend(const Watch *w);
+
 /* For implementations: w lost its root (deleted, renamed away); it is looked at again from the loop. */
-void backend_watch_lost(Backend *b, Watch *w);
+void backend_watch_lost(BackendImpl *b, Watch *w);
 /* Tries again to watch the directories that could not be watched (the watch limit may have been
  * raised), raising what changed in them meanwhile. */
 void backend_retry_unwatched(Backend *b);
@@ -126,10 +156,10 @@ void backend_retry_unwatched(Backend *b);
 void backend_mount_changed(Backend *b, const char *path);
 
 /* For implementations: the kernel reported an unmount; have the mount table read again soon. */
-void backend_check_mounts(Backend *b);
+void backend_check_mounts(BackendImpl *b);
 
 /* For implementations: hands one event to the sink. */
-static inline void backend_emit(Backend *b, Event *ev) {
-        b->n_events++;
-        b->callback(b, ev, b->userdata);
+static inline void backend_emit(BackendImpl *b, Event *ev) {
+        b->face->n_events++;
+        b->face->callback(b->face, ev, b->face->userdata);
 }

@@ -376,8 +376,8 @@ static int method_run_rule(sd_bus_message *message, void *userdata, sd_bus_error
 
 /* One entry per watch. ListWatches (its first form) has the recursion in effect (none for a single
  * file); ListWatchesEx the configured one and the watch's state: active, waiting (Path= does not exist
- * yet) or inactive. */
-static int append_watches(sd_bus_message *reply, Bus *b, bool ex) {
+ * yet) or inactive; ListWatchesWithBackend also the backend that watches it (Backend=, auto resolved). */
+static int append_watches(sd_bus_message *reply, Bus *b, int ex) {
         GPtrArray *watches = backend_get_watches(manager_get_backend(b->manager));
         int r;
 
@@ -385,7 +385,11 @@ static int append_watches(sd_bus_message *reply, Bus *b, bool ex) {
                 Watch *w = watches->pdata[i];
                 _cleanup_free_ char *shown = escape_display(w->path, strlen(w->path));
 
-                if (ex)
+                if (ex > 1)
+                        r = sd_bus_message_append(reply, "(ssbbuss)", w->name, shown, w->cfg_recursive,
+                                                  w->cfg_auto_add, backend_watch_n_directories(w),
+                                                  watch_state(w), backend_watch_backend(w));
+                else if (ex)
                         r = sd_bus_message_append(reply, "(ssbbus)", w->name, shown, w->cfg_recursive,
                                                   w->cfg_auto_add, backend_watch_n_directories(w), watch_state(w));
                 else
@@ -398,7 +402,7 @@ static int append_watches(sd_bus_message *reply, Bus *b, bool ex) {
 }
 
 static int fill_watches(sd_bus_message *reply, void *userdata) {
-        return append_watches(reply, userdata, false);
+        return append_watches(reply, userdata, 0);
 }
 
 static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -410,7 +414,19 @@ static int method_list_watches(sd_bus_message *message, void *userdata, sd_bus_e
 }
 
 static int fill_watches_ex(sd_bus_message *reply, void *userdata) {
-        return append_watches(reply, userdata, true);
+        return append_watches(reply, userdata, 1);
+}
+
+static int fill_watches_backend(sd_bus_message *reply, void *userdata) {
+        return append_watches(reply, userdata, 2);
+}
+
+static int method_list_watches_backend(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = check_list(message, userdata, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return reply_array(message, "(ssbbuss)", fill_watches_backend, userdata);
 }
 
 static int method_list_watches_ex(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -650,6 +666,9 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 method_list_watches, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListWatchesEx", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbbus)", watches),
                                 method_list_watches_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListWatchesWithBackend", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssbbuss)", watches),
+                                method_list_watches_backend, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRules", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssst)", rules),
                                 method_list_rules, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe,
@@ -708,7 +727,7 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
                         (void) sd_bus_emit_properties_changed(b->bus, path, BUS_TASK_INTERFACE, "Rule", "Path",
                                                               "PathBytes", "Paths", "NPaths",
                                                               "Event", "State", "Result", "DueUSec", "StartedUSec",
-                                                              "FinishedUSec", "MainPID", "ExitStatus", NULL);
+                                                              "FinishedUSec", "MainPID", "ExitStatus", "Unit", NULL);
         }
         g_hash_table_remove_all(b->dirty_tasks);
         return 0;

@@ -113,6 +113,8 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
                 v = task_state_to_string(t->state);
         else if (streq(property, "Result"))
                 v = t->result;
+        else if (streq(property, "Unit"))
+                v = t->unit_name;
         return sd_bus_message_append(reply, "s", strempty(v));
 }
 
@@ -178,5 +180,6 @@ const sd_bus_vtable bus_task_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MainPID", "u", property_get_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Task, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Unit", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END
 };

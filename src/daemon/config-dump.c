@@ -239,6 +239,8 @@ char *config_dump(const Config *c) {
                 dump_bool(s, "AutoAdd", w->auto_add);
                 dump_list(s, "Exclude", w->exclude);
                 dump_initial_event(s, "InitialEvent", w->initial_mask, w->initial_kinds);
+                dump_raw(s, "Backend", backend_kind_to_string(w->backend));
+                dump_timespan(s, "PollIntervalSec", w->poll_interval);
         }
 
         for (guint i = 0; i < c->rules->len; i++)

@@ -101,6 +101,29 @@ int if_running_from_string(const char *s) {
         return -EINVAL;
 }
 
+static const char *const backend_kind_table[_BACKEND_KIND_MAX] = {
+        [BACKEND_AUTO] = "auto",
+        [BACKEND_INOTIFY] = "inotify",
+        [BACKEND_FANOTIFY] = "fanotify",
+        [BACKEND_POLL] = "poll",
+        [BACKEND_NONE] = "none",
+};
+
+const char *backend_kind_to_string(BackendKind k) {
+        if ((unsigned) k >= _BACKEND_KIND_MAX)
+                return NULL;
+        return backend_kind_table[k];
+}
+
+int backend_kind_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (unsigned i = 0; i < _BACKEND_KIND_MAX; i++)
+                if (streq(backend_kind_table[i], s))
+                        return (int) i;
+        return -EINVAL;
+}
+
 /* syslog(3) priorities, indexed by value. */
 static const char *const log_level_table[] = {
         "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -372,6 +395,30 @@ static int parse_batch_max(ConfParser *l, const ConfAssignment *a, const char *v
         return 0;
 }
 
+static int parse_backend(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
+        BackendKind *k = data;
+        int r = backend_kind_from_string(value);
+
+        if (r < 0) {
+                conf_key_error(l, a, "unknown backend \"%s\" (auto, inotify, fanotify, poll or none)", value);
+                return r;
+        }
+        *k = (BackendKind) r;
+        return 0;
+}
+
+static int parse_poll_interval(ConfParser *l, const ConfAssignment *a, const char *value,
+                               void *data, void *data2) {
+        usec_t *u = data;
+        int r = conf_parse_timespan(l, a, value, data, data2);
+
+        if (r >= 0 && (*u == 0 || *u == USEC_INFINITY)) {
+                conf_key_error(l, a, "must be more than 0 and finite, got \"%s\"", value);
+                return -EINVAL;
+        }
+        return r;
+}
+
 static int parse_action(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
         ActionType *t = data;
         int r = action_type_from_string(value);
@@ -572,6 +619,8 @@ static const ConfKeyDef watch_keys[] = {
         { "Exclude", conf_parse_strv, offsetof(ConfigWatch, exclude), 0, NULL, 0 },
         { "InitialEvent", parse_initial_event, offsetof(ConfigWatch, initial_mask),
           offsetof(ConfigWatch, initial_kinds), NULL, 0 },
+        { "Backend", parse_backend, offsetof(ConfigWatch, backend), 0, "auto", 0 },
+        { "PollIntervalSec", parse_poll_interval, offsetof(ConfigWatch, poll_interval), 0, "2", 0 },
         {},
 };
 

@@ -41,6 +41,19 @@ typedef enum IfRunning {
 } IfRunning;
 
 const char *if_running_to_string(IfRunning i);
+
+/* Backend= of a [Watch]: what tells the daemon of changes. */
+typedef enum BackendKind {
+        BACKEND_AUTO,           /* default: inotify, poll on NFS, CIFS/SMB and FUSE (decided by statfs) */
+        BACKEND_INOTIFY,
+        BACKEND_FANOTIFY,       /* one mark for the whole file system (CAP_SYS_ADMIN) */
+        BACKEND_POLL,           /* a walk every PollIntervalSec= */
+        BACKEND_NONE,           /* InitialEvent= only, no monitoring */
+        _BACKEND_KIND_MAX,
+} BackendKind;
+
+const char *backend_kind_to_string(BackendKind k);
+int backend_kind_from_string(const char *s);        /* BackendKind or -EINVAL */
 const char *config_log_level_to_string(int level);  /* LogLevel= names: "info", ...; NULL out of range */
 int if_running_from_string(const char *s);
 
@@ -90,6 +103,8 @@ typedef struct ConfigWatch {
         char **exclude;                 /* Exclude=, fnmatch globs (NULL-terminated, never NULL) */
         uint32_t initial_mask;          /* InitialEvent=: one event name; both 0 when unset */
         uint32_t initial_kinds;
+        BackendKind backend;            /* Backend=, default auto */
+        usec_t poll_interval;           /* PollIntervalSec=, default 2 s */
         char *file;                     /* where [Watch NAME] was first seen */
         unsigned line;
         char *path_file;                /* where Path= was set (for warnings about it) */

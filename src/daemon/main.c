@@ -30,6 +30,7 @@ typedef struct Args {
         bool verbose;                   /* -v: LogLevel=debug whatever the configuration says */
         int log_target;                 /* LogTarget, -1: not given, SYSTEMD_LOG_TARGET= or auto */
         const char *pid_file;
+        bool once;
 } Args;
 
 static void help(void) {
@@ -41,6 +42,8 @@ static void help(void) {
                  "      --check-config     validate the configuration and exit (0 or 78)\n"
                  "      --dump-config      print the merged configuration and exit\n"
                  "  -n, --dry-run          log what would run, run nothing\n"
+                 "      --once             raise InitialEvent= of every watch, run the tasks, exit (0 if\n"
+                 "                         all succeeded)\n"
                  "  -v, --verbose          debug messages, whatever LogLevel= says\n"
                  "      --log-target=T     auto, console, console-prefixed, journal, kmsg or null\n"
                  "                         (default: $SYSTEMD_LOG_TARGET, else auto)\n"
@@ -59,6 +62,7 @@ enum {
         ARG_LOG_TARGET,
         ARG_PID_FILE,
         ARG_VERSION,
+        ARG_ONCE,
 };
 
 /* Returns 1 to go on, 0 to exit successfully, <0 (an exit code, negated) to fail. */
@@ -75,6 +79,7 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                 { "daemon", no_argument, NULL, 'd' },
                 { "pid-file", required_argument, NULL, ARG_PID_FILE },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "once", no_argument, NULL, ARG_ONCE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -123,6 +128,9 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                         break;
                 case ARG_PID_FILE:
                         a->pid_file = optarg;
+                        break;
+                case ARG_ONCE:
+                        a->once = true;
                         break;
                 case ARG_VERSION:
                         printf("inotaskd %s\n", PACKAGE_VERSION);
@@ -282,6 +290,7 @@ static int run(int argc, char *argv[]) {
                 .config_file = a.config_file,
                 .log_level_override = a.verbose ? LOG_DEBUG : -1,
                 .ready_fd = ready_fd,
+                .once = a.once,
         });
         if (r < 0)
                 return EXIT_FAILURE;

@@ -61,6 +61,7 @@ struct Manager {
 
         char *last_status;
         int ready_fd;
+        unsigned once_done, once_failed;        /* --once: tasks finished, and of them failed */
         bool shutdown_killed;
 };
 
@@ -270,8 +271,35 @@ static void on_task_started(Task *t, void *userdata) {
 }
 
 static void on_task_removed(Task *t, void *userdata) {
-        bus_task_removed(((Manager *) userdata)->bus, t);
+        Manager *m = userdata;
+
+        bus_task_removed(m->bus, t);
         state_changed(userdata);
+        if (m->options.once) {
+                m->once_done++;
+                if (t->state != TASK_DONE) {
+                        m->once_failed++;
+                        log_error("--once: task %" PRIu64 " (rule %s, %s) did not succeed: %s.", t->id,
+                                  t->rule->name, t->path, t->result ?: "unknown");
+                }
+        }
+}
+
+/* --once: nothing is scheduled or running any more: exit, 0 if every task succeeded. */
+static void once_check(Manager *m) {
+        SchedulerStats s;
+
+        if (!m->options.once || m->state != MANAGER_READY)
+                return;
+        scheduler_get_stats(m->scheduler, &s);
+        if (s.n_scheduled > 0 || s.n_running > 0)
+                return;
+        if (m->once_failed > 0)
+                log_error("--once: %u of %u tasks failed, exiting with failure.", m->once_failed,
+                          m->once_done);
+        else
+                log_info("--once: %u tasks run, all succeeded.", m->once_done);
+        (void) sd_event_exit(m->event, m->once_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS);
 }
 
 static void on_task_forgotten(Task *t, void *userdata) {
@@ -296,6 +324,7 @@ static void on_counts_changed(void *userdata) {
                 if (s.n_running <= transient_runner_n_left(m->transient))
                         (void) sd_event_exit(m->event, 0);
         }
+        once_check(m);
 }
 
 /* TaskUnits=auto: yes when systemd started us (INVOCATION_ID) and its manager answers on the bus; in
@@ -439,6 +468,10 @@ static void restore_tasks(Manager *m) {
         unsigned n = 0;
         int k;
 
+        /* --once runs what the initial events schedule, not a service's saved tasks, and saves nothing
+         * that the service would find. */
+        if (m->options.once)
+                return;
         m->state_dir = state_directory(m->config->daemon.state_directory, m->options.user_mode,
                                        m->options.config_file || getenv("INOTASKD_CONFIG"));
         if (!m->state_dir)
@@ -521,6 +554,9 @@ int manager_start(Manager *m) {
         (void) malloc_trim(0);
         for (guint i = 0; i < added->len; i++)
                 backend_raise_initial(m->backend, added->pdata[i]);
+        if (m->options.once)
+                /* Only what the initial events scheduled runs: nothing more is heard. */
+                (void) backend_set_enabled(m->backend, false);
         state_saver_started(m->saver);
 
         set_state(m, MANAGER_READY);
@@ -533,6 +569,7 @@ int manager_start(Manager *m) {
                 (void) write(m->ready_fd, "R", 1);
                 m->ready_fd = safe_close(m->ready_fd);
         }
+        once_check(m);
         return 0;
 }
 
@@ -744,7 +781,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable watchdog, ignoring: %m");
 
-        r = backend_new(&m->backend, &backend_inotify_ops, m->event, on_event, m);
+        r = backend_new(&m->backend, m->event, on_event, m);
         if (r < 0)
                 return r;
         r = scheduler_new(&m->scheduler, m->event, runner_for, m);

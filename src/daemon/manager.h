@@ -23,6 +23,7 @@ typedef struct ManagerOptions {
         const char *config_file;        /* -c, or NULL */
         int log_level_override;         /* from -v, or -1 */
         int ready_fd;                   /* -d: written to once ready, or -1 */
+        bool once;                      /* --once: InitialEvent= of every watch, its tasks, then exit */
 } ManagerOptions;
 
 typedef struct Manager Manager;

@@ -21,6 +21,8 @@ int watch_new(Watch **ret, const ConfigWatch *cfg) {
                         w->exclude_has_slash = true;
         w->initial_mask = cfg->initial_mask;
         w->initial_kinds = cfg->initial_kinds;
+        w->cfg_backend = w->backend = cfg->backend;
+        w->poll_interval = cfg->poll_interval;
 
         *ret = TAKE_PTR(w);
         return 0;
@@ -63,7 +65,8 @@ bool watch_matches_config(const Watch *w, const ConfigWatch *cfg) {
         return streq(w->name, cfg->name) && streq(w->path, cfg->path) && w->cfg_recursive == cfg->recursive &&
                w->cfg_auto_add == cfg->auto_add && g_strv_equal((const char *const *) w->exclude,
                                                             (const char *const *) cfg->exclude) &&
-               w->initial_mask == cfg->initial_mask && w->initial_kinds == cfg->initial_kinds;
+               w->initial_mask == cfg->initial_mask && w->initial_kinds == cfg->initial_kinds &&
+               w->cfg_backend == cfg->backend && w->poll_interval == cfg->poll_interval;
 }
 
 /* The path of n's entry name relative to the tree's root ("" for the root itself). */

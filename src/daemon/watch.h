@@ -26,6 +26,10 @@ typedef struct Watch {
         bool active;                    /* the root is watched */
         bool waiting;                   /* Path= does not exist: watched for through its ancestors */
         char *target;                   /* what the kernel watches for the root when Path= is a link */
+        BackendKind cfg_backend;        /* Backend= as configured (may be auto) */
+        BackendKind backend;            /* the one that watches it (never auto), set by backend_add_watch() */
+        usec_t poll_interval;           /* PollIntervalSec= */
+        void *impl;                     /* the backend implementation that watches it (backend.c) */
 
         void *userdata;                 /* the manager's per-watch data (its rules) */
 } Watch;

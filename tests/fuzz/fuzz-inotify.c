@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 make_tree();
                 if (sd_event_new(&event) < 0)
                         abort();
-                if (backend_new(&backend, &backend_inotify_ops, event, on_event, &n_events) < 0)
+                if (backend_new(&backend, event, on_event, &n_events) < 0)
                         abort();
                 if (backend_set_mask(backend, IN_ALL_EVENTS) < 0)
                         abort();

@@ -166,6 +166,21 @@ class Bus(BusTestCase):
         self.assertEqual(self.task_prop(tid, 'Result'), 's "success"')
         self.assertEqual(self.task_prop(tid, 'ExitStatus'), 'i 0')
 
+    def test_unit_property_empty_for_spawned_task(self):
+        # No systemd here: TaskUnits=auto spawns, so Unit is "" while scheduled and once finished (a unit
+        # task's "inotaskd-task-N.service" is checked by tests/system/run under systemd).
+        d = self.daemon_with_dir()
+        write(d.path('w', 'slow-unit'))
+        tid = self.scheduled_id(d, 'slow-unit')
+        self.assertEqual(self.task_prop(tid, 'Unit'), 's ""')
+        self.call('TriggerTask', 't', str(tid))
+        d.wait_for_log(r'^Task %d \(slow\) finished: success\.$' % tid)
+        self.assertEqual(self.task_prop(tid, 'Unit'), 's ""')
+        out = self.gdbus('call', '--dest', 'org.inotaskd1', '--object-path', '/org/inotaskd1/task/%d' % tid,
+                         '--method', 'org.freedesktop.DBus.Properties.GetAll', 'org.inotaskd1.Task').stdout
+        self.assertIn("'Unit': <''>", out)
+        log('task %d (spawned): Unit is "" scheduled and finished, and in GetAll' % tid)
+
     def test_run_rule_and_errors(self):
         d = self.daemon_with_dir()
         out = self.call('RunRule', 'ss', 'now', d.path('w', 'by-hand')).stdout.strip()

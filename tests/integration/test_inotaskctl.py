@@ -266,6 +266,7 @@ class Ctl(BusTestCase):
             self.assertEqual(t['state'], 'scheduled')
             self.assertEqual(t['rule'], 'slow')
             self.assertIsInstance(t['event'], str)
+            self.assertEqual(t['unit'], '', 'a scheduled task has no unit')
             self.assertTrue(now < t['due_usec'] < now + 61e6, 'due in about a minute: %r' % t)
             if p == paths[2]:
                 # Not UTF-8: a display string, and the exact bytes besides.
@@ -304,6 +305,7 @@ class Ctl(BusTestCase):
         write(now_path)
         done = self.wait_task_for(now_path, 'done')
         self.assertEqual(done['due_usec'], 0)
+        self.assertEqual(done['unit'], '', 'a spawned task (no systemd here) has no unit')
         self.assertEqual(len(self.ctl_json('list-tasks')), 3)
         all_tasks = self.ctl_json('list-tasks', '--all')
         self.assertEqual(len(all_tasks), 4)
@@ -321,12 +323,13 @@ class Ctl(BusTestCase):
         d = self.start()
         out = self.ctl('list-watches').stdout
         log(out)
-        self.assertEqual(out.split('\n')[0].split(), ['NAME', 'STATE', 'RECURSIVE', 'AUTOADD', 'DIRS', 'PATH'])
-        self.assertRegex(out, r'(?m)^w +active +no +no +1 %s$' % re.escape(self.w))
+        self.assertEqual(out.split('\n')[0].split(), ['NAME', 'STATE', 'BACKEND', 'RECURSIVE', 'AUTOADD', 'DIRS',
+                                                   'PATH'])
+        self.assertRegex(out, r'(?m)^w +active +inotify +no +no +1 %s$' % re.escape(self.w))
         self.assertTrue(out.endswith('\n\n1 watch listed.\n'))
         self.assertEqual(self.ctl_json('list-watches'),
-                         [{'name': 'w', 'state': 'active', 'recursive': False, 'auto_add': False,
-                           'directories': 1, 'path': self.w}])
+                         [{'name': 'w', 'state': 'active', 'backend': 'inotify', 'recursive': False,
+                           'auto_add': False, 'directories': 1, 'path': self.w}])
 
         out = self.ctl('list-rules').stdout
         log(out)
@@ -568,6 +571,7 @@ class Ctl(BusTestCase):
         self.assertEqual(fields['State'], 'scheduled')
         self.assertEqual(fields['Path'], os.path.join(self.w, 'slow-st'))
         self.assertEqual(fields['Watch'], 'w')
+        self.assertNotIn('Unit', fields, 'no Unit: line for a task that is not a unit')
         self.assertRegex(fields['Created'], r'^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; (now|\d+s ago)$')
         self.assertRegex(fields['Due'], r'; in (\d+s|1min( \d+s)?)$')
         # The daemon of this test logs to stderr, not to the journal: here status says it finds no
@@ -732,6 +736,7 @@ class Ctl(BusTestCase):
         self.assertEqual(self.ctl('show', '-p', 'DueUSec', '--value', str(t['id'])).stdout,
                          '%d\n' % t['due_usec'])
         self.assertEqual(props['MainPID'], '0')
+        self.assertEqual(props['Unit'], '')
         for k in ('Event', 'CreatedUSec', 'StartedUSec', 'FinishedUSec', 'ExitStatus'):
             self.assertIn(k, props)
 

@@ -4,6 +4,7 @@
  * went quiet. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -68,7 +69,7 @@ static void test_read_error_ends_loop(void) {
 
         g_assert_nonnull(dir);
         g_assert_cmpint(sd_event_new(&e), >=, 0);
-        g_assert_cmpint(backend_new(&b, &backend_inotify_ops, e, on_event, &n), ==, 0);
+        g_assert_cmpint(backend_new(&b, e, on_event, &n), ==, 0);
         g_assert_cmpint(backend_set_mask(b, IN_CLOSE_WRITE), ==, 0);
         g_assert_cmpint(backend_add_watch(b, &cw, &w), ==, 0);
         g_assert_true(w->active);
@@ -110,8 +111,23 @@ static void test_read_error_ends_loop(void) {
         (void) g_rmdir(dir);
 }
 
+/* Backend=auto: poll where inotify cannot hear remote writers, inotify elsewhere. */
+static void test_auto_kind(void) {
+        g_assert_cmpint(backend_auto_kind(NFS_SUPER_MAGIC), ==, BACKEND_POLL);
+        g_assert_cmpint(backend_auto_kind(0xFF534D42UL), ==, BACKEND_POLL);       /* cifs */
+        g_assert_cmpint(backend_auto_kind(0xFE534D42UL), ==, BACKEND_POLL);       /* smb2 */
+        g_assert_cmpint(backend_auto_kind(0x65735546UL), ==, BACKEND_POLL);       /* fuse */
+        g_assert_cmpint(backend_auto_kind((unsigned long) (long) (int32_t) 0xFF534D42U), ==, BACKEND_POLL);
+        g_assert_cmpstr(backend_fs_type_name(0x65735546UL), ==, "fuse");
+        g_assert_cmpint(backend_auto_kind(EXT4_SUPER_MAGIC), ==, BACKEND_INOTIFY);
+        g_assert_cmpint(backend_auto_kind(TMPFS_MAGIC), ==, BACKEND_INOTIFY);
+        g_assert_cmpint(backend_auto_kind(BTRFS_SUPER_MAGIC), ==, BACKEND_INOTIFY);
+        g_assert_null(backend_fs_type_name(TMPFS_MAGIC));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/backend-inotify/read-error-ends-loop", test_read_error_ends_loop);
+        g_test_add_func("/backend/auto-kind", test_auto_kind);
         return g_test_run();
 }

@@ -408,6 +408,33 @@ static void test_auto_add_default(void) {
         g_assert_true(((ConfigWatch *) c->watches->pdata[3])->auto_add);
 }
 
+static void test_backend(void) {
+        _cleanup_(config_freep) Config *c = load_ok(
+                "[Watch a]\nPath=/a\n"
+                "[Watch b]\nPath=/b\nBackend=poll\nPollIntervalSec=500ms\n"
+                "[Watch c]\nPath=/c\nBackend=fanotify\n"
+                "[Watch d]\nPath=/d\nBackend=none\nBackend=\n"        /* empty: the default again */
+                "[Watch e]\nPath=/e\nBackend=inotify\nPollIntervalSec=1min\n");
+        const BackendKind want[] = { BACKEND_AUTO, BACKEND_POLL, BACKEND_FANOTIFY, BACKEND_AUTO, BACKEND_INOTIFY };
+        const usec_t interval[] = { 2 * USEC_PER_SEC, 500 * USEC_PER_MSEC, 2 * USEC_PER_SEC, 2 * USEC_PER_SEC,
+                                    60 * USEC_PER_SEC };
+
+        for (guint i = 0; i < G_N_ELEMENTS(want); i++) {
+                const ConfigWatch *w = c->watches->pdata[i];
+
+                g_assert_cmpint(w->backend, ==, want[i]);
+                g_assert_cmpuint(w->poll_interval, ==, interval[i]);
+        }
+        for (int k = 0; k < _BACKEND_KIND_MAX; k++)
+                g_assert_cmpint(backend_kind_from_string(backend_kind_to_string(k)), ==, k);
+        g_assert_cmpint(backend_kind_from_string("gamin"), ==, -EINVAL);
+
+        assert_errors("[Watch a]\nPath=/a\nBackend=gamin\nPollIntervalSec=0\nPollIntervalSec=infinity\n",
+                      "test.conf:3: Backend: unknown backend \"gamin\" (auto, inotify, fanotify, poll or none)\n"
+                      "test.conf:4: PollIntervalSec: must be more than 0 and finite, got \"0\"\n"
+                      "test.conf:5: PollIntervalSec: must be more than 0 and finite, got \"infinity\"");
+}
+
 static void test_values(void) {
         _cleanup_(config_freep) Config *c = load_ok(
                 "[Daemon]\n"
@@ -1028,6 +1055,8 @@ static void test_dump(void) {
 
         assert_round_trip("");
         assert_round_trip(example);
+        assert_round_trip("[Watch a]\nPath=/a\nBackend=poll\nPollIntervalSec=1.5s\n"
+                          "[Watch b]\nPath=/b\nBackend=none\n[Watch c]\nPath=/c\nBackend=fanotify\n");
         assert_round_trip(
                 "[Daemon]\nLogLevel=debug\nShutdownTimeoutSec=infinity\nMaxRunningTasks=0\nTaskHistory=7\n"
                 "AdminGroup=root\nStateDirectory=/var/lib/x y\n"
@@ -1276,6 +1305,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/defaults", test_defaults);
         g_test_add_func("/config/auto-add-default", test_auto_add_default);
         g_test_add_func("/config/values", test_values);
+        g_test_add_func("/config/backend", test_backend);
         g_test_add_func("/config/log-levels", test_log_levels);
         g_test_add_func("/config/booleans", test_booleans);
         g_test_add_func("/config/comments-and-continuations", test_comments_and_continuations);

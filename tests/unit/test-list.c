@@ -174,6 +174,47 @@ static void test_list_wrong_signature(void) {
         close(fds[1]);
 }
 
+/* A column that is not in the reply (dbus_type 0): the others are read as the struct has them, it is ""
+ * until set, then the copy the list keeps, in its JSON place; not in the table (no header). */
+static void test_list_set_later(void) {
+        static const ListColumn cols[] = {                /* (to) of the (tossbtt) above, then unit */
+                { 't', LIST_UINT,   "id",     1, "ID", 1 },
+                { 'o', LIST_STRING, "object", 2, NULL, 0 },
+                { 0,   LIST_STRING, "unit",   3, NULL, 0 },
+                { 's', LIST_STRING, "name",   4, "NAME", 2 },
+                { 's', LIST_PATH,   NULL,     0, NULL, 0 },
+                { 'b', LIST_BOOL,   NULL,     0, NULL, 0 },
+                { 't', LIST_UINT,   NULL,     0, NULL, 0 },
+                { 't', LIST_UINT,   NULL,     0, NULL, 0 },
+        };
+        sd_bus *bus = NULL;
+        int fds[2];
+        sd_bus_message *m = make_reply(&bus, fds);
+        List *l = list_new(cols, G_N_ELEMENTS(cols));
+        g_autofree char *json = NULL, *table = NULL;
+        char *unit = g_strdup("inotaskd-task-12.service");
+
+        g_assert_cmpint(list_read(l, m, NULL, NULL), >=, 0);
+        g_assert_cmpuint(list_get_rows(l), ==, 3);
+        g_assert_cmpstr(list_get_row(l, 0)[2].s, ==, "");
+        g_assert_cmpstr(list_get_row(l, 1)[3].s, ==, "a-long-name");
+        list_set_string(l, 0, 2, unit);
+        g_free(unit);           /* the list has its own copy */
+
+        json = capture_stdout(list_print_json, l, false);
+        g_assert_cmpstr(json, ==,
+                        "[{\"id\":12,\"object\":\"/x/12\",\"unit\":\"inotaskd-task-12.service\",\"name\":\"b\"},"
+                        "{\"id\":3,\"object\":\"/x/3\",\"unit\":\"\",\"name\":\"a-long-name\"},"
+                        "{\"id\":7,\"object\":\"/x/7\",\"unit\":\"\",\"name\":\"hidden\"}]\n");
+        table = capture_stdout(print_table_no_colors, l, false);
+        g_assert_cmpstr(table, ==, "12 b\n3  a-long-name\n7  hidden\n");
+
+        list_free(l);
+        sd_bus_message_unref(m);
+        sd_bus_close_unref(bus);     /* no flush: the other end never answers */
+        close(fds[1]);
+}
+
 /* Cutting by display width: at the end, in the middle, wide characters never split. */
 static void test_ellipsize(void) {
         static const struct {
@@ -219,6 +260,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/list/ellipsize", test_ellipsize);
         g_test_add_func("/list/json-keys", test_json_keys);
         g_test_add_func("/list/outputs", test_list_outputs);
+        g_test_add_func("/list/set-later", test_list_set_later);
         g_test_add_func("/list/wrong-signature", test_list_wrong_signature);
         return g_test_run();
 }

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The tree of the backends that walk instead of watching each directory (fanotify, poll, none). */
+#include <limits.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "backend-tree.h"
+#include "log.h"
+
+static int reconcile_watch_dir(void *userdata, WatchNode *n, int fd) {
+        tree_backend_mark_fd(userdata, n, fd);
+        return 1;
+}
+
+static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
+        tree_backend_remove(userdata, n);
+}
+
+static void reconcile_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
+        tree_backend_emit(userdata, w, n, name, mask, event_kind_from_mask(mask), true, NULL);
+}
+
+static const ReconcileOps reconcile_ops = {
+        .watch_dir = reconcile_watch_dir,
+        .remove_subtree = reconcile_remove_subtree,
+        .emit = reconcile_emit,
+};
+
+void tree_backend_init(TreeBackend *b) {
+        (void) watch_tree_new(&b->tree);
+        b->reconciler = (Reconciler) { .ops = &reconcile_ops, .userdata = b, .tree = b->tree };
+}
+
+void tree_backend_done(TreeBackend *b) {
+        b->tree = watch_tree_free(b->tree);
+}
+
+void tree_backend_index_inodes(TreeBackend *b) {
+        b->wd_is_ino = true;
+}
+
+void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                       EventKind kind, bool synthetic, const char *src_pathname) {
+        Event ev = {
+                .watch = w,
+                .mask = mask,
+                .kind = kind,
+                .synthetic = synthetic,
+                .is_dir = mask & IN_ISDIR,
+                .node = n,
+                .name = name,
+                .src_pathname = src_pathname,
+        };
+
+        backend_emit(&b->base, &ev);
+        event_done(&ev);
+}
+
+void tree_backend_mark(TreeBackend *b, WatchNode *n) {
+        if (n->wd < 0)
+                watch_tree_set_wd(b->tree, n, ++b->next_id);
+}
+
+void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd) {
+        struct stat st;
+        int r;
+
+        if (!b->wd_is_ino) {
+                tree_backend_mark(b, n);
+                return;
+        }
+        if (fd >= 0)
+                r = fstat(fd, &st);
+        else {
+                g_autofree char *p = watch_node_path(n);
+
+                r = stat(p, &st);
+        }
+        if (r >= 0)
+                watch_tree_set_wd(b->tree, n, tree_backend_ino_wd((uint64_t) st.st_ino));
+}
+
+void tree_backend_remove(TreeBackend *b, WatchNode *n) {
+        watch_tree_remove(b->tree, n, NULL, NULL);
+}
+
+int tree_backend_attach(TreeBackend *b, Watch *w, bool announce) {
+        g_autofree char *dir = NULL;
+        struct stat st;
+
+        if (stat(w->path, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                dir = g_strdup(w->path);
+        else {
+                g_autofree char *file = g_path_get_basename(w->path);
+
+                dir = g_path_get_dirname(w->path);
+                watch_set_single_file(w, file);
+        }
+        if (strlen(dir) >= PATH_MAX)
+                return -ENAMETOOLONG;
+        w->root = watch_tree_add_root(b->tree, w, dir);
+        tree_backend_mark_fd(b, w->root, -1);
+        w->active = true;
+        if (announce && !w->file_name)
+                tree_backend_emit(b, w, w->root, NULL, IN_CREATE | IN_ISDIR, EVENT_KIND_CREATED, true, NULL);
+        reconcile_node(&b->reconciler, w->root, announce ? RECONCILE_CREATED : RECONCILE_RECORD, 0);
+        return 1;
+}
+
+void tree_backend_detach(TreeBackend *b, Watch *w) {
+        if (w->root)
+                tree_backend_remove(b, w->root);
+}
+
+void tree_backend_add_watch(BackendImpl *base, Watch *w, bool announce) {
+        int r = tree_backend_attach((TreeBackend *) base, w, announce);
+
+        if (r < 0) {
+                log_warning_errno(r, "Watch %s: cannot read %s, not watching it for now: %m", w->name, w->path);
+                backend_watch_lost(base, w);
+        }
+}
+
+void tree_backend_remove_watch(BackendImpl *base, Watch *w) {
+        tree_backend_detach((TreeBackend *) base, w);
+}
+
+void tree_backend_compare_snapshot(BackendImpl *base, Watch *w, GHashTable *known, usec_t since) {
+        reconcile_snapshot(&((TreeBackend *) base)->reconciler, w, known, since);
+}
+
+void tree_backend_get_stats(const BackendImpl *base, BackendStats *ret) {
+        const TreeBackend *b = (const TreeBackend *) base;
+
+        ret->n_overflows = b->n_overflows;
+        ret->n_directories = watch_tree_n_watched(b->tree);
+}
+
+void tree_backend_rescan_dir(BackendImpl *base, Watch *w, WatchNode *n) {
+        TreeBackend *b = (TreeBackend *) base;
+        g_autoptr(GPtrArray) kids = g_ptr_array_new(), names = g_ptr_array_new_with_free_func(g_free);
+        WatchChildIter i;
+        WatchFileIter fi;
+        const char *f;
+        WatchNode *v;
+
+        /* What was known below n is gone, what is there now is new; n itself stays. */
+        reconcile_raise_gone(&b->reconciler, n);
+        watch_file_iter_init(&fi, n);
+        while (n->files && watch_file_iter_next(&fi, &f))
+                g_ptr_array_add(names, g_strdup(f));
+        for (guint k = 0; k < names->len; k++)
+                (void) watch_node_remove_file(n, names->pdata[k]);
+        watch_child_iter_init(&i, n);
+        while ((v = watch_child_iter_next(&i)))
+                g_ptr_array_add(kids, v);
+        for (guint k = 0; k < kids->len; k++)
+                tree_backend_remove(b, kids->pdata[k]);
+        reconcile_node(&b->reconciler, n, RECONCILE_CREATED, 0);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the backends without a kernel watch per directory (fanotify, poll, none) share: a tree of the
+ * watches' directories, each with an id of its own instead of an inotify wd, kept by the reconcile walk. */
+#pragma once
+
+#include "backend.h"
+#include "reconcile.h"
+
+typedef struct TreeBackend {
+        BackendImpl base;
+        WatchTree *tree;
+        Reconciler reconciler;
+        int next_id;
+        uint64_t n_overflows;
+        /* With tree_backend_index_inodes(): a directory's id (wd) is its inode (the low 31 bits), so the
+         * tree's wd index finds directories by inode at no cost in memory, for backends whose kernel
+         * names directories by handle rather than by a watch descriptor. */
+        bool wd_is_ino;
+} TreeBackend;
+
+void tree_backend_init(TreeBackend *b);
+void tree_backend_index_inodes(TreeBackend *b);
+/* The wd that directories with inode ino have. */
+static inline int tree_backend_ino_wd(uint64_t ino) {
+        return (int) (ino & 0x7fffffff);
+}
+void tree_backend_done(TreeBackend *b);
+
+/* Records what is at w's path (a directory tree or a single file) in the tree; with announce raises
+ * created (and changed for files) for it. Returns 1 if attached, or negative errno (w waits again). */
+int tree_backend_attach(TreeBackend *b, Watch *w, bool announce);
+void tree_backend_detach(TreeBackend *b, Watch *w);
+
+/* Raises one event for entry name of directory n of w (name NULL: n itself). */
+void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                       EventKind kind, bool synthetic, const char *src_pathname);
+
+/* Gives directory n an id (it is "watched"); with fd (or -1: by its path) it is indexed by inode. */
+void tree_backend_mark(TreeBackend *b, WatchNode *n);
+void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd);
+
+/* Forgets n and its subtree. */
+void tree_backend_remove(TreeBackend *b, WatchNode *n);
+
+/* The BackendOps members they share. */
+void tree_backend_add_watch(BackendImpl *b, Watch *w, bool announce);
+void tree_backend_remove_watch(BackendImpl *b, Watch *w);
+void tree_backend_compare_snapshot(BackendImpl *b, Watch *w, GHashTable *known, usec_t since);
+void tree_backend_get_stats(const BackendImpl *b, BackendStats *ret);
+void tree_backend_rescan_dir(BackendImpl *b, Watch *w, WatchNode *n);
