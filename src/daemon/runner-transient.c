@@ -779,6 +779,7 @@ static void run_ended(UnitTask *u, TaskState state, const char *result, int stat
         g_hash_table_insert(x->units, u->path, u);
         g_free(t->unit_name);
         t->unit_name = g_strdup(u->name);
+        scheduler_task_runner_changed(x->ctx.scheduler, t);     /* a restart must find this unit */
         from = g_array_index(u->ends, size_t, u->run - 1);
         to = g_array_index(u->ends, size_t, u->run);
         f = LOG_FIELD("INOTASKD_UNIT", u->name);
