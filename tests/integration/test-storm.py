@@ -10,7 +10,8 @@ queue holds, so that it overflows.
 The test keeps its own model of the tree (each worker owns a subtree of the watch and of the outside
 directory and records what it did), never the daemon's view. Every write puts a token "FID:VERSION" into
 the file (FID names the file for its whole life, across renames); the task reads the file when it starts
-and appends "TIME PATH CONTENT" to the record file (CONTENT "GONE" when the path does not exist).
+and appends "TIME FORKED PATH CONTENT" to the record file (CONTENT "GONE" when the path does not exist;
+FORKED: when the daemon forked it, which is what says whether it started after a change).
 
 Once it has settled:
 - every file that exists had its last change handled exactly once: exactly one task read the token of
@@ -47,11 +48,17 @@ DELAY = 0.3                     # DelaySec=
 # A task that read "GONE" counts as run on a gone path when the path had been gone longer than this
 # (the daemon checks the path just before it starts the task; the shell reads it a few ms later).
 GONE_SLACK = 0.5 * harness.TIMEOUT_SCALE
-# /proc/uptime counts in steps of 10 ms: a record's time is up to this much before the real one.
-TICK = 0.01
+# /proc/uptime counts in steps of 10 ms: a record's time is up to this much before the real one. The start
+# time of /proc/self/stat counts in clock ticks (USER_HZ, 100 a second on Linux).
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+TICK = max(0.01, 1.0 / CLK_TCK)
 
 # Action=shell: the recorder is a few builtins of /bin/sh (no process but the shell itself), one write
-# with O_APPEND per task. /proc/uptime is CLOCK_BOOTTIME in 10 ms steps.
+# with O_APPEND per task. /proc/uptime is CLOCK_BOOTTIME in 10 ms steps. It records when the shell read the
+# file and, from its own /proc/self/stat (field 22, in clock ticks of CLOCK_BOOTTIME), when the daemon forked
+# it: under load exec and the shell's start take tens of ms, and a write in that time is read by a task the
+# daemon started before the write (it drained the queue first), whose own task then follows: not twice for
+# one change. Whether a task answers a change goes by the fork, not by the read.
 CONFIG = '''
 [Daemon]
 MaxRunningTasks=8
@@ -67,8 +74,8 @@ Watch=w
 On=created changed
 DelaySec=%s
 Action=shell
-Exec=read -r t x < /proc/uptime; c=; if [ -e "$1" ]; then read -r c < "$1" || c="$c"; else c=GONE; fi; \
-echo "$t $1 $c" >> @OUT@
+Exec=read -r t x < /proc/uptime; read -r x x x x x x x x x x x x x x x x x x x x x s x < /proc/self/stat; c=; \
+if [ -e "$1" ]; then read -r c < "$1" || c="$c"; else c=GONE; fi; echo "$t $s $1 $c" >> @OUT@
 ''' % DELAY
 
 
@@ -456,10 +463,11 @@ class Storm(DaemonTestCase):
         except FileNotFoundError:
             return out
         for line in data.splitlines():
-            parts = line.split(' ', 2)
-            if len(parts) < 2:
+            # READ_TIME FORK_TICKS PATH [CONTENT]
+            parts = line.split(' ', 3)
+            if len(parts) < 3:
                 raise AssertionError('bad record line %r' % line)
-            out.append((float(parts[0]), parts[1], parts[2] if len(parts) > 2 else ''))
+            out.append((float(parts[0]), int(parts[1]) / CLK_TCK, parts[2], parts[3] if len(parts) > 3 else ''))
         return out
 
     def daemon_directories(self, d, expected):
@@ -482,13 +490,16 @@ class Storm(DaemonTestCase):
     def check(self, d, w, what):
         workers = [Worker.load(sf) for sf in self.state_files]
         recs = self.records(d)
-        seen = {}
+        seen = {}              # (path, content) -> when the tasks that read it were forked
+        seen_read = {}         # (path, content) -> when they read it
         at_path = {}
-        for t, p, c in recs:
-            seen.setdefault((p, c), []).append(t)
+        forked_before = 0      # tasks forked before the change whose token they read
+        for t, ts, p, c in recs:
+            seen.setdefault((p, c), []).append(ts)
+            seen_read.setdefault((p, c), []).append(t)
             at_path.setdefault(p, []).append(c)
         by_token = {}
-        for t, p, c in recs:
+        for t, ts, p, c in recs:
             by_token.setdefault(c, []).append(p)
         life = {}
         for wk in workers:
@@ -512,10 +523,14 @@ class Storm(DaemonTestCase):
                 hits = [(q, t) for q, t in reads if t >= m['tc']]
                 maybe = [(q, t) for q, t in reads if m['tc'] - TICK <= t < m['tc']]
                 early += len(reads) - len(hits) - len(maybe)
+                forked_before += sum(1 for q in m['H'] for t, ts in zip(seen_read.get((q, token), []),
+                                                                        seen.get((q, token), []))
+                                     if t >= m['tc'] and ts < m['tc'] - TICK)
                 # The task ran at the file's path (it existed when the task started), and a rename of a
                 # directory above it came between the start and the command's read: the command lost a race
                 # the daemon cannot see (it started the task on the right path). Counted, not failed.
-                gone_reads = [(q, t) for q in m['H'] for t in seen.get((q, 'GONE'), []) if t >= m['tc'] - TICK]
+                gone_reads = [(q, t) for q in m['H'] for t in seen_read.get((q, 'GONE'), [])
+                              if t >= m['tc'] - TICK]
                 raced_here = [(q, t) for q, t in gone_reads
                               if any(b <= t + TICK and (e is None or e >= t - GONE_SLACK) for b, e in life.get(q, []))]
                 if not hits and not maybe and raced_here:
@@ -534,7 +549,7 @@ class Storm(DaemonTestCase):
                                                            ['%s at %.2f' % h for h in hits]))
                 elif (hits or maybe)[0][0] != p:
                     earlier_path += 1
-        for t, p, c in recs:
+        for t, ts, p, c in recs:
             if c != 'GONE':
                 continue
             ivs = life.get(p, [])
@@ -564,6 +579,8 @@ class Storm(DaemonTestCase):
              len(duplicated),
              len(gone), 'equal' if daemon_dirs == disk_dirs else 'differ by %s' %
              (None if daemon_dirs is None else disk_dirs - daemon_dirs), earlier_path))
+        log('%s, seed %d: %d tasks forked before a file\'s last change read its token (exec and the shell\'s '
+            'start outlasted the write; the change\'s own task followed)' % (what, SEED, forked_before))
         log('%s, seed %d: %d files whose only task lost the race with a rename above it (started on the right '
             'path, read GONE)' % (what, SEED, len(lost_to_race)))
         for x in lost_to_race[:10]:
