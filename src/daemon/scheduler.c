@@ -464,6 +464,7 @@ static void stop_running_of_key(GPtrArray *a) {
  * the same key unless the rule says parallel. */
 static void start_ready(Scheduler *s) {
         GList *l, *next;
+        bool fresh;             /* nothing started since the queue was last read */
 
         if (s->stopping)
                 return;
@@ -477,6 +478,7 @@ static void start_ready(Scheduler *s) {
          * re-key a ready task, so it is read first, as before any start. */
         if (!g_queue_is_empty(&s->ready) && s->listener.before_due)
                 s->listener.before_due(s->listener.userdata);
+        fresh = true;
         s->starting = true;
         do {
                 s->start_again = false;
@@ -493,7 +495,17 @@ static void start_ready(Scheduler *s) {
                                         stop_running_of_key(a);
                                 continue;
                         }
+                        /* A start takes a while (a spawn waits for its exec, long under load): a write
+                         * meanwhile is in the queue, and the next task must hear it first (it postpones
+                         * it), not run on it only to run again for its event. Read, then from the head. */
+                        if (!fresh && s->listener.before_due) {
+                                fresh = true;
+                                s->listener.before_due(s->listener.userdata);
+                                s->start_again = true;
+                                break;
+                        }
                         start_task(s, t);
+                        fresh = false;
                         if (s->start_again)
                                 break;
                 }

@@ -282,6 +282,45 @@ static void test_follow_recheck(void) {
         fixture_teardown(&f);
 }
 
+/* The backend's drain: the first read after a task started brings a write to b (it came while the start
+ * spawned). */
+static void drain_writes_b(void *userdata) {
+        Fixture *f = userdata;
+        static bool done;
+
+        if (f->fake.started->len == 1 && !done) {
+                done = true;
+                event_on(f, "r", "b", IN_CLOSE_WRITE);
+        }
+}
+
+static bool started_any(Fixture *f, gconstpointer data) {
+        return f->fake.started->len > 0;
+}
+
+/* Two tasks due at once: the queue is read again before the second starts, and the write found there
+ * postpones it (it ran on the write, then again for its event: twice for one change). */
+static void test_drain_between_starts(void) {
+        Fixture f = {};
+        Task *a, *b;
+
+        fixture_setup(&f, "[Rule r]\nWatch=w\nOn=IN_CLOSE_WRITE\nDelaySec=0.2s\nExec=/bin/true\n");
+        scheduler_set_listener(f.scheduler, &(SchedulerListener) { .before_due = drain_writes_b,
+                                                                   .userdata = &f });
+        event_on(&f, "r", "a", IN_CLOSE_WRITE);
+        event_on(&f, "r", "b", IN_CLOSE_WRITE);
+        a = scheduler_get(f.scheduler, 1);
+        b = scheduler_get(f.scheduler, 2);
+        run_until(&f, started_any, NULL);
+        g_assert_true(f.fake.started->pdata[0] == a);
+        /* Without the read between the starts, b started at once with a. */
+        g_assert_cmpuint(f.fake.started->len, ==, 1);
+        g_assert_cmpint(b->state, ==, TASK_SCHEDULED);
+        run_until(&f, n_started_is, GUINT_TO_POINTER(2));
+        g_assert_true(f.fake.started->pdata[1] == b);
+        fixture_teardown(&f);
+}
+
 static bool fake_path_gone(const char *path, void *userdata) {
         return g_str_has_suffix(path, "/gone");
 }
@@ -608,6 +647,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/follow", test_follow);
         g_test_add_func("/scheduler/follow-recheck", test_follow_recheck);
         g_test_add_func("/scheduler/vanished", test_vanished);
+        g_test_add_func("/scheduler/drain-between-starts", test_drain_between_starts);
         g_test_add_func("/scheduler/run-if-vanished", test_run_if_vanished);
         g_test_add_func("/scheduler/if-running/queue", test_if_running_queue);
         g_test_add_func("/scheduler/if-running/skip", test_if_running_skip);
