@@ -94,9 +94,28 @@ static bool fsid_equal(const __kernel_fsid_t *a, const __kernel_fsid_t *b) {
 }
 
 /* Marks the file system of path (once per file system). */
+/* Does a handle of directory fd open back (open_by_handle_at(), which events are resolved with)? 0, or the
+ * negative errno of name_to_handle_at() or open_by_handle_at() (EPERM under a seccomp filter). */
+static int probe_handles(int fd) {
+        union {
+                struct file_handle h;
+                uint8_t space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        } u = { .h.handle_bytes = MAX_HANDLE_SZ };
+        int mount_id, back;
+
+        if (name_to_handle_at(fd, "", &u.h, &mount_id, AT_EMPTY_PATH) < 0)
+                return -errno;
+        back = open_by_handle_at(fd, &u.h, O_PATH | O_CLOEXEC);
+        if (back < 0)
+                return -errno;
+        safe_close(back);
+        return 0;
+}
+
 static int mark_fs(FanBackend *b, Watch *w, const char *path) {
         struct statfs sfs;
         FanFs f;
+        int r;
         uint64_t mask = base_mask | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 
         if (statfs(path, &sfs) < 0)
@@ -116,6 +135,14 @@ static int mark_fs(FanBackend *b, Watch *w, const char *path) {
         f.mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f.mount_fd < 0)
                 return log_warning_errno(errno, "Watch %s: cannot open %s: %m", w->name, path);
+        r = probe_handles(f.mount_fd);
+        if (r < 0) {
+                safe_close(f.mount_fd);
+                /* Every event would then name a directory we cannot find: say so instead of hearing nothing. */
+                return log_error_errno(r, "Watch %s: Backend=fanotify cannot open the file handles it gets for %s "
+                                       "(open_by_handle_at: %m; a system call filter?); use Backend=inotify.",
+                                       w->name, path);
+        }
         memcpy(&f.fsid, &sfs.f_fsid, sizeof f.fsid);
         g_array_append_val(b->fs, f);
         return 0;
