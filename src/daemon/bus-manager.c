@@ -802,8 +802,10 @@ static void emit_watch(Bus *b, Watch *w, bool added) {
         if (!b || !b->bus)
                 return;
         r = bus_watch_path(w, &path);
-        if (r >= 0)
-                r = added ? sd_bus_emit_object_added(b->bus, path) : sd_bus_emit_object_removed(b->bus, path);
+        if (r >= 0 && added)
+                r = sd_bus_emit_object_added(b->bus, path);
+        else if (r >= 0)
+                r = sd_bus_emit_object_removed(b->bus, path);
         if (r < 0)
                 log_debug_errno(r, "Failed to announce watch %s %s, ignoring: %m", w->name,
                                 added ? "added" : "removed");

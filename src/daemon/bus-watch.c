@@ -55,8 +55,9 @@ static int property_get_path(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "s", shown);
 }
 
-static int property_get_path_bytes(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_path_bytes(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
         Watch *w = userdata;
 
         return sd_bus_message_append_array(reply, 'y', w->path, strlen(w->path));
@@ -85,8 +86,9 @@ static int property_get_n_directories(sd_bus *bus, const char *path, const char 
 static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Watch *w = userdata;
+        int v = streq(property, "Recursive") ? w->cfg_recursive : w->cfg_auto_add;     /* "b" takes an int */
 
-        return sd_bus_message_append(reply, "b", streq(property, "Recursive") ? w->cfg_recursive : w->cfg_auto_add);
+        return sd_bus_message_append(reply, "b", v);
 }
 
 static int property_get_poll_interval(sd_bus *bus, const char *path, const char *interface,
@@ -112,6 +114,7 @@ const sd_bus_vtable bus_watch_vtable[] = {
         SD_BUS_PROPERTY("Recursive", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("AutoAdd", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NDirectories", "u", property_get_n_directories, 0, 0),
-        SD_BUS_PROPERTY("PollIntervalUSec", "t", property_get_poll_interval, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PollIntervalUSec", "t", property_get_poll_interval, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END
 };
