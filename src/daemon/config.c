@@ -185,6 +185,7 @@ ConfigRule *config_rule_unref(ConfigRule *r) {
         g_strfreev(r->environment);
         g_free(r->slice);
         g_strfreev(r->properties);
+        g_strfreev(r->property_origins);
         g_free(r->source);
         if (r->source_regex)
                 g_regex_unref(r->source_regex);
@@ -500,12 +501,16 @@ static int parse_slice(ConfParser *l, const ConfAssignment *a, const char *value
  * list. Only the shape here: what the name and value mean is unit-property.c's, checked at load. */
 static int parse_property(ConfParser *l, const ConfAssignment *a, const char *value, void *data, void *data2) {
         char ***props = data;
+        /* Where each one was set, for the load-time check's messages (Property= is only a rule's). */
+        char ***origins = &((ConfigRule *) ((char *) data - offsetof(ConfigRule, properties)))->property_origins;
         const char *eq;
         guint n;
 
         if (isempty(value)) {
                 g_strfreev(*props);
+                g_strfreev(*origins);
                 *props = g_new0(char *, 1);
+                *origins = NULL;
                 return 0;
         }
         eq = strchr(value, '=');
@@ -518,6 +523,9 @@ static int parse_property(ConfParser *l, const ConfAssignment *a, const char *va
         *props = g_renew(char *, *props, n + 2);
         (*props)[n] = g_strdup(value);
         (*props)[n + 1] = NULL;
+        *origins = g_renew(char *, *origins, n + 2);
+        (*origins)[n] = g_strdup_printf("%s:%u", conf_parser_file_name(l, a->file), a->line);
+        (*origins)[n + 1] = NULL;
         return 0;
 }
 

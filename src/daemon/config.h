@@ -149,6 +149,7 @@ typedef struct ConfigRule {
         char *slice;                    /* Slice=, NULL: TASK_UNITS_DEFAULT_SLICE */
         char **properties;              /* Property=, "NAME=VALUE" as systemd-run -p takes them, in order
                                          * (never NULL); checked by unit_property_check() at load */
+        char **property_origins;        /* "FILE:LINE" of each of properties, in the same order */
         bool stop_with_daemon;          /* StopWithDaemon=, default yes: `systemctl stop inotaskd` stops
                                          * the rule's unit tasks after ShutdownTimeoutSec= (a restart
                                          * never does) */

@@ -810,100 +810,6 @@ static int spawn(ExecRunner *ctx, char **argv, char **envp, const Credentials *c
 
 /* ------------------------------------------------------------------ batches: runs and stdin */
 
-/* The task's paths for the list placeholders; the arrays are the caller's, the strings the task's. */
-static void task_template_paths(const Task *t, TemplatePaths *p) {
-        size_t n = task_n_paths(t);
-        const char **paths = g_new(const char *, n + 1), **rel = g_new(const char *, n + 1);
-        bool *del = g_new(bool, n + 1);
-
-        for (size_t i = 0; i < n; i++) {
-                BatchEntry e;
-
-                task_path_entry(t, i, &e);
-                paths[i] = e.path;
-                rel[i] = e.path + relpath_offset(e.path, t->watch_path);
-                del[i] = batch_entry_is_deletion(&e);
-        }
-        *p = (TemplatePaths) { .n = n, .paths = paths, .relpaths = rel, .deleted = del };
-}
-
-static void template_paths_done(TemplatePaths *p) {
-        g_free((gpointer) p->paths);
-        g_free((gpointer) p->relpaths);
-        g_free((gpointer) p->deleted);
-}
-
-/* Per string: MAX_ARG_STRLEN of the kernel (32 pages). Room kept for the file name and the auxiliary
- * vector the kernel copies with the strings. */
-#define ARG_STRLEN_MAX (32U * 4096U)
-#define ARG_SLACK 4096U
-
-static size_t env_size(char **envp) {
-        size_t n = sizeof(char *);
-
-        for (char **e = envp; *e; e++)
-                n += strlen(*e) + 1 + sizeof(char *);
-        return n;
-}
-
-static void argv_free(gpointer p) {
-        g_strfreev(p);
-}
-
-/* With {pathnames}, {relpaths} or {deleted_relpaths}: the argv of each run (argv[0] as resolved in argv)
- * and the end of each run's paths; otherwise *ret_argvs is NULL and the one run has every path. */
-static int build_runs(const Task *t, const TemplateValues *v, char **argv, char **envp, GPtrArray **ret_argvs,
-                      GArray **ret_ends) {
-        g_autoptr(GArray) ends = g_array_new(false, false, sizeof(size_t));
-        g_autoptr(GPtrArray) argvs = NULL;
-        TemplatePaths p;
-        long arg_max = sysconf(_SC_ARG_MAX);
-        size_t from = 0;
-        int r;
-
-        if (t->rule->action != ACTION_EXEC || !exec_template_uses_list(t->rule->exec_template)) {
-                size_t n = task_n_paths(t);
-
-                g_array_append_val(ends, n);
-                *ret_argvs = NULL;
-                *ret_ends = TAKE_PTR(ends);
-                return 0;
-        }
-        if (arg_max <= 0)
-                arg_max = 128 * 1024;
-        task_template_paths(t, &p);
-        r = exec_template_split(t->rule->exec_template, v, &p, (size_t) arg_max,
-                                env_size(envp) + strlen(argv[0]) + 1 + ARG_SLACK, ARG_STRLEN_MAX, ends);
-        if (r >= 0) {
-                argvs = g_ptr_array_new_with_free_func(argv_free);
-                for (guint k = 0; k < ends->len; k++) {
-                        size_t to = g_array_index(ends, size_t, k);
-                        char **a = exec_template_expand_paths(t->rule->exec_template, v, &p, from, to);
-
-                        g_free(a[0]);
-                        a[0] = g_strdup(argv[0]);
-                        g_ptr_array_add(argvs, a);
-                        from = to;
-                }
-        }
-        template_paths_done(&p);
-        if (r < 0)
-                return r;
-        *ret_argvs = TAKE_PTR(argvs);
-        *ret_ends = TAKE_PTR(ends);
-        return 0;
-}
-
-/* INOTASKD_NPATHS: the paths this run gets. */
-static void set_env_npaths(char **envp, size_t n) {
-        for (char **e = envp; *e; e++)
-                if (g_str_has_prefix(*e, "INOTASKD_NPATHS=")) {
-                        g_free(*e);
-                        *e = g_strdup_printf("INOTASKD_NPATHS=%zu", n);
-                        return;
-                }
-}
-
 /* A pipe whose ends are both above stderr (started with 0-2 closed, a pipe could be one of them, which the
  * child's dup2() calls would then close or keep wrongly). */
 static int pipe_above_stdio(int fds[2]) {
@@ -1025,7 +931,7 @@ static int run_next(Run *r) {
 
         g_hash_table_remove(ctx->children, GINT_TO_POINTER(t->pid));
         t->pid = 0;
-        set_env_npaths(r->envp, to - from);
+        task_command_set_npaths(r->envp, to - from);
         q = start_process(ctx, t, argv, r->envp, r->cred, from, to, &out, &in, &r->stdin_buf, &r->stdin_len);
         if (q < 0) {
                 if (r->state == TASK_DONE) {
@@ -1105,7 +1011,7 @@ static int exec_start(Runner *runner, Task *t) {
                 argv[0] = TAKE_PTR(exe);
         }
 
-        r = build_runs(t, &v, argv, envp, &argvs, &ends);
+        r = task_command_runs(t, &v, argv, envp, 0, 0, &argvs, &ends);
         if (r < 0) {
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): a single path does not fit the "
                          "argument limit.", t->id, t->rule->name);
@@ -1116,7 +1022,7 @@ static int exec_start(Runner *runner, Task *t) {
                 argv = NULL;
         }
         run_argv = argvs ? argvs->pdata[0] : argv;
-        set_env_npaths(envp, g_array_index(ends, size_t, 0));
+        task_command_set_npaths(envp, g_array_index(ends, size_t, 0));
         /* The list is not logged whole (10,000 paths): how many, and in how many runs. */
         if (t->batch || argvs) {
                 char *more = g_strdup_printf("%s [%zu paths, %u runs]", shown, task_n_paths(t), ends->len);

@@ -10,11 +10,13 @@
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
+#include "batch.h"
 #include "escape.h"
 #include "log.h"
 #include "message-ids.h"
 #include "runner-transient.h"
 #include "task-command.h"
+#include "time-util.h"
 #include "template.h"
 #include "unit-property.h"
 
@@ -26,6 +28,15 @@
 /* As runner-exec.c: a User= task's PATH is that user's standard one, never the daemon's. */
 #define USER_PATH "/usr/local/bin:/usr/bin:/bin"
 #define ROOT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* StandardInputData= per unit: systemd takes up to 64 MiB (EXEC_STDIN_DATA_MAX), but the system bus's
+ * dbus-daemon passes no message over 32 MiB (max_message_size): a run's stdin is kept to 24 MiB, which
+ * leaves room for its argv (ARG_MAX, 2 MiB by default) and the other properties. A bigger list is split
+ * into more runs. */
+#define STDIN_DATA_MAX (24U * 1024U * 1024U)
+/* What systemd adds to a unit's environment (INVOCATION_ID, JOURNAL_STREAM, its own LANG and PATH, ...),
+ * counted against the argument limit of a split list. */
+#define UNIT_ENV_EXTRA 8192U
 
 /* After the connection to the manager is lost, how often to try again (the units run on meanwhile). */
 #define RECONNECT_USEC (1 * USEC_PER_SEC)
@@ -40,6 +51,7 @@ struct TransientRunner {
         sd_event_source *reconnect;
         char *self_user, *self_home, *self_shell;
         unsigned n_left;                /* running tasks left to run on at the daemon's stop */
+        size_t stdin_max;               /* STDIN_DATA_MAX, or INOTASKD_TEST_STDIN_DATA_MAX for tests */
 };
 
 typedef struct UnitTask {
@@ -54,6 +66,17 @@ typedef struct UnitTask {
         bool inactive;                  /* then reached inactive or failed */
         bool stop_pending;              /* a cancel came before the start was answered */
         bool left;                      /* left running at the daemon's stop */
+        /* A batch split for the argument or the stdin limit: one unit per run, one after the other
+         * (inotaskd-task-N.service, then inotaskd-task-N-2.service, ..). */
+        char **argv;                    /* every run's argv when argvs is NULL */
+        GPtrArray *argvs;               /* char** per run, or NULL */
+        GArray *ends;                   /* size_t end of each run's paths; NULL until prepared */
+        char **envp;
+        size_t run;                     /* the current run's index */
+        TaskState state;                /* the first failed run's outcome, TASK_DONE while none */
+        const char *result;
+        int status;
+        usec_t start_usec;              /* CLOCK_MONOTONIC at the first run (0: adopted, not known) */
 } UnitTask;
 
 /* What the Service interface says of the main process. */
@@ -67,6 +90,24 @@ char *transient_unit_name(uint64_t id) {
         return g_strdup_printf("inotaskd-task-%" PRIu64 ".service", id);
 }
 
+/* Run 0 is the task's own unit name; run k > 0 is "inotaskd-task-N-<k+1>.service". */
+static char *run_unit_name(uint64_t id, size_t run) {
+        if (run == 0)
+                return transient_unit_name(id);
+        return g_strdup_printf("inotaskd-task-%" PRIu64 "-%zu.service", id, run + 1);
+}
+
+static size_t unit_run_index(const char *name) {
+        const char *p = strrchr(name, '-');
+        unsigned long long id, k;
+        char c;
+
+        /* "inotaskd-task-N.service" has its last '-' before N; "inotaskd-task-N-K.service" before K. */
+        if (!p || sscanf(name, "inotaskd-task-%llu-%llu.servic%c", &id, &k, &c) != 3 || k < 2)
+                return 0;
+        return (size_t) k - 1;
+}
+
 static void unit_task_free(UnitTask *u) {
         if (!u)
                 return;
@@ -74,6 +115,12 @@ static void unit_task_free(UnitTask *u) {
         u->query = sd_bus_slot_unref(u->query);
         if (u->task)
                 u->task->runner_data = NULL;
+        g_strfreev(u->argv);
+        if (u->argvs)
+                g_ptr_array_unref(u->argvs);
+        if (u->ends)
+                g_array_unref(u->ends);
+        g_strfreev(u->envp);
         g_free(u->name);
         g_free(u->path);
         g_free(u);
@@ -134,7 +181,9 @@ static void finish(UnitTask *u, TaskState state, const char *result, int status)
         scheduler_task_finished(x->ctx.scheduler, t, state, result, status);
 }
 
-/* Decides from what the unit says whether, and how, the task ended. */
+static void run_ended(UnitTask *u, TaskState state, const char *result, int status);
+
+/* Decides from what the unit says whether, and how, the current run ended. */
 static void evaluate(UnitTask *u, const ServiceResult *sr) {
         Task *t = u->task;
         bool clean = streq(sr->result, "success");
@@ -146,20 +195,20 @@ static void evaluate(UnitTask *u, const ServiceResult *sr) {
                 task_log(LOG_INFO, NULL, t, &f, 1, "Task %" PRIu64 " (%s): unit %s ended with result %s.", t->id,
                          t->rule->name, u->name, sr->result);
         if (streq(sr->result, "timeout"))
-                finish(u, TASK_TIMEOUT, "timeout", sr->status);
+                run_ended(u, TASK_TIMEOUT, "timeout", sr->status);
         else if (sr->code == CLD_EXITED && sr->status == 0 && clean)
-                finish(u, TASK_DONE, "success", 0);
+                run_ended(u, TASK_DONE, "success", 0);
         else if (t->cancel_requested)
-                finish(u, TASK_CANCELLED, "cancelled", sr->status);
+                run_ended(u, TASK_CANCELLED, "cancelled", sr->status);
         else if (sr->code == CLD_EXITED)
-                finish(u, TASK_FAILED, "exit-code", sr->status);
+                run_ended(u, TASK_FAILED, "exit-code", sr->status);
         else if (sr->code == CLD_KILLED || sr->code == CLD_DUMPED)
-                finish(u, TASK_FAILED, "signal", sr->status);
+                run_ended(u, TASK_FAILED, "signal", sr->status);
         else if (clean)
                 /* Stopped from outside (systemctl stop inotaskd-task-N) before its command ran to its end. */
-                finish(u, TASK_CANCELLED, "cancelled", 0);
+                run_ended(u, TASK_CANCELLED, "cancelled", 0);
         else
-                finish(u, TASK_FAILED, "start-failed", 0);
+                run_ended(u, TASK_FAILED, "start-failed", 0);
 }
 
 /* Reads Result, ExecMainCode and ExecMainStatus from an a{sv} of the Service interface. */
@@ -444,7 +493,10 @@ static int append_log_field(sd_bus_message *m, const char *name, const char *val
         return sd_bus_message_append_array(m, 'y', field, strlen(field));
 }
 
-static int append_properties(sd_bus_message *m, const Task *t, char **argv, char **envp, char **ret_error) {
+/* in: the run's StandardInputData= (in_len bytes; none: StandardInput=null, systemd's default). runtime_max:
+ * what is left of TimeoutSec= for this run (USEC_INFINITY: none). */
+static int append_properties(sd_bus_message *m, const Task *t, char **argv, char **envp, const char *in,
+                             size_t in_len, usec_t runtime_max, char **ret_error) {
         const ConfigRule *rule = t->rule;
         g_autofree char *desc = NULL, *id = NULL;
         int r;
@@ -498,9 +550,26 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
         if (rule->working_directory &&
             (r = sd_bus_message_append(m, "(sv)", "WorkingDirectory", "s", rule->working_directory)) < 0)
                 return r;
-        if (rule->timeout != USEC_INFINITY && rule->timeout > 0 &&
-            (r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t", (uint64_t) rule->timeout)) < 0)
+        if (runtime_max != USEC_INFINITY &&
+            (r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t", (uint64_t) runtime_max)) < 0)
                 return r;
+        if (in_len > 0) {
+                r = sd_bus_message_append(m, "(sv)", "StandardInput", "s", "data");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'r', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "StandardInputData");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "ay");
+                if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', in, in_len);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
 
         /* The journal fields of the task's output, as the daemon logs it for spawned tasks: no MESSAGE_ID,
          * so journalctl -x explains the task's start and end, not each of its lines. */
@@ -536,31 +605,16 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
         return 0;
 }
 
-static int transient_start(Runner *runner, Task *t) {
-        TransientRunner *x = (TransientRunner *) runner;
-        _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL, *shown = NULL, *exe = NULL, *err = NULL;
-        _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+/* The command of u's task, split into its runs: its argv, environment and the paths of each run. */
+static int prepare(UnitTask *u, Task *t, char **ret_shown) {
+        TransientRunner *x = u->x;
+        _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL, *exe = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
         TemplateValues v;
-        UnitTask *u;
-        sd_bus *bus;
-        LogField f;
         int r;
 
         task_template_values(t, &v, &id, &mask, &dir);
         argv = task_command_argv(t, &v);
-        shown = task_command_display(argv);
-
-        if (x->ctx.dry_run) {
-                task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, NULL, 0, "Task %" PRIu64 " (%s) would run in a "
-                         "unit: %s", t->id, t->rule->name, shown);
-                scheduler_task_finished(x->ctx.scheduler, t, TASK_DONE, "dry-run", 0);
-                return 0;
-        }
-        r = systemd_bus_get(x->sbus, &bus);
-        if (r < 0)
-                return r;
-
         /* systemd wants an absolute ExecStart: a bare name is looked up here, in the task's PATH. */
         if (!strchr(argv[0], '/')) {
                 exe = task_command_find_program(argv[0], task_path(t->rule));
@@ -572,16 +626,75 @@ static int transient_start(Runner *runner, Task *t) {
                 g_free(argv[0]);
                 argv[0] = TAKE_PTR(exe);
         }
-        envp = build_env(x, t, &v);
-
-        u = g_new0(UnitTask, 1);
-        u->x = x;
-        u->name = transient_unit_name(t->id);
-        r = sd_bus_path_encode(UNIT_PATH_PREFIX, u->name, &u->path);
+        g_strfreev(u->envp);
+        u->envp = build_env(x, t, &v);
+        if (u->ends)
+                g_array_unref(u->ends);
+        if (u->argvs)
+                g_ptr_array_unref(u->argvs);
+        u->ends = NULL;
+        u->argvs = NULL;
+        r = task_command_runs(t, &v, argv, u->envp, UNIT_ENV_EXTRA, x->stdin_max, &u->argvs, &u->ends);
         if (r < 0) {
-                unit_task_free(u);
+                task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): a single path does not fit the "
+                         "argument or stdin limit.", t->id, t->rule->name);
                 return r;
         }
+        if (ret_shown) {
+                _cleanup_free_ char *shown = task_command_display(argv);
+
+                /* The list is not logged whole (10,000 paths): how many, and in how many runs. */
+                if (t->batch || u->argvs)
+                        *ret_shown = g_strdup_printf("%s [%zu paths, %u runs]", shown, task_n_paths(t),
+                                                     u->ends->len);
+                else
+                        *ret_shown = TAKE_PTR(shown);
+        }
+        g_strfreev(u->argv);
+        u->argv = TAKE_PTR(argv);
+        return 0;
+}
+
+/* What is left of TimeoutSec= for the next run: TimeoutSec= bounds the whole task, as when spawned. 0 when
+ * nothing is left. */
+static usec_t runtime_left(const UnitTask *u, const Task *t) {
+        usec_t now;
+
+        if (t->rule->timeout == USEC_INFINITY || t->rule->timeout == 0)
+                return USEC_INFINITY;
+        if (u->start_usec == 0)
+                return t->rule->timeout;
+        now = now_usec(CLOCK_MONOTONIC);
+        return now - u->start_usec >= t->rule->timeout ? 0 : t->rule->timeout - (now - u->start_usec);
+}
+
+/* Asks systemd for the unit of u's current run (u->run). Sets u->name and u->path. */
+static int start_run(UnitTask *u, Task *t, usec_t runtime_max) {
+        TransientRunner *x = u->x;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *in = NULL, *err = NULL;
+        size_t from = u->run > 0 ? g_array_index(u->ends, size_t, u->run - 1) : 0;
+        size_t to = g_array_index(u->ends, size_t, u->run), in_len = 0;
+        char **argv = u->argvs ? u->argvs->pdata[u->run] : u->argv;
+        sd_bus *bus;
+        int r;
+
+        r = systemd_bus_get(x->sbus, &bus);
+        if (r < 0)
+                return r;
+        g_free(u->name);
+        g_free(u->path);
+        u->path = NULL;
+        u->name = run_unit_name(t->id, u->run);
+        r = sd_bus_path_encode(UNIT_PATH_PREFIX, u->name, &u->path);
+        if (r < 0)
+                return r;
+        if (t->rule->standard_input != STDIN_NULL) {
+                r = task_stdin_data_range(t, t->rule->standard_input, from, to, &in, &in_len);
+                if (r < 0)
+                        return r;
+        }
+        task_command_set_npaths(u->envp, to - from);
 
         r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "StartTransientUnit");
@@ -590,7 +703,7 @@ static int transient_start(Runner *runner, Task *t) {
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)
-                r = append_properties(m, t, argv, envp, &err);
+                r = append_properties(m, t, argv, u->envp, in, in_len, runtime_max, &err);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -598,13 +711,116 @@ static int transient_start(Runner *runner, Task *t) {
         if (r < 0) {
                 task_log(LOG_ERR, NULL, t, NULL, 0, "Task %" PRIu64 " (%s): cannot build unit %s: %s", t->id,
                          t->rule->name, u->name, err ?: strerror(-r));
-                unit_task_free(u);
                 return r;
         }
         r = sd_bus_call_async(bus, &u->call, m, on_start_reply, u, 0);
-        if (r < 0) {
-                unit_task_free(u);
+        if (r < 0)
                 return log_error_errno(r, "Failed to call StartTransientUnit: %m");
+        return 0;
+}
+
+/* The current run's unit ended so: the task ends, or its next run starts. The task's result is that of its
+ * first run that failed; a cancel or a timeout ends it at once. */
+static void run_ended(UnitTask *u, TaskState state, const char *result, int status) {
+        TransientRunner *x = u->x;
+        Task *t = u->task;
+        usec_t left;
+        size_t from, to;
+        LogField f;
+        int r;
+
+        if (!t)
+                return;
+        if (state != TASK_DONE && u->state == TASK_DONE) {
+                u->state = state;
+                u->result = result;
+                u->status = status;
+        }
+        if (state == TASK_TIMEOUT || state == TASK_CANCELLED) {
+                finish(u, state, result, status);
+                return;
+        }
+        if (!u->ends && prepare(u, t, NULL) < 0) {      /* adopted: its runs are known again */
+                finish(u, u->state, u->result, u->status);
+                return;
+        }
+        if (u->run + 1 >= u->ends->len) {
+                finish(u, u->state, u->result, u->status);
+                return;
+        }
+        if (t->cancel_requested) {
+                finish(u, TASK_CANCELLED, "cancelled", 0);
+                return;
+        }
+        left = runtime_left(u, t);
+        if (left == 0) {
+                finish(u, TASK_TIMEOUT, "timeout", 0);
+                return;
+        }
+
+        /* The next run, under the same task, in a unit of its own. */
+        if (u->started)
+                release_unit(x, u->name);
+        g_hash_table_steal(x->units, u->path);
+        u->query = sd_bus_slot_unref(u->query);
+        u->started = u->requery = u->seen_active = u->inactive = false;
+        u->run++;
+        r = start_run(u, t, left);
+        if (r < 0) {
+                if (!u->path)
+                        u->path = g_strdup("/");        /* only as its key in units, to be removed */
+                g_hash_table_insert(x->units, u->path, u);
+                if (u->state == TASK_DONE)
+                        finish(u, TASK_FAILED, "start-failed", 0);
+                else
+                        finish(u, u->state, u->result, u->status);
+                return;
+        }
+        g_hash_table_insert(x->units, u->path, u);
+        g_free(t->unit_name);
+        t->unit_name = g_strdup(u->name);
+        scheduler_task_runner_changed(x->ctx.scheduler, t);     /* a restart must find this unit */
+        from = g_array_index(u->ends, size_t, u->run - 1);
+        to = g_array_index(u->ends, size_t, u->run);
+        f = LOG_FIELD("INOTASKD_UNIT", u->name);
+        task_log(LOG_INFO, NULL, t, &f, 1, "Task %" PRIu64 " (%s): run %zu of %u started for paths %zu-%zu "
+                 "(unit %s).", t->id, t->rule->name, u->run + 1, u->ends->len, from + 1, to, u->name);
+}
+
+static int transient_start(Runner *runner, Task *t) {
+        TransientRunner *x = (TransientRunner *) runner;
+        _cleanup_free_ char *shown = NULL;
+        UnitTask *u;
+        LogField f;
+        int r;
+
+        if (x->ctx.dry_run) {
+                _cleanup_free_ char *id = NULL, *mask = NULL, *dir = NULL;
+                _cleanup_strv_free_ char **argv = NULL;
+                TemplateValues v;
+
+                task_template_values(t, &v, &id, &mask, &dir);
+                argv = task_command_argv(t, &v);
+                shown = task_command_display(argv);
+                task_log(LOG_INFO, MESSAGE_ID_TASK_STARTED, t, NULL, 0, "Task %" PRIu64 " (%s) would run in a "
+                         "unit: %s", t->id, t->rule->name, shown);
+                scheduler_task_finished(x->ctx.scheduler, t, TASK_DONE, "dry-run", 0);
+                return 0;
+        }
+
+        u = g_new0(UnitTask, 1);
+        u->x = x;
+        u->state = TASK_DONE;
+        u->result = "success";
+        r = prepare(u, t, &shown);
+        if (r >= 0) {
+                u->start_usec = now_usec(CLOCK_MONOTONIC);
+                r = start_run(u, t, runtime_left(u, t));
+        }
+        if (r < 0) {
+                u->call = sd_bus_slot_unref(u->call);
+                unit_task_free(u);
+                return r;
         }
 
         u->task = t;
@@ -664,6 +880,9 @@ void transient_runner_adopt(TransientRunner *x, Task *t) {
 
         u->x = x;
         u->name = g_strdup(t->unit_name);
+        u->run = unit_run_index(u->name);
+        u->state = TASK_DONE;
+        u->result = "success";
         u->task = t;
         t->runner_data = u;
         r = sd_bus_path_encode(UNIT_PATH_PREFIX, u->name, &u->path);
@@ -732,6 +951,14 @@ int transient_runner_new(TransientRunner **ret, const RunnerContext *ctx, System
         x->ctx = *ctx;
         x->sbus = sbus;
         x->units = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) unit_task_free);
+        x->stdin_max = STDIN_DATA_MAX;
+        /* Only for the tests, which cannot make 24 MiB lists quickly: a smaller limit. */
+        if (getenv("INOTASKD_TEST_STDIN_DATA_MAX")) {
+                uint64_t v = g_ascii_strtoull(getenv("INOTASKD_TEST_STDIN_DATA_MAX"), NULL, 10);
+
+                if (v > 0 && v < STDIN_DATA_MAX)
+                        x->stdin_max = (size_t) v;
+        }
         systemd_bus_add_client(sbus, &(SystemdBusClient) {
                 .connected = on_connected,
                 .disconnected = on_disconnected,
@@ -778,6 +1005,15 @@ bool transient_runner_can_run(const Task *t) {
         for (size_t i = 0; i < t->n_groups; i++)
                 if (!value_fits(t->groups[i]))
                         return false;
+        /* A batch's paths in its argv ({pathnames} ..) are D-Bus strings too; on its stdin they are bytes. */
+        if (t->batch && t->rule->action == ACTION_EXEC && exec_template_uses_list(t->rule->exec_template))
+                for (size_t i = 0; i < task_n_paths(t); i++) {
+                        BatchEntry e;
+
+                        task_path_entry(t, i, &e);
+                        if (!g_utf8_validate(e.path, -1, NULL))
+                                return false;
+                }
         return true;
 }
 
@@ -789,12 +1025,18 @@ int task_units_check_config(const Config *c, GPtrArray *errors) {
         for (guint i = 0; i < c->rules->len; i++) {
                 const ConfigRule *r = c->rules->pdata[i];
 
-                for (char **p = r->properties; p && *p; p++) {
-                        g_autofree char *e = NULL;
+                for (size_t k = 0; r->properties && r->properties[k]; k++) {
+                        g_autofree char *e = NULL, *at = NULL;
+                        const char *p = r->properties[k];
 
-                        if (unit_property_check(*p, &e) < 0)
-                                g_ptr_array_add(errors, g_strdup_printf("%s:%u: [Rule %s] %s", r->file, r->line,
-                                                                        r->name, e ?: *p));
+                        if (unit_property_check(p, &e) < 0) {
+                                /* At the Property= line itself where known, else at the rule's header. */
+                                if (r->property_origins && k < g_strv_length(r->property_origins))
+                                        at = g_strdup(r->property_origins[k]);
+                                else
+                                        at = g_strdup_printf("%s:%u", r->file, r->line);
+                                g_ptr_array_add(errors, g_strdup_printf("%s: [Rule %s] %s", at, r->name, e ?: p));
+                        }
                 }
         }
         return errors->len > n ? CONFIG_E_INVALID : 0;

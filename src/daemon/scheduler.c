@@ -561,6 +561,10 @@ static void history_add(Scheduler *s, Task *t) {
         }
 }
 
+void scheduler_task_runner_changed(Scheduler *s, Task *t) {
+        NOTIFY(s, task_changed, t);
+}
+
 void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char *result, int exit_status) {
         char status[32];
         LogField f[2];

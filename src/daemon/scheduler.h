@@ -161,6 +161,9 @@ int scheduler_trigger(Scheduler *s, Task *t);
 
 /* The runner's report. */
 void scheduler_task_finished(Scheduler *s, Task *t, TaskState state, const char *result, int exit_status);
+/* The runner changed what the tasks file keeps of running task t (its unit, for a batch's next run): the
+ * listeners hear task_changed, so it is saved soon. */
+void scheduler_task_runner_changed(Scheduler *s, Task *t);
 
 /* A reload: tasks of rules that still exist get the new rule (by name); those of vanished rules are
  * cancelled. */

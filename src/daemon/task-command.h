@@ -21,3 +21,16 @@ char *task_command_find_program(const char *name, const char *path);
 
 /* argv for a log line: each argument escaped, quoted where a shell would need it. */
 char *task_command_display(char **argv);
+
+/* The runs of t, for batches: with {pathnames}, {relpaths} or {deleted_relpaths} in Exec= the paths are
+ * split so that each run's argv stays within the kernel's argument limit (the environment envp, plus
+ * env_extra bytes that others add to it, included); with stdin_max > 0 and StandardInput= set, also so
+ * that each run's stdin stays within stdin_max bytes. Nothing is ever left out. *ret_ends: the end index
+ * of each run's paths (one run [0, n) if nothing splits); *ret_argvs: each run's argv (argv[0] as in argv),
+ * or NULL when Exec= has no list placeholder (then argv is every run's). -E2BIG when one path alone does
+ * not fit. */
+int task_command_runs(const Task *t, const TemplateValues *v, char **argv, char **envp, size_t env_extra,
+                      size_t stdin_max, GPtrArray **ret_argvs, GArray **ret_ends);
+
+/* Sets INOTASKD_NPATHS= in envp to n, the paths of one run. */
+void task_command_set_npaths(char **envp, size_t n);

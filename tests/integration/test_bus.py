@@ -181,6 +181,28 @@ class Bus(BusTestCase):
         self.assertIn("'Unit': <''>", out)
         log('task %d (spawned): Unit is "" scheduled and finished, and in GetAll' % tid)
 
+    def test_task_properties_changed_has_unit(self):
+        # A task's PropertiesChanged names Unit with the rest (a unit task's is set as it starts; "" here,
+        # where tasks are spawned): a second event on the waiting task's file changes it.
+        d = self.daemon_with_dir()
+        self.subscriber()
+        mon = subprocess.Popen(['gdbus', 'monitor', '--session', '--dest', 'org.inotaskd1'],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.bus.env())
+        lines = []
+        threading.Thread(target=lambda: lines.extend(iter(mon.stdout.readline, '')), daemon=True).start()
+        self.addCleanup(lambda: (mon.terminate(), mon.wait()))
+        self.wait_monitor_listening(d, lines)
+        write(d.path('w', 'slow-changed'))
+        tid = self.scheduled_id(d, 'slow-changed')
+        prefix = '/org/inotaskd1/task/%d: org.freedesktop.DBus.Properties.PropertiesChanged' % tid
+
+        def changed():
+            write(d.path('w', 'slow-changed'))
+            return next((l for l in list(lines) if l.startswith(prefix) and 'org.inotaskd1.Task' in l), None)
+        line = wait_for(changed, interval=0.2, what='PropertiesChanged of task %d' % tid)
+        log(line.strip())
+        self.assertIn("'Unit': <''>", line)
+
     def test_run_rule_and_errors(self):
         d = self.daemon_with_dir()
         out = self.call('RunRule', 'ss', 'now', d.path('w', 'by-hand')).stdout.strip()

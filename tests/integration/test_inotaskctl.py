@@ -583,6 +583,7 @@ class Ctl(BusTestCase):
 
         j = self.ctl_json('status', str(t['id']))
         self.assertEqual((j['id'], j['state']), (t['id'], 'scheduled'))
+        self.assertEqual(j['unit'], '')
         p = self.ctl('status', '999999', expect=EXIT_FAILURE)
         self.assertIn('999999', p.stderr)
         self.ctl('status', 'x', expect=EXIT_USAGE)
