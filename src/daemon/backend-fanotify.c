@@ -48,6 +48,7 @@ static int fan_init(BackendImpl *base, const char *watch_name) {
 
         tree_backend_init(&b->t);
         tree_backend_index_inodes(&b->t);
+        tree_backend_note_walks(&b->t);
         b->fd = -1;
         b->enabled = true;
         b->fs = g_array_new(false, false, sizeof(FanFs));
@@ -453,7 +454,9 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m, c
                                 created(b, w, n, one.name, is_dir, IN_MOVED_TO);
                         if ((m->mask & FAN_MOVED_FROM) && !b->has_rename)
                                 deleted(b, w, n, one.name, is_dir, IN_MOVED_FROM);
-                        if ((m->mask & FAN_CLOSE_WRITE) && !is_dir && !watch_skips(w, n, one.name))
+                        /* A file of a new directory written before the walk: the walk raised it. */
+                        if ((m->mask & FAN_CLOSE_WRITE) && !is_dir && !watch_skips(w, n, one.name) &&
+                            !tree_backend_walk_saw(&b->t, w, n, one.name))
                                 emit(b, w, n, one.name, IN_CLOSE_WRITE, EVENT_KIND_CHANGED, NULL);
                         if ((m->mask & FAN_ATTRIB) && !watch_skips(w, n, one.name))
                                 emit(b, w, n, one.name, IN_ATTRIB | (is_dir ? IN_ISDIR : 0), EVENT_KIND_CHANGED,
@@ -497,15 +500,22 @@ static int on_fanotify(sd_event_source *s, int fd, uint32_t revents, void *userd
                 ssize_t l = read(b->fd, b->buffer, FAN_BUFFER_SIZE);
 
                 if (l < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
+                        if (errno == EAGAIN) {
+                                tree_backend_forget_walks(&b->t);       /* the queue is empty */
+                                break;
+                        }
+                        if (errno == EINTR)
                                 break;
                         b->reading = false;
                         return log_error_errno(errno, "Failed to read fanotify events: %m");
                 }
                 b->last_read = now_usec(CLOCK_REALTIME);
                 handle_buffer(b, b->buffer, (size_t) l);
-                if ((size_t) l < FAN_BUFFER_SIZE / 2)
+                if ((size_t) l < FAN_BUFFER_SIZE / 2) {
+                        /* The read took all there was: what was queued before a walk is read. */
+                        tree_backend_forget_walks(&b->t);
                         break;
+                }
         }
         b->reading = false;
         return 0;
