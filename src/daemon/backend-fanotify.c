@@ -48,6 +48,7 @@ static int fan_init(BackendImpl *base, const char *watch_name) {
 
         tree_backend_init(&b->t);
         tree_backend_index_inodes(&b->t);
+        tree_backend_note_walks(&b->t);
         b->fd = -1;
         b->enabled = true;
         b->fs = g_array_new(false, false, sizeof(FanFs));
@@ -94,9 +95,28 @@ static bool fsid_equal(const __kernel_fsid_t *a, const __kernel_fsid_t *b) {
 }
 
 /* Marks the file system of path (once per file system). */
+/* Does a handle of directory fd open back (open_by_handle_at(), which events are resolved with)? 0, or the
+ * negative errno of name_to_handle_at() or open_by_handle_at() (EPERM under a seccomp filter). */
+static int probe_handles(int fd) {
+        union {
+                struct file_handle h;
+                uint8_t space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        } u = { .h.handle_bytes = MAX_HANDLE_SZ };
+        int mount_id, back;
+
+        if (name_to_handle_at(fd, "", &u.h, &mount_id, AT_EMPTY_PATH) < 0)
+                return -errno;
+        back = open_by_handle_at(fd, &u.h, O_PATH | O_CLOEXEC);
+        if (back < 0)
+                return -errno;
+        safe_close(back);
+        return 0;
+}
+
 static int mark_fs(FanBackend *b, Watch *w, const char *path) {
         struct statfs sfs;
         FanFs f;
+        int r;
         uint64_t mask = base_mask | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 
         if (statfs(path, &sfs) < 0)
@@ -116,6 +136,14 @@ static int mark_fs(FanBackend *b, Watch *w, const char *path) {
         f.mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f.mount_fd < 0)
                 return log_warning_errno(errno, "Watch %s: cannot open %s: %m", w->name, path);
+        r = probe_handles(f.mount_fd);
+        if (r < 0) {
+                safe_close(f.mount_fd);
+                /* Every event would then name a directory we cannot find: say so instead of hearing nothing. */
+                return log_error_errno(r, "Watch %s: Backend=fanotify cannot open the file handles it gets for %s "
+                                       "(open_by_handle_at: %m; a system call filter?); use Backend=inotify.",
+                                       w->name, path);
+        }
         memcpy(&f.fsid, &sfs.f_fsid, sizeof f.fsid);
         g_array_append_val(b->fs, f);
         return 0;
@@ -426,7 +454,9 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m, c
                                 created(b, w, n, one.name, is_dir, IN_MOVED_TO);
                         if ((m->mask & FAN_MOVED_FROM) && !b->has_rename)
                                 deleted(b, w, n, one.name, is_dir, IN_MOVED_FROM);
-                        if ((m->mask & FAN_CLOSE_WRITE) && !is_dir && !watch_skips(w, n, one.name))
+                        /* A file of a new directory written before the walk: the walk raised it. */
+                        if ((m->mask & FAN_CLOSE_WRITE) && !is_dir && !watch_skips(w, n, one.name) &&
+                            !tree_backend_walk_saw(&b->t, w, n, one.name))
                                 emit(b, w, n, one.name, IN_CLOSE_WRITE, EVENT_KIND_CHANGED, NULL);
                         if ((m->mask & FAN_ATTRIB) && !watch_skips(w, n, one.name))
                                 emit(b, w, n, one.name, IN_ATTRIB | (is_dir ? IN_ISDIR : 0), EVENT_KIND_CHANGED,
@@ -470,15 +500,22 @@ static int on_fanotify(sd_event_source *s, int fd, uint32_t revents, void *userd
                 ssize_t l = read(b->fd, b->buffer, FAN_BUFFER_SIZE);
 
                 if (l < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
+                        if (errno == EAGAIN) {
+                                tree_backend_forget_walks(&b->t);       /* the queue is empty */
+                                break;
+                        }
+                        if (errno == EINTR)
                                 break;
                         b->reading = false;
                         return log_error_errno(errno, "Failed to read fanotify events: %m");
                 }
                 b->last_read = now_usec(CLOCK_REALTIME);
                 handle_buffer(b, b->buffer, (size_t) l);
-                if ((size_t) l < FAN_BUFFER_SIZE / 2)
+                if ((size_t) l < FAN_BUFFER_SIZE / 2) {
+                        /* The read took all there was: what was queued before a walk is read. */
+                        tree_backend_forget_walks(&b->t);
                         break;
+                }
         }
         b->reading = false;
         return 0;

@@ -16,8 +16,67 @@ static void reconcile_remove_subtree(void *userdata, WatchNode *n) {
         tree_backend_remove(userdata, n);
 }
 
+#define WALKED_MAX 262144U
+
+static char *walked_key(const Watch *w, const WatchNode *n, const char *name) {
+        g_autofree char *path = watch_node_child_path(n, name);
+
+        return g_strconcat(w->name, "\n", path, NULL);
+}
+
+static bool ctime_ns(const Watch *w, const WatchNode *n, const char *name, uint64_t *ret) {
+        g_autofree char *path = watch_node_child_path(n, name);
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return false;
+        *ret = (uint64_t) st.st_ctim.tv_sec * UINT64_C(1000000000) + (uint64_t) st.st_ctim.tv_nsec;
+        return true;
+}
+
+static void note_walk(TreeBackend *b, Watch *w, const WatchNode *n, const char *name) {
+        uint64_t ct, *v;
+
+        if (g_hash_table_size(b->walked) >= WALKED_MAX || !ctime_ns(w, n, name, &ct))
+                return;
+        v = g_new(uint64_t, 1);
+        *v = ct;
+        g_hash_table_replace(b->walked, walked_key(w, n, name), v);
+}
+
 static void reconcile_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
-        tree_backend_emit(userdata, w, n, name, mask, event_kind_from_mask(mask), true, NULL);
+        TreeBackend *b = userdata;
+
+        if (b->walked && name && mask == IN_CLOSE_WRITE)
+                note_walk(b, w, n, name);
+        tree_backend_emit(b, w, n, name, mask, event_kind_from_mask(mask), true, NULL);
+}
+
+void tree_backend_note_walks(TreeBackend *b) {
+        if (!b->walked)
+                b->walked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+}
+
+bool tree_backend_walk_saw(TreeBackend *b, const Watch *w, const WatchNode *n, const char *name) {
+        g_autofree char *key = NULL;
+        uint64_t *seen, ct;
+        bool r;
+
+        if (!b->walked || g_hash_table_size(b->walked) == 0)
+                return false;
+        key = walked_key(w, n, name);
+        seen = g_hash_table_lookup(b->walked, key);
+        if (!seen)
+                return false;
+        /* Gone meanwhile: its deletion is on the way, and this close was the walk's. */
+        r = !ctime_ns(w, n, name, &ct) || ct <= *seen;
+        g_hash_table_remove(b->walked, key);
+        return r;
+}
+
+void tree_backend_forget_walks(TreeBackend *b) {
+        if (b->walked)
+                g_hash_table_remove_all(b->walked);
 }
 
 static const ReconcileOps reconcile_ops = {
@@ -32,6 +91,8 @@ void tree_backend_init(TreeBackend *b) {
 }
 
 void tree_backend_done(TreeBackend *b) {
+        if (b->walked)
+                b->walked = (g_hash_table_destroy(b->walked), NULL);
         b->tree = watch_tree_free(b->tree);
 }
 

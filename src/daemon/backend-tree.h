@@ -16,6 +16,9 @@ typedef struct TreeBackend {
          * tree's wd index finds directories by inode at no cost in memory, for backends whose kernel
          * names directories by handle rather than by a watch descriptor. */
         bool wd_is_ino;
+        /* With tree_backend_note_walks(): "watch\npath" -> the ctime (ns) a walk saw when it raised
+         * changed for that file; see tree_backend_walk_saw(). NULL otherwise. */
+        GHashTable *walked;
 } TreeBackend;
 
 void tree_backend_init(TreeBackend *b);
@@ -25,6 +28,18 @@ static inline int tree_backend_ino_wd(uint64_t ino) {
         return (int) (ino & 0x7fffffff);
 }
 void tree_backend_done(TreeBackend *b);
+
+/* For a backend whose kernel queue may still hold a file's close when a walk (of a new directory, a
+ * rescan) raises changed for it: fanotify, whose mark hears a new directory before it is walked. The walk
+ * notes each file it raises changed for, with its ctime; tree_backend_walk_saw() then tells whether a close
+ * of entry name of n (of watch w) is one that walk raised already: the file has no later ctime. Each note
+ * answers once; tree_backend_forget_walks() drops them once a read emptied the queue (everything queued
+ * before the walk has been read). Beyond WALKED_MAX notes a close is raised again: twice, never lost. A
+ * close within the ctime's granularity after the walk is taken for the walk's: the walk's task waits
+ * (SCAN_SETTLE_USEC) and reads the file after it. */
+void tree_backend_note_walks(TreeBackend *b);
+bool tree_backend_walk_saw(TreeBackend *b, const Watch *w, const WatchNode *n, const char *name);
+void tree_backend_forget_walks(TreeBackend *b);
 
 /* Records what is at w's path (a directory tree or a single file) in the tree; with announce raises
  * created (and changed for files) for it. Returns 1 if attached, or negative errno (w waits again). */

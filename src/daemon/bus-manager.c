@@ -794,6 +794,31 @@ void bus_task_removed(Bus *b, Task *t) {
                 emit_task_signal(b, "TaskRemoved", t, strempty(t->result));
 }
 
+/* Few and seldom (a reload), so unlike tasks they are announced to everyone. */
+static void emit_watch(Bus *b, Watch *w, bool added) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!b || !b->bus)
+                return;
+        r = bus_watch_path(w, &path);
+        if (r >= 0 && added)
+                r = sd_bus_emit_object_added(b->bus, path);
+        else if (r >= 0)
+                r = sd_bus_emit_object_removed(b->bus, path);
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce watch %s %s, ignoring: %m", w->name,
+                                added ? "added" : "removed");
+}
+
+void bus_watch_added(Bus *b, Watch *w) {
+        emit_watch(b, w, true);
+}
+
+void bus_watch_removing(Bus *b, Watch *w) {
+        emit_watch(b, w, false);
+}
+
 void bus_task_forgotten(Bus *b, Task *t) {
         if (b)
                 g_hash_table_remove(b->dirty_tasks, &t->id);
@@ -942,6 +967,13 @@ static int bus_connect(Bus *b, bool sync_name) {
         if (r < 0)
                 return r;
         r = sd_bus_add_node_enumerator(bus, NULL, BUS_TASK_PREFIX, bus_task_enumerate, b);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(bus, NULL, BUS_WATCH_PREFIX, BUS_WATCH_INTERFACE, bus_watch_vtable,
+                                       bus_watch_find, b);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(bus, NULL, BUS_WATCH_PREFIX, bus_watch_enumerate, b);
         if (r < 0)
                 return r;
         r = sd_bus_add_object_manager(bus, NULL, BUS_PATH);

@@ -54,6 +54,14 @@ void bus_manager_changed(Bus *b, BusManagerProperty what);
 
 char *bus_task_path(uint64_t id);
 
+/* Watch objects (bus-watch.c) appear and go with their watches, announced by the ObjectManager's
+ * InterfacesAdded and InterfacesRemoved: after the watch is added, before it is removed. */
+typedef struct Watch Watch;
+void bus_watch_added(Bus *b, Watch *w);
+void bus_watch_removing(Bus *b, Watch *w);
+/* /org/inotaskd1/watch/<name escaped by sd_bus_path_encode()>; only fails to allocate. */
+int bus_watch_path(const Watch *w, char **ret);
+
 /* Internal: the vtables and the checks they share. The userdata of every object is the Bus; a handler
  * reaches the manager through it. */
 Manager *bus_get_manager(Bus *b);
@@ -64,5 +72,10 @@ extern const sd_bus_vtable bus_task_vtable[];
 int bus_task_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                   sd_bus_error *error);
 int bus_task_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error);
+extern const sd_bus_vtable bus_watch_vtable[];
+int bus_watch_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                   sd_bus_error *error);
+int bus_watch_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes,
+                        sd_bus_error *error);
 int bus_check_admin(sd_bus_message *message, Bus *b, const char *action, sd_bus_error *error);
 int bus_reply_task_error(sd_bus_error *error, int r, uint64_t id);

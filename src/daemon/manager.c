@@ -446,6 +446,7 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
                 if (cw && backend_watch_matches(w, cw) && w->active)
                         continue;
                 watch_rules_free(w);
+                bus_watch_removing(m->bus, w);
                 backend_remove_watch(m->backend, w);
         }
         for (guint i = 0; i < c->watches->len; i++) {
@@ -454,8 +455,10 @@ static GPtrArray *apply_watches(Manager *m, Config *c) {
 
                 if (backend_find_watch(m->backend, cw->name))
                         continue;
-                if (backend_add_watch(m->backend, cw, &w) >= 0)
+                if (backend_add_watch(m->backend, cw, &w) >= 0) {
                         g_ptr_array_add(added, w);
+                        bus_watch_added(m->bus, w);
+                }
         }
         bind_rules(c, backend_get_watches(m->backend));
         return added;

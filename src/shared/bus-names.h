@@ -6,8 +6,10 @@
 #define BUS_NAME "org.inotaskd1"
 #define BUS_PATH "/org/inotaskd1"
 #define BUS_TASK_PREFIX "/org/inotaskd1/task"
+#define BUS_WATCH_PREFIX "/org/inotaskd1/watch"
 #define BUS_MANAGER_INTERFACE "org.inotaskd1.Manager"
 #define BUS_TASK_INTERFACE "org.inotaskd1.Task"
+#define BUS_WATCH_INTERFACE "org.inotaskd1.Watch"
 
 #define BUS_ERROR_NO_SUCH_TASK "org.inotaskd1.Error.NoSuchTask"
 #define BUS_ERROR_NO_SUCH_RULE "org.inotaskd1.Error.NoSuchRule"

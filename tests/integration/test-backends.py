@@ -407,5 +407,65 @@ class BackendOnTheBus(BusTestCase):
         self.assertIn('BACKEND', p.stdout.splitlines()[0])
 
 
+NEW_DIRS = '''
+[Watch w]
+Path=@TMP@/w
+Recursive=yes
+Backend=@BACKEND@
+
+[Rule r]
+Watch=w
+On=created changed
+Match=last
+Directories=yes
+Exec=@REC@ {relpath}
+'''
+
+
+class NewDirectoryEvents(BusTestCase):
+    # Files written into new directories before the daemon handles the directories' creation (it is
+    # stopped meanwhile): the walk of each directory raises created and changed for its file. inotify
+    # watches the directory after the file's close, so it raises nothing more; fanotify's file-system
+    # mark heard the close, still queued, which must not raise changed a second time. Counted as events
+    # (NEvents), before the scheduler would merge them into one task.
+    def events_for(self, backend, n=40):
+        need_root(self)
+        d = self.daemon(NEW_DIRS.replace('@BACKEND@', backend), marker=False, start=False)
+        os.makedirs(d.path('w'))
+        d.start()
+
+        def n_events():
+            p = subprocess.run(['busctl', '--user', 'get-property', 'org.inotaskd1', '/org/inotaskd1',
+                                'org.inotaskd1.Manager', 'NEvents'], capture_output=True, text=True,
+                               env=self.bus.env(), timeout=harness.DEFAULT_TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return int(p.stdout.split()[1])
+        before = n_events()
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            for i in range(n):
+                os.mkdir(d.path('w', 'nd%02d' % i))
+                write(d.path('w', 'nd%02d' % i, 'c'))
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        # In queue order after the rest: once its task is there, everything before it was handled. An
+        # empty directory: one event (created), nothing in it to walk.
+        os.mkdir(d.path('w', 'last'))
+        wait_for(lambda: d.records(), what='the task for last')
+        got = n_events() - before
+        log('%s: %d events for %d new directories with a file each (and last)' % (backend, got, n))
+        # Per directory: created for it, created and changed for its file; last: created.
+        self.assertEqual(got, 3 * n + 1, '%s: each file of a new directory changed once' % backend)
+        # A write after the walk is a change of its own.
+        write(d.path('w', 'nd00', 'c'), 'again')
+        wait_for(lambda: n_events() - before > 3 * n + 1, what='the second write of nd00/c')
+
+    def test_inotify(self):
+        self.events_for('inotify')
+
+    def test_fanotify(self):
+        self.events_for('fanotify')
+
+
 if __name__ == '__main__':
     harness.main()
