@@ -188,6 +188,14 @@ static bool strip_continuation(char *s) {
         return true;
 }
 
+static bool ends_in_lone_backslash(const char *s) {
+        size_t n = strlen(s), k = 0;
+
+        while (k < n && s[n - 1 - k] == '\\')
+                k++;
+        return k % 2 == 1;
+}
+
 static bool valid_group_name(const char *s) {
         if (isempty(s))
                 return false;
@@ -582,6 +590,12 @@ static void parse_logical_line(ConfParser *l, ParseState *st, unsigned file, uns
                 return;
         if (!st->group) {
                 conf_parser_error(l, file, line, key, "assignment outside of any group");
+                return;
+        }
+        /* A value that ends in a lone backslash once its trailing whitespace is gone (as in "a\<CR>", or a
+         * continuation on the last line) could not be written back: the backslash would continue the line. */
+        if (ends_in_lone_backslash(value)) {
+                conf_parser_error(l, file, line, key, "the value ends in a backslash, which would continue the line");
                 return;
         }
 

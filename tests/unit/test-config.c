@@ -535,6 +535,12 @@ static void test_comments_and_continuations(void) {
         /* A continued line is reported at its first line. */
         assert_errors(WATCH_W "[Rule r]\nExec=true\nOn=created \\\n   IN_WRITE_CLOSE\n",
                       "test.conf:5: On: unknown event \"IN_WRITE_CLOSE\", did you mean \"IN_CLOSE_WRITE\"?");
+
+        /* A backslash before a carriage return in mid-line would end the value, and no dump could write that
+         * value back (found by fuzz-config): refused. */
+        assert_errors("[Watch w]\r\nPath=/srv/a \\\r \\\r\n",
+                      "test.conf:1: Path: Path= is required in [Watch w]\n"
+                      "test.conf:2: Path: the value ends in a backslash, which would continue the line");
 }
 
 /* A key given again in its group: the last one wins, a list adds, an empty value resets. A named group given
