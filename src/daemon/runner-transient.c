@@ -509,11 +509,7 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
                 return r;
 
         /* ExecStart: a(sasb), one command, its failure not ignored. */
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        r = unit_property_open(m, "ExecStart", "a(sasb)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sasb)");
         if (r >= 0)
@@ -524,22 +520,18 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
                 r = sd_bus_message_append_strv(m, argv);
         if (r >= 0)
                 r = sd_bus_message_append(m, "b", 0);
-        for (int i = 0; i < 4 && r >= 0; i++)
+        for (int i = 0; i < 2 && r >= 0; i++)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_property_close(m);
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "Environment");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+        r = unit_property_open(m, "Environment", "as");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, envp);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = unit_property_close(m);
         if (r < 0)
                 return r;
 
@@ -556,28 +548,18 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
         if (in_len > 0) {
                 r = sd_bus_message_append(m, "(sv)", "StandardInput", "s", "data");
                 if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'r', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "StandardInputData");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "ay");
+                        r = unit_property_open(m, "StandardInputData", "ay");
                 if (r >= 0)
                         r = sd_bus_message_append_array(m, 'y', in, in_len);
                 if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
+                        r = unit_property_close(m);
                 if (r < 0)
                         return r;
         }
 
         /* The journal fields of the task's output, as the daemon logs it for spawned tasks: no MESSAGE_ID,
          * so journalctl -x explains the task's start and end, not each of its lines. */
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "LogExtraFields");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "aay");
+        r = unit_property_open(m, "LogExtraFields", "aay");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "ay");
         if (r >= 0)
@@ -592,8 +574,10 @@ static int append_properties(sd_bus_message *m, const Task *t, char **argv, char
                 r = append_log_field(m, "INOTASKD_EVENT", t->event_name);
         if (r >= 0)
                 r = append_log_field(m, "INOTASKD_ITEM", t->item);
-        for (int i = 0; i < 3 && r >= 0; i++)
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_property_close(m);
         if (r < 0)
                 return r;
 

@@ -370,6 +370,27 @@ static bool word_in(const char *word, const char *words) {
         return g_strv_contains((const char *const *) v, word);
 }
 
+int unit_property_open(sd_bus_message *m, const char *name, const char *signature) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', name);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'v', signature);
+}
+
+int unit_property_close(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
 /* m may be NULL: then only the syntax is checked. */
 static int append_basic(sd_bus_message *m, const char *name, char type, const void *value) {
         const char sig[2] = { type, 0 };
@@ -377,22 +398,13 @@ static int append_basic(sd_bus_message *m, const char *name, char type, const vo
 
         if (!m)
                 return 0;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_basic(m, 's', name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', sig);
+        r = unit_property_open(m, name, sig);
         if (r < 0)
                 return r;
         r = sd_bus_message_append_basic(m, type, value);
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return unit_property_close(m);
 }
 
 static int append_bool(sd_bus_message *m, const char *name, bool b) {
@@ -423,22 +435,13 @@ static int append_as(sd_bus_message *m, const char *name, char **v) {
 
         if (!m)
                 return 0;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_basic(m, 's', name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "as");
+        r = unit_property_open(m, name, "as");
         if (r < 0)
                 return r;
         r = sd_bus_message_append_strv(m, v);
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return unit_property_close(m);
 }
 
 static int append_bas(sd_bus_message *m, const char *name, bool allow, char **v) {
@@ -446,13 +449,7 @@ static int append_bas(sd_bus_message *m, const char *name, bool allow, char **v)
 
         if (!m)
                 return 0;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_basic(m, 's', name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "(bas)");
+        r = unit_property_open(m, name, "(bas)");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'r', "bas");
@@ -467,10 +464,7 @@ static int append_bas(sd_bus_message *m, const char *name, bool allow, char **v)
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return unit_property_close(m);
 }
 
 static int words(const char *name, const char *value, char ***ret, char **ret_error) {

@@ -17,6 +17,12 @@ int unit_property_check(const char *assignment, char **ret_error);
  * -EINVAL with *ret_error set as unit_property_check() does, or the negative errno of sd-bus. */
 int unit_property_append(sd_bus_message *m, const char *assignment, char **ret_error);
 
+/* One (sv) entry of an a(sv) by hand, for values sd_bus_message_append() cannot take in one call (arrays
+ * in a variant): opens "(" NAME "v" SIGNATURE, the caller appends the value, unit_property_close() closes
+ * both. Negative errno of sd-bus. */
+int unit_property_open(sd_bus_message *m, const char *name, const char *signature);
+int unit_property_close(sd_bus_message *m);
+
 /* Asks the service manager on bus (org.freedesktop.systemd1) which properties a service unit has, and
  * appends one message (char*, g_free) to errors_out for every assignment it cannot take: a name it
  * does not know ("Property=NAME: unknown to the service manager") or a type it does not expect. Syntax
