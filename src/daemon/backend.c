@@ -283,7 +283,9 @@ void backend_remove_watch(Backend *b, Watch *w) {
         for (guint k = 0; k < b->watches->len; k++)
                 if (impl_of(b->watches->pdata[k]) == i)
                         return;
-        b->impls[i->kind] = impl_free(i);
+        /* The slot first: "b->impls[i->kind] = impl_free(i)" may read i->kind after the free (clang does). */
+        b->impls[i->kind] = NULL;
+        impl_free(i);
 }
 
 bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {

@@ -47,9 +47,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         v.groups = groups;
         v.n_groups = ELEMENTSOF(groups);
 
+        /* Without paths a list placeholder ({pathnames}, a whole word) gives no argument; with one path
+         * (deleted, so {deleted_relpaths} has it too) every word gives exactly one. */
         argv = exec_template_expand(t, &v);
-        if (!argv || g_strv_length(argv) != exec_template_argc(t) || exec_template_argc(t) == 0)
+        if (!argv || exec_template_argc(t) == 0 || g_strv_length(argv) > exec_template_argc(t) ||
+            (!exec_template_uses_list(t) && g_strv_length(argv) != exec_template_argc(t)))
                 abort();
+        if (exec_template_uses_list(t)) {
+                const char *paths[1] = { value };
+                const bool deleted[1] = { true };
+                TemplatePaths p = { .n = 1, .paths = paths, .relpaths = paths, .deleted = deleted };
+                g_auto(GStrv) one = exec_template_expand_paths(t, &v, &p, 0, 1);
+
+                if (!one || g_strv_length(one) != exec_template_argc(t))
+                        abort();
+        }
         if (!streq(exec_template_text(t), text))
                 abort();
 
