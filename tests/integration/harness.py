@@ -160,35 +160,52 @@ class Record:
         return 'Record(%s %r)' % (self.phase, self.args)
 
 
+class _Truncated(ValueError):
+    """The data ends inside a record: one the recorder is still writing, as a reader may see it."""
+
+
 def _netstring(data, pos):
-    colon = data.index(b':', pos)
+    colon = data.find(b':', pos)
+    if colon < 0:
+        raise _Truncated('data ends at %d inside a netstring' % pos)
     n = int(data[pos:colon])
     end = colon + 1 + n
+    if end >= len(data):
+        raise _Truncated('data ends at %d inside a netstring' % pos)
     if data[end:end + 1] != b',':
         raise ValueError('bad netstring at %d' % pos)
     return data[colon + 1:end], end + 1
 
 
-def parse_records(data):
-    """All records in data (bytes), in order; a truncated last record is an error."""
+def parse_records(data, partial_ok=False):
+    """All records in data (bytes), in order; a truncated last record is an error, or with partial_ok
+    left out (a reader racing the recorder's write() may see the start of a record only)."""
     out, pos = [], 0
     while pos < len(data):
-        if data[pos:pos + 1] != b'R':
-            raise ValueError('bad record at offset %d' % pos)
-        pos += 1
-        argc, pos = _netstring(data, pos)
-        args = []
-        for _ in range(int(argc)):
-            a, pos = _netstring(data, pos)
-            args.append(a)
-        nmeta, pos = _netstring(data, pos)
-        meta = {}
-        for _ in range(int(nmeta)):
-            k, pos = _netstring(data, pos)
-            v, pos = _netstring(data, pos)
-            meta[k] = v
-        if data[pos:pos + 1] != b'\n':
-            raise ValueError('record at offset %d not terminated' % pos)
+        start = pos
+        try:
+            if data[pos:pos + 1] != b'R':
+                raise ValueError('bad record at offset %d' % pos)
+            pos += 1
+            argc, pos = _netstring(data, pos)
+            args = []
+            for _ in range(int(argc)):
+                a, pos = _netstring(data, pos)
+                args.append(a)
+            nmeta, pos = _netstring(data, pos)
+            meta = {}
+            for _ in range(int(nmeta)):
+                k, pos = _netstring(data, pos)
+                v, pos = _netstring(data, pos)
+                meta[k] = v
+            if pos >= len(data):
+                raise _Truncated('data ends at %d before the end of a record' % pos)
+            if data[pos:pos + 1] != b'\n':
+                raise ValueError('record at offset %d not terminated' % pos)
+        except _Truncated:
+            if partial_ok:
+                break
+            raise ValueError('truncated record at offset %d' % start)
         pos += 1
         out.append(Record(args, meta))
     return out
@@ -342,7 +359,7 @@ class Daemon:
                 data = f.read()
         except FileNotFoundError:
             return []
-        return [r for r in parse_records(data) if phase is None or r.phase == phase]
+        return [r for r in parse_records(data, partial_ok=True) if phase is None or r.phase == phase]
 
     def wait_records(self, n, path=None, phase='end', timeout=DEFAULT_TIMEOUT):
         """Waits for at least n records; returns all of them."""
