@@ -38,6 +38,14 @@ def cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK
 
 
+def has_children(pid):
+    for task in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/children' % (pid, task)) as f:
+            if f.read().strip():
+                return True
+    return False
+
+
 def tree_state(root):
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -160,7 +168,8 @@ def phase(tool, name, change):
     took = time.monotonic() - t0
     # Every rsync ended (and was reaped), then the CPU of the watcher and its children.
     wait(lambda: count_runs(tool.counter)[0] == count_runs(tool.counter)[1], 'rsyncs to end')
-    time.sleep(0.3)
+    # Their CPU counts in the watcher's cutime/cstime once it has reaped them: wait until it has no child.
+    wait(lambda: not has_children(tool.proc.pid), 'the watcher to reap its rsyncs', timeout=60)
     cpu = cpu_seconds(tool.proc.pid) - cpu0
     runs = count_runs(tool.counter)[0] - starts0
     same = subprocess.run(['diff', '-r', tool.src, tool.dst], capture_output=True).returncode == 0

@@ -78,7 +78,7 @@ for mode in direct unit; do
                 : >"$WORK/$mode-lat/l$i"
                 echo "l$i $t" >>"$WORK/$mode-lat.writes"
                 wait_lines "$WORK/out/$mode-lat.stamps" "$i" 30
-                sleep 0.1
+                sleep 0.1       # pacing, not waiting: probes 100 ms apart measure one task each
         done
         awk 'NR == FNR { w[$1] = $2; next } ($2 in w) { print $1 - w[$2] }' \
                 "$WORK/$mode-lat.writes" "$WORK/out/$mode-lat.stamps" >"$WORK/$mode-lat.ns"
@@ -97,7 +97,7 @@ for i in $(seq 1 "$L"); do
         systemd-run --no-block --quiet --collect --unit="bench-run-l$i" "$STAMP" "$WORK/out/run-lat.stamps" "l$i"
         wait_lines "$WORK/out/run-lat.stamps" "$i" 30
         echo $(( $(tail -n 1 "$WORK/out/run-lat.stamps" | cut -d' ' -f1) - t )) >>"$WORK/run-lat.ns"
-        sleep 0.1
+        sleep 0.1       # pacing, as above
 done
 LAT[run]=$(stats "$WORK/run-lat.ns")
 
