@@ -275,20 +275,7 @@ static void inotify_done(BackendImpl *base) {
 
 static void emit(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
                  EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
-        Event ev = {
-                .watch = w,
-                .mask = mask,
-                .kind = kind,
-                .cookie = cookie,
-                .synthetic = synthetic,
-                .is_dir = mask & IN_ISDIR,
-                .node = n,
-                .name = name,
-                .src_pathname = src_pathname,
-        };
-
-        backend_emit(&b->base, &ev);
-        event_done(&ev);
+        backend_emit_one(&b->base, w, n, name, mask, kind, cookie, synthetic, src_pathname);
 }
 
 static void emit_mask(InotifyBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,

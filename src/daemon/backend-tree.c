@@ -102,19 +102,7 @@ void tree_backend_index_inodes(TreeBackend *b) {
 
 void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
                        EventKind kind, bool synthetic, const char *src_pathname) {
-        Event ev = {
-                .watch = w,
-                .mask = mask,
-                .kind = kind,
-                .synthetic = synthetic,
-                .is_dir = mask & IN_ISDIR,
-                .node = n,
-                .name = name,
-                .src_pathname = src_pathname,
-        };
-
-        backend_emit(&b->base, &ev);
-        event_done(&ev);
+        backend_emit_one(&b->base, w, n, name, mask, kind, 0, synthetic, src_pathname);
 }
 
 void tree_backend_mark(TreeBackend *b, WatchNode *n) {

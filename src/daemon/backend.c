@@ -288,6 +288,24 @@ void backend_remove_watch(Backend *b, Watch *w) {
         impl_free(i);
 }
 
+void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
+        Event ev = {
+                .watch = w,
+                .mask = mask,
+                .kind = kind,
+                .cookie = cookie,
+                .synthetic = synthetic,
+                .is_dir = mask & IN_ISDIR,
+                .node = n,
+                .name = name,
+                .src_pathname = src_pathname,
+        };
+
+        backend_emit(b, &ev);
+        event_done(&ev);
+}
+
 bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {
         return watch_matches_config(w, cfg);
 }

@@ -163,3 +163,8 @@ static inline void backend_emit(BackendImpl *b, Event *ev) {
         b->face->n_events++;
         b->face->callback(b->face, ev, b->face->userdata);
 }
+
+/* For implementations: builds the event for entry name of directory n of w (name NULL: n itself) and
+ * hands it to the sink. cookie: inotify's move cookie, else 0. */
+void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname);
