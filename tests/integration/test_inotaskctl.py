@@ -649,9 +649,13 @@ class Ctl(BusTestCase):
         fpath = os.path.join(os.environ['SRCDIR'], 'data', 'completion')
         env = client_env(self.bus)
         env.update({'PS1': 'READY> ', 'TERM': 'dumb', 'HOME': self.tmp_home})
+        # A line wider than the terminal makes zsh redraw it shortened ("</ctl/inotaskctl ..."), which
+        # depends on how long the build directory's path is: give the terminal room for any of them.
+        env['COLUMNS'] = '1000'
         pid, fd = os.forkpty()
         if pid == 0:
             try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 1000, 0, 0))
                 os.execve(zsh, [zsh, '-f', '-i'], env)
             finally:
                 os._exit(127)
