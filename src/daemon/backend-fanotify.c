@@ -193,7 +193,7 @@ static WatchNode *node_of_path(FanBackend *b, const char *path, size_t skip, Wat
 
                 if (w->impl != &b->t.base || !w->active || !w->root)
                         continue;
-                root = w->root->name;
+                root = watch_node_name(w->root);
                 rl = strlen(root);
                 if (strncmp(path, root, rl) != 0 || (path[rl] != 0 && path[rl] != '/' && !streq(root, "/")))
                         continue;
@@ -274,7 +274,7 @@ static void dir_nodes(FanBackend *b, const FanName *fn, FanNodes *ret) {
         if (fn->ino) {
                 watch_wd_iter_init(&i, b->t.tree, tree_backend_ino_wd(fn->ino));
                 while ((n = watch_wd_iter_next(&i)) && ret->n < FAN_NODES_MAX) {
-                        w = n->owner;
+                        w = watch_node_owner(n);
                         if (!w->active || (!w->recursive && n != w->root))
                                 continue;
                         if (fn->ino > 0x7fffffff) {
@@ -375,15 +375,15 @@ static void renamed(FanBackend *b, const FanName *from, const FanName *to, bool 
                 WatchNode *nt = NULL;
 
                 for (unsigned j = 0; j < t.n; j++)
-                        if (t.node[j]->owner == f.node[i]->owner) {
+                        if (watch_node_owner(t.node[j]) == watch_node_owner(f.node[i])) {
                                 nt = t.node[j];
                                 t_done[j] = true;
                         }
-                renamed_in(b, f.node[i]->owner, f.node[i], from->name, nt, to->name, is_dir);
+                renamed_in(b, watch_node_owner(f.node[i]), f.node[i], from->name, nt, to->name, is_dir);
         }
         for (unsigned j = 0; j < t.n; j++)
                 if (!t_done[j])
-                        renamed_in(b, t.node[j]->owner, NULL, from->name, t.node[j], to->name, is_dir);
+                        renamed_in(b, watch_node_owner(t.node[j]), NULL, from->name, t.node[j], to->name, is_dir);
 }
 
 static void handle_overflow(FanBackend *b) {
@@ -446,7 +446,7 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m, c
                 dir_nodes(b, &one, &ns);
                 for (unsigned i = 0; i < ns.n; i++) {
                         WatchNode *n = ns.node[i];
-                        Watch *w = n->owner;
+                        Watch *w = watch_node_owner(n);
 
                         if (m->mask & FAN_CREATE)
                                 created(b, w, n, one.name, is_dir, IN_CREATE);

@@ -376,13 +376,13 @@ static void drop_stale_twin(InotifyBackend *b, WatchNode *n, int fd) {
                 struct stat a, c;
                 RetryDir r;
 
-                if (o == n || o->owner != n->owner || !o->parent || is_ancestor(o, n))
+                if (o == n || watch_node_owner(o) != watch_node_owner(n) || !o->parent || is_ancestor(o, n))
                         continue;
                 p = watch_node_path(o);
                 if (fstat(fd, &a) >= 0 && lstat(p, &c) >= 0 && a.st_dev == c.st_dev && a.st_ino == c.st_ino)
                         continue;
-                log_debug("%s names the directory now watched as %s: looking at it again.", p, n->name);
-                r = (RetryDir) { .parent = o->parent, .name = g_strdup(o->name) };
+                log_debug("%s names the directory now watched as %s: looking at it again.", p, watch_node_name(n));
+                r = (RetryDir) { .parent = o->parent, .name = g_strdup(watch_node_name(o)) };
                 g_array_append_val(b->retry, r);
                 remove_subtree(b, o);
                 return;         /* the iteration ends with a change of the tree */
@@ -415,7 +415,7 @@ static int watch_node(InotifyBackend *b, WatchNode *n, const char *path, int fd)
                 if (!path)
                         path = built = watch_node_path(n);
                 if (e == ENOSPC) {
-                        note_enospc(b, n->owner, path);
+                        note_enospc(b, watch_node_owner(n), path);
                         return 0;
                 }
                 if (IN_SET_GONE(e))
@@ -781,7 +781,7 @@ static void retry_new_dirs(InotifyBackend *b, bool final) {
                                 g_array_append_val(b->retry, r);
                                 continue;
                         }
-                        log_debug("%s/%s is gone, not watching it.", r.parent->name, r.name);
+                        log_debug("%s/%s is gone, not watching it.", watch_node_name(r.parent), r.name);
                 }
                 g_free(r.name);
         }
@@ -794,7 +794,7 @@ static void retry_new_dirs(InotifyBackend *b, bool final) {
 static usec_t fs_slack(const Watch *w) {
         struct statfs sfs;
 
-        if (!w->root || statfs(w->root->name, &sfs) < 0)
+        if (!w->root || statfs(watch_node_name(w->root), &sfs) < 0)
                 return 0;
         switch ((unsigned long) sfs.f_type) {
         case 0x4d44:            /* MSDOS_SUPER_MAGIC: vfat, two seconds */
@@ -869,7 +869,7 @@ static void drop_below(InotifyBackend *b, WatchNode *n) {
 }
 
 static void root_gone(InotifyBackend *b, WatchNode *n) {
-        Watch *w = n->owner;
+        Watch *w = watch_node_owner(n);
 
         log_warning("Watch %s: %s is gone, no longer watching it.", w->name, w->path);
         w->active = false;
@@ -889,7 +889,7 @@ static void root_moved_away(InotifyBackend *b, WatchNode *n) {
 }
 
 static void handle_one(InotifyBackend *b, WatchNode *n, const struct inotify_event *e) {
-        Watch *w = n->owner;
+        Watch *w = watch_node_owner(n);
         const char *name = e->len > 0 ? e->name : NULL;
         uint32_t mask = e->mask;
 
@@ -1196,7 +1196,7 @@ static void inotify_rescan_dir(BackendImpl *base, Watch *w, WatchNode *n) {
                         root_gone(b, n);
                         return;
                 }
-                emit_mask(b, w, n->parent, n->name, IN_DELETE | IN_ISDIR, true);
+                emit_mask(b, w, n->parent, watch_node_name(n), IN_DELETE | IN_ISDIR, true);
                 remove_subtree(b, n);
                 return;
         }

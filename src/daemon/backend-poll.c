@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "backend-tree.h"
+#include "dir-reader.h"
 #include "log.h"
 #include "worker.h"
 
@@ -49,6 +50,9 @@ typedef struct PollJob {
         GHashTable *found;
         int error;
         usec_t cpu_usec;
+        DirBuffers bufs;                /* the walk's listing buffers, one per level */
+        unsigned depth;
+        int list_error;                 /* a listing failed part way: this walk does not say what is gone */
 } PollJob;
 
 static int64_t ts_ns(const struct timespec *ts) {
@@ -75,27 +79,24 @@ static void add_entry(GHashTable *found, const char *rel, const struct stat *st)
 
 /* Lists directory fd (consumed) into found, under prefix rel ("" for the root, else "a/b/"). */
 static void walk_dir(PollJob *j, int fd, GString *rel) {
-        DIR *d = fdopendir(fd);
-        struct dirent *de;
-        size_t l = rel->len;
+        size_t l = rel->len, size;
+        char *buf = dir_buffers_get(&j->bufs, j->depth, &size);
+        struct dirent64 *de;
+        DirReader d;
 
-        if (!d) {
-                safe_close(fd);
-                return;
-        }
-        while ((de = readdir(d))) {
+        dir_reader_init(&d, fd, buf, size);
+        j->depth++;
+        while ((de = dir_reader_next(&d))) {
                 struct stat st;
 
-                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
-                        continue;
                 if (j->file_name && strcmp(de->d_name, j->file_name) != 0)
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;       /* gone since the listing: the next walk agrees */
                 g_string_append(rel, de->d_name);
                 add_entry(j->found, rel->str, &st);
                 if (S_ISDIR(st.st_mode) && j->recursive) {
-                        int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int cfd = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                         if (cfd >= 0) {
                                 g_string_append_c(rel, '/');
@@ -104,7 +105,10 @@ static void walk_dir(PollJob *j, int fd, GString *rel) {
                 }
                 g_string_truncate(rel, l);
         }
-        closedir(d);
+        j->depth--;
+        if (d.error && !j->list_error)
+                j->list_error = -d.error;
+        safe_close(fd);
 }
 
 static usec_t thread_cpu_usec(void) {
@@ -127,6 +131,7 @@ static void job_run(void *userdata) {
                 j->error = -errno;
         else
                 walk_dir(j, fd, rel);
+        dir_buffers_done(&j->bufs);
         j->cpu_usec = thread_cpu_usec() - start;
 }
 
@@ -490,6 +495,13 @@ static void job_done(void *userdata) {
                 /* The root is gone: it waits for it to come back. */
                 log_debug_errno(j->error, "Watch %s: cannot poll %s: %m", w->name, j->root);
                 backend_watch_lost(&b->t.base, w);
+                job_free(j);
+                arm(pw);
+                return;
+        }
+        if (j->list_error < 0) {
+                log_debug_errno(j->list_error, "Watch %s: a listing below %s failed, comparing again at the "
+                                "next poll: %m", pw->w->name, j->root);
                 job_free(j);
                 arm(pw);
                 return;

@@ -341,7 +341,7 @@ static void raise_initial_node(Backend *b, Watch *w, WatchNode *n, EventKind kin
         }
         watch_child_iter_init(&i, n);
         while ((v = watch_child_iter_next(&i))) {
-                raise_one(b, w, n, v->name, w->initial_mask | IN_ISDIR, kind);
+                raise_one(b, w, n, watch_node_name(v), w->initial_mask | IN_ISDIR, kind);
                 raise_initial_node(b, w, v, kind);
         }
 }
@@ -424,7 +424,7 @@ void backend_check_mounts(BackendImpl *b) {
 /* The node of w's tree at path, when path is at or above w's root (the root) or a directory the tree
  * holds below it; NULL otherwise. */
 static WatchNode *node_at(Watch *w, const char *path) {
-        const char *root = w->root->name, *p;
+        const char *root = watch_node_name(w->root), *p;
         size_t l = strlen(path), rl = strlen(root);
         WatchNode *n = w->root;
 

@@ -35,8 +35,8 @@ const char *event_basename(const Event *ev) {
 
         if (ev->name)
                 return ev->name;
-        s = strrchr(ev->node->name, '/');
-        return s && s[1] ? s + 1 : ev->node->name;
+        s = strrchr(watch_node_name(ev->node), '/');
+        return s && s[1] ? s + 1 : watch_node_name(ev->node);
 }
 
 const char *event_display_name(const Event *ev) {

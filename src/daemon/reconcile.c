@@ -10,6 +10,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include "dir-reader.h"
 #include "log.h"
 #include "reconcile.h"
 
@@ -20,7 +21,13 @@ typedef struct Walk {
         usec_t since;
         GHashTable *known;      /* SNAPSHOT: relpath -> is_dir of what was known */
         GString *rel;           /* SNAPSHOT: relpath of the directory walked, with a trailing '/' */
+        DirBuffers bufs;        /* a listing buffer per level */
+        unsigned depth;         /* of the directory being listed, from the walk's first */
 } Walk;
+
+static void walk_done(Walk *k) {
+        dir_buffers_done(&k->bufs);
+}
 
 static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode);
 
@@ -59,7 +66,7 @@ static void add_dir(Walk *k, WatchNode *parent, int parent_dfd, const char *name
         walk_dir(k, n, fd, mode);
 }
 
-static bool is_dir_entry(int dfd, const struct dirent *de) {
+static bool is_dir_entry(int dfd, const struct dirent64 *de) {
         struct stat st;
 
         if (de->d_type != DT_UNKNOWN)
@@ -102,7 +109,7 @@ static bool was_known(Walk *k, ReconcileMode mode, const char *name, bool in_tre
 /* A directory the tree knew is gone: what it knew inside is gone with it (rules on deleted hear of every
  * file, CancelOn=deleted cancels their waiting tasks). */
 void reconcile_raise_gone(const Reconciler *r, WatchNode *n) {
-        Watch *w = n->owner;
+        Watch *w = watch_node_owner(n);
         WatchChildIter i;
         WatchFileIter fi;
         WatchNode *v;
@@ -111,7 +118,7 @@ void reconcile_raise_gone(const Reconciler *r, WatchNode *n) {
         watch_child_iter_init(&i, n);
         while ((v = watch_child_iter_next(&i))) {
                 reconcile_raise_gone(r, v);
-                r->ops->emit(r->userdata, w, n, v->name, IN_DELETE | IN_ISDIR);
+                r->ops->emit(r->userdata, w, n, watch_node_name(v), IN_DELETE | IN_ISDIR);
         }
         watch_file_iter_init(&fi, n);
         while (watch_file_iter_next(&fi, &f))
@@ -140,8 +147,8 @@ static void raise_gone(Walk *k, Watch *w, WatchNode *n, GHashTable *seen) {
         }
         watch_child_iter_init(&i, n);
         while ((v = watch_child_iter_next(&i)))
-                if (!g_hash_table_contains(seen, v->name))
-                        g_ptr_array_add(gone, g_strdup(v->name));
+                if (!g_hash_table_contains(seen, watch_node_name(v)))
+                        g_ptr_array_add(gone, g_strdup(watch_node_name(v)));
         for (guint j = 0; j < gone->len; j++) {
                 WatchNode *c = watch_node_child(n, gone->pdata[j]);
 
@@ -155,34 +162,28 @@ static void raise_gone(Walk *k, Watch *w, WatchNode *n, GHashTable *seen) {
 
 /* Lists directory n, open as dfd (taken), and brings the tree and the rules up to date with it. */
 static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
-        Watch *w = n->owner;
+        Watch *w = watch_node_owner(n);
         bool raise = mode != RECONCILE_RECORD;
         /* Only a RESCAN learns from the listing what vanished; a directory it knew empty lost nothing. */
         g_autoptr(GHashTable) seen = mode == RECONCILE_RESCAN && (n->files || n->n_kids > 0)
                 ? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
-        size_t rel_base = k->rel ? k->rel->len : 0;
-        struct dirent *de;
-        DIR *d;
+        size_t rel_base = k->rel ? k->rel->len : 0, size;
+        struct dirent64 *de;
+        DirReader d;
+        char *buf;
 
-        d = dfd >= 0 ? fdopendir(dfd) : NULL;
-        if (!d) {
-                if (dfd >= 0 && !IN_SET_GONE(errno)) {
-                        g_autofree char *p = watch_node_path(n);
-
-                        log_warning_errno(errno, "Failed to list %s, ignoring: %m", p);
-                }
-                safe_close(dfd);
+        if (dfd < 0)
                 return;
-        }
-        while ((de = readdir(d))) {
+        buf = dir_buffers_get(&k->bufs, k->depth, &size);
+        dir_reader_init(&d, dfd, buf, size);
+        k->depth++;
+        while ((de = dir_reader_next(&d))) {
                 const char *name = de->d_name;
                 bool dir;
 
-                if (streq(name, ".") || streq(name, ".."))
-                        continue;
                 if (watch_skips(w, n, name))
                         continue;
-                dir = is_dir_entry(dirfd(d), de);
+                dir = is_dir_entry(dfd, de);
                 if (dir && w->file_name) {
                         /* A directory where a single watched file should be: a rescan still looks at
                          * it as the file, a new listing ignores it. */
@@ -207,7 +208,7 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
                                                 g_string_append(k->rel, name);
                                                 g_string_append_c(k->rel, '/');
                                         }
-                                        int cfd = open_child(dirfd(d), name);
+                                        int cfd = open_child(dfd, name);
 
                                         /* After lost events the name may hold another directory than
                                          * the one watched: watch what is there (the same wd if it is
@@ -220,7 +221,7 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
                                                 g_string_truncate(k->rel, rel_base);
                                 }
                         } else if (w->recursive)
-                                add_dir(k, n, dirfd(d), name,
+                                add_dir(k, n, dfd, name,
                                         mode == RECONCILE_RECORD ? RECONCILE_RECORD : RECONCILE_CREATED);
                         else
                                 /* Known but not watched: InitialEvent=, snapshots and rescans see it. */
@@ -231,7 +232,7 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
                 if (mode >= RECONCILE_RESCAN && watch_node_has_file(n, name)) {
                         if (was_known(k, mode, name, true)) {
                                 /* It may have been written while nobody was listening. */
-                                if (changed_since(k, dirfd(d), n, name))
+                                if (changed_since(k, dfd, n, name))
                                         emit(k, w, n, name, IN_CLOSE_WRITE);
                                 continue;
                         }
@@ -246,8 +247,15 @@ static void walk_dir(Walk *k, WatchNode *n, int dfd, ReconcileMode mode) {
                 if (mode != RECONCILE_CREATED || de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
                         emit(k, w, n, name, IN_CLOSE_WRITE);
         }
-        closedir(d);
-        if (seen)
+        k->depth--;
+        if (d.error && !IN_SET_GONE(d.error)) {
+                g_autofree char *p = watch_node_path(n);
+
+                log_warning_errno(d.error, "Failed to list %s, ignoring: %m", p);
+        }
+        safe_close(dfd);
+        /* A listing cut short by an error does not say what is gone. */
+        if (seen && !d.error)
                 raise_gone(k, w, n, seen);
 }
 
@@ -261,7 +269,7 @@ static int open_node(const WatchNode *n) {
                 pfd = open_node(n->parent);
                 if (pfd < 0)
                         return pfd;
-                fd = open_child(pfd, n->name);
+                fd = open_child(pfd, watch_node_name(n));
                 safe_close(pfd);
                 return fd;
         }
@@ -281,6 +289,7 @@ void reconcile_node(const Reconciler *r, WatchNode *n, ReconcileMode mode, usec_
 
         if (fd >= 0)
                 walk_dir(&k, n, fd, mode);
+        walk_done(&k);
 }
 
 int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, ReconcileMode mode) {
@@ -290,6 +299,7 @@ int reconcile_new_dir(const Reconciler *r, WatchNode *parent, const char *name, 
         if (fd < 0)
                 return IN_SET_GONE(-fd) ? -ENOENT : 0;
         add_dir(&k, parent, fd, name, mode);
+        walk_done(&k);
         return 0;
 }
 
@@ -307,6 +317,7 @@ void reconcile_snapshot(const Reconciler *r, Watch *w, GHashTable *known, usec_t
         if (fd < 0)
                 return;
         walk_dir(&k, w->root, fd, RECONCILE_SNAPSHOT);
+        walk_done(&k);
 
         /* What is left is gone. Raise it where its parent still exists; a vanished directory's
          * contents go with its own event. */

@@ -464,7 +464,7 @@ static void snapshot_node(const WatchNode *n, GString *rel, FILE *f) {
         }
         watch_child_iter_init(&i, n);
         while ((v = watch_child_iter_next(&i))) {
-                g_string_append(rel, v->name);
+                g_string_append(rel, watch_node_name(v));
                 (void) fputs("d\t", f);
                 put_escaped(f, rel->str);
                 (void) fputc('\n', f);

@@ -153,11 +153,11 @@ static size_t kids_cap(const WatchNode *n) {
 }
 
 static size_t name_home(const WatchNode *n, size_t cap) {
-        return name_slot(n->name, cap);
+        return name_slot(watch_node_name(n), cap);
 }
 
 static void kid_insert_slot(WatchNode **slots, size_t cap, WatchNode *c) {
-        size_t i = name_slot(c->name, cap);
+        size_t i = name_slot(watch_node_name(c), cap);
 
         while (slots[i])
                 i = (i + 1) & (cap - 1);
@@ -167,7 +167,9 @@ static void kid_insert_slot(WatchNode **slots, size_t cap, WatchNode *c) {
 static void kids_add(WatchNode *p, WatchNode *c) {
         size_t cap = kids_cap(p);
 
-        if ((p->n_kids + 1) * 4 > cap * 3) {
+        if (p->n_kids >= WATCH_NODE_KIDS_MAX)
+                g_error("A directory with more than %u subdirectories.", (unsigned) WATCH_NODE_KIDS_MAX);
+        if (((size_t) p->n_kids + 1) * 4 > cap * 3) {
                 size_t ncap = cap ? cap * 2 : 4;
                 WatchNode **slots = g_new0(WatchNode *, ncap);
 
@@ -188,7 +190,7 @@ static void kids_remove(WatchNode *p, WatchNode *c) {
 
         if (cap == 0)
                 return;
-        for (size_t i = name_slot(c->name, cap); p->kids[i]; i = (i + 1) & (cap - 1))
+        for (size_t i = name_slot(watch_node_name(c), cap); p->kids[i]; i = (i + 1) & (cap - 1))
                 if (p->kids[i] == c) {
                         table_delete_at(p->kids, cap, i, name_home);
                         if (--p->n_kids == 0)
@@ -203,7 +205,7 @@ WatchNode *watch_node_child(const WatchNode *n, const char *name) {
         if (cap == 0)
                 return NULL;
         for (size_t i = name_slot(name, cap); n->kids[i]; i = (i + 1) & (cap - 1))
-                if (streq(n->kids[i]->name, name))
+                if (streq(watch_node_name(n->kids[i]), name))
                         return n->kids[i];
         return NULL;
 }
@@ -240,23 +242,45 @@ int watch_tree_new(WatchTree **ret) {
 
 static void files_free(void *f);
 
-static void set_name(WatchNode *n, const char *name) {
-        if (n->name != n->name_inline)
-                g_free(n->name);
-        /* The inline block holds at least what it held first; a name that fits reuses it. */
-        if (strlen(name) <= strlen(n->name_inline)) {
-                strcpy(n->name_inline, name);
-                n->name = n->name_inline;
-        } else
-                n->name = g_strdup(name);
+/* The inline block of a node: what its first name took, and never less than a pointer. */
+static size_t inline_size(size_t name_size) {
+        return MAX(name_size, sizeof(char *));
+}
+
+static void clear_name(WatchNode *n) {
+        if (n->name_is_ptr) {
+                char *p;
+
+                memcpy(&p, n->name_inline, sizeof(p));
+                g_free(p);
+                n->name_is_ptr = false;
+        }
+}
+
+static void set_name(WatchNode *n, const char *name, size_t inline_cap) {
+        size_t l = strlen(name) + 1;
+
+        clear_name(n);
+        if (l <= inline_cap)
+                memcpy(n->name_inline, name, l);
+        else {
+                char *p = g_strdup(name);
+
+                memcpy(n->name_inline, &p, sizeof(p));
+                n->name_is_ptr = true;
+        }
+}
+
+/* A root has its owner in front of it: the start of its allocation. */
+static void *node_block(WatchNode *n) {
+        return n->parent ? (void *) n : (void *) ((char *) n - sizeof(void *));
 }
 
 static void node_free_one(WatchTree *t, WatchNode *n) {
         g_free(n->kids);
         files_free(n->files);
-        if (n->name != n->name_inline)
-                g_free(n->name);
-        g_free(n);
+        clear_name(n);
+        g_free(node_block(n));
         t->n_nodes--;
 }
 
@@ -281,22 +305,23 @@ WatchTree *watch_tree_free(WatchTree *t) {
         return NULL;
 }
 
-static WatchNode *node_new(WatchTree *t, WatchNode *parent, void *owner, const char *name) {
+/* With a root's owner in front (owner_room: sizeof(void *)) or not (0). */
+static WatchNode *node_new(WatchTree *t, WatchNode *parent, size_t owner_room, const char *name) {
         size_t l = strlen(name) + 1;
-        WatchNode *n = g_malloc0(sizeof(WatchNode) + l);
+        char *block = g_malloc0(owner_room + sizeof(WatchNode) + inline_size(l));
+        WatchNode *n = (WatchNode *) (block + owner_room);
 
         n->parent = parent;
-        n->owner = owner;
         memcpy(n->name_inline, name, l);
-        n->name = n->name_inline;
         n->wd = -1;
         t->n_nodes++;
         return n;
 }
 
 WatchNode *watch_tree_add_root(WatchTree *t, void *owner, const char *path) {
-        WatchNode *n = node_new(t, NULL, owner, path);
+        WatchNode *n = node_new(t, NULL, sizeof(void *), path);
 
+        memcpy((char *) n - sizeof(void *), &owner, sizeof(owner));
         g_ptr_array_add(t->roots, n);
         return n;
 }
@@ -306,7 +331,7 @@ WatchNode *watch_tree_add_child(WatchTree *t, WatchNode *parent, const char *nam
 
         if (n)
                 return n;
-        n = node_new(t, parent, parent->owner, name);
+        n = node_new(t, parent, 0, name);
         kids_add(parent, n);
         return n;
 }
@@ -321,14 +346,19 @@ static void detach(WatchTree *t, WatchNode *n) {
 void watch_tree_move(WatchTree *t, WatchNode *n, WatchNode *new_parent, const char *new_name,
                      WatchNodeFunc on_remove, void *userdata) {
         WatchNode *old = watch_node_child(new_parent, new_name);
+        size_t cap;
 
+        /* A root's block starts before it: it stays a root. */
+        g_return_if_fail(n->parent);
         if (old == n)
                 return;
         if (old)
                 watch_tree_remove(t, old, on_remove, userdata);
         /* The name is the key in the parent's table: out under the old one, in under the new. */
         detach(t, n);
-        set_name(n, new_name);
+        /* The inline block holds at least a pointer and what it holds now; a name that fits reuses it. */
+        cap = inline_size(n->name_is_ptr ? 0 : strlen(n->name_inline) + 1);
+        set_name(n, new_name, cap);
         n->parent = new_parent;
         kids_add(new_parent, n);
 }
@@ -345,11 +375,11 @@ static size_t path_len(const WatchNode *n, const char *name, const WatchNode **r
         bool below = name != NULL;
 
         for (; n->parent; n = n->parent) {
-                len += 1 + strlen(n->name);
+                len += 1 + strlen(watch_node_name(n));
                 below = true;
         }
-        len += strlen(n->name);
-        if (below && g_str_has_suffix(n->name, "/"))
+        len += strlen(watch_node_name(n));
+        if (below && g_str_has_suffix(watch_node_name(n), "/"))
                 len--;
         *ret_root = n;
         return len;
@@ -376,12 +406,12 @@ char *watch_node_child_path(const WatchNode *n, const char *name) {
         char *p = g_malloc(len + 1);
 
         /* The root first: for "/" the last slash written below lands on its own slash. */
-        memcpy(p, root->name, MIN(strlen(root->name), len));
+        memcpy(p, watch_node_name(root), MIN(strlen(watch_node_name(root)), len));
         p[len] = 0;
         if (name)
                 pos = put_component(p, pos, name);
         for (; n->parent; n = n->parent)
-                pos = put_component(p, pos, n->name);
+                pos = put_component(p, pos, watch_node_name(n));
         return p;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "macro.h"
 
@@ -13,21 +14,44 @@ typedef struct WatchTree WatchTree;
 typedef struct WatchNode WatchNode;
 
 /* Read-only for everyone but watch-tree.c. A full path is built only when asked for, so renaming a
- * directory is one update of its node, whatever lies below it. A node is one allocation with its name
- * at the end (a longer name after a rename gets a block of its own); children and watch descriptors
- * are found through open-addressing tables of node pointers: about 140 bytes per directory with ten
- * short file names. */
+ * directory is one update of its node, whatever lies below it. A node is one allocation of 32 bytes with
+ * its name at the end (a rename to a longer name puts a pointer to a block of its own there); children
+ * and watch descriptors are found through open-addressing tables of node pointers. The watch a node
+ * belongs to is its root's: a root is allocated with that pointer in front of it. For a million
+ * directories with short names that is about 80 bytes per directory, tables included. */
 struct WatchNode {
         WatchNode *parent;      /* NULL for a root */
-        char *name;             /* a root's name is its full path; points to name_inline unless renamed */
-        void *owner;            /* the watch this node belongs to (same for a whole tree) */
         void *files;            /* names of the non-directory entries last seen (see below), NULL when none */
         WatchNode **kids;       /* children by name hash, 1 << kids_shift slots; NULL when none */
         int wd;                 /* -1 while not watched */
-        uint32_t n_kids;
-        uint8_t kids_shift;
-        char name_inline[];
+        uint32_t n_kids : 26;
+        uint32_t kids_shift : 5;
+        uint32_t name_is_ptr : 1;       /* name_inline holds a char * (renamed to a longer name) */
+        char name_inline[];     /* a root's name is its full path; at least sizeof(char *) bytes */
 };
+
+#define WATCH_NODE_KIDS_MAX ((UINT32_C(1) << 26) - 1)
+
+/* The node's name: its entry name in its parent, a root's full path. */
+static inline const char *watch_node_name(const WatchNode *n) {
+        if (n->name_is_ptr) {
+                const char *p;
+
+                memcpy(&p, n->name_inline, sizeof(p));
+                return p;
+        }
+        return n->name_inline;
+}
+
+/* The watch the node belongs to: its root's owner. */
+static inline void *watch_node_owner(const WatchNode *n) {
+        void *owner;
+
+        while (n->parent)
+                n = n->parent;
+        memcpy(&owner, (const char *) n - sizeof(void *), sizeof(owner));
+        return owner;
+}
 
 int watch_tree_new(WatchTree **ret);
 WatchTree *watch_tree_free(WatchTree *t);

@@ -77,7 +77,7 @@ static char *node_relpath(const WatchNode *n, const char *name) {
 
         while (root->parent)
                 root = root->parent;
-        l = strlen(root->name);
+        l = strlen(watch_node_name(root));
         if (full[l] == 0)
                 return g_strdup("");
         return g_strdup(full + l + (full[l] == '/' ? 1 : 0));

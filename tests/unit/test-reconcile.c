@@ -48,7 +48,7 @@ static void rec_remove_subtree(void *userdata, WatchNode *n) {
 static void rec_emit(void *userdata, Watch *w, const WatchNode *n, const char *name, uint32_t mask) {
         Recorder *r = userdata;
         g_autofree char *full = watch_node_child_path(n, name);
-        const char *rel = full + strlen(w->root->name) + 1;
+        const char *rel = full + strlen(watch_node_name(w->root)) + 1;
         EventKind k = event_kind_from_mask(mask);
 
         g_ptr_array_add(r->events, g_strdup_printf("%s %s%s", event_kind_to_string(k), rel,
@@ -362,6 +362,68 @@ static void test_deep(void) {
         fixture_done(&f);
 }
 
+/* Directories listed in many reads (a read takes 32 KiB), with subdirectories among their entries that
+ * are listed in many reads of their own while the parent's listing is half done: every entry once. */
+static void test_big_dirs(void) {
+        Fixture f = {};
+        g_autofree char *ev = NULL;
+        const unsigned n_files = 1500, n_subs = 3;
+        unsigned n_created = 0;
+        char **lines;
+
+        fixture_init(&f, true, NULL);
+        for (unsigned s = 0; s <= n_subs; s++)
+                for (unsigned i = 0; i < n_files; i++) {
+                        g_autofree char *rel = s == 0
+                                ? g_strdup_printf("big/file-with-a-long-name-to-fill-the-buffers-%05u", i)
+                                : g_strdup_printf("big/sub%u/file-with-a-long-name-to-fill-the-buffers-%05u", s, i);
+
+                        put(&f, rel);
+                }
+        fixture_record(&f);
+        {
+                WatchNode *big = watch_node_child(f.watch->root, "big");
+
+                g_assert_nonnull(big);
+                g_assert_cmpuint(watch_node_n_files(big), ==, n_files);
+                g_assert_cmpuint(watch_node_n_children(big), ==, n_subs);
+                for (unsigned s = 1; s <= n_subs; s++) {
+                        g_autofree char *sub = g_strdup_printf("sub%u", s);
+                        WatchNode *c = watch_node_child(big, sub);
+
+                        g_assert_nonnull(c);
+                        g_assert_cmpuint(watch_node_n_files(c), ==, n_files);
+                }
+        }
+        g_assert_cmpuint(f.rec.n_watched, ==, 1 + n_subs);
+
+        /* The same tree as a new directory: a created and a changed for each file, each once. */
+        g_free(take_events(&f));
+        {
+                WatchNode *big = watch_node_child(f.watch->root, "big");
+
+                watch_tree_remove(f.rec.tree, big, NULL, NULL);
+        }
+        reconcile_new_dir(&f.reconciler, f.watch->root, "big", RECONCILE_CREATED);
+        ev = take_events(&f);
+        lines = g_strsplit(ev, ", ", -1);
+        {
+                g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+                for (char **l = lines; *l; l++) {
+                        if (!**l)
+                                continue;
+                        g_assert_false(g_hash_table_contains(seen, *l));
+                        g_hash_table_add(seen, *l);
+                        if (g_str_has_prefix(*l, "created ") && !g_str_has_suffix(*l, "/"))
+                                n_created++;
+                }
+        }
+        g_assert_cmpuint(n_created, ==, (1 + n_subs) * n_files);
+        g_strfreev(lines);
+        fixture_done(&f);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/reconcile/record", test_record);
@@ -370,5 +432,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/reconcile/rescan", test_rescan);
         g_test_add_func("/reconcile/snapshot", test_snapshot);
         g_test_add_func("/reconcile/deep", test_deep);
+        g_test_add_func("/reconcile/big-dirs", test_big_dirs);
         return g_test_run();
 }

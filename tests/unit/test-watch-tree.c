@@ -46,7 +46,7 @@ static void test_wd_index(void) {
         r1 = watch_tree_add_root(t, GINT_TO_POINTER(1), "/a");
         r2 = watch_tree_add_root(t, GINT_TO_POINTER(2), "/a/b");
         c = watch_tree_add_child(t, r1, "b");
-        g_assert_true(c->owner == GINT_TO_POINTER(1));
+        g_assert_true(watch_node_owner(c) == GINT_TO_POINTER(1));
 
         watch_tree_set_wd(t, r1, 1);
         watch_tree_set_wd(t, c, 2);
@@ -123,6 +123,61 @@ static void test_rename(void) {
         assert_path(d, NULL, "/w/target");
 }
 
+/* A node's block holds its first name (at least a pointer's room); renames to longer names go to a block
+ * of their own and back, each findable under its new name, the owner always the root's. */
+static void test_rename_lengths(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        const char *names[] = { "ab", "abcdefg", "abcdefgh", "a-name-much-longer-than-the-first-one", "x",
+                                "abcdefghijklmnop", "", "seven77", "a-name-much-longer-than-the-first-one!" };
+        WatchNode *root, *a, *kid;
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, GINT_TO_POINTER(5), "/w");
+        a = watch_tree_add_child(t, root, "a");
+        kid = watch_tree_add_child(t, a, "k");
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+                g_autofree char *expected = g_strconcat("/w/", names[i], "/k", NULL);
+
+                if (!*names[i])
+                        continue;       /* no empty entry names */
+                watch_tree_move(t, a, root, names[i], NULL, NULL);
+                g_assert_cmpstr(watch_node_name(a), ==, names[i]);
+                g_assert_true(watch_node_child(root, names[i]) == a);
+                assert_path(kid, NULL, expected);
+                g_assert_true(watch_node_owner(kid) == GINT_TO_POINTER(5));
+                g_assert_true(watch_node_owner(a) == GINT_TO_POINTER(5));
+        }
+        g_assert_true(watch_node_owner(root) == GINT_TO_POINTER(5));
+        g_assert_cmpuint(watch_node_n_children(root), ==, 1);
+}
+
+/* Children past every growth of their table stay findable; the count lives in a bit field. */
+static void test_many_children(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *root;
+        char name[32];
+
+        (void) watch_tree_new(&t);
+        root = watch_tree_add_root(t, NULL, "/w");
+        for (unsigned i = 0; i < 70000; i++) {
+                g_snprintf(name, sizeof(name), "d%u", i);
+                (void) watch_tree_add_child(t, root, name);
+        }
+        g_assert_cmpuint(watch_node_n_children(root), ==, 70000);
+        for (unsigned i = 0; i < 70000; i += 7) {
+                WatchNode *c;
+
+                g_snprintf(name, sizeof(name), "d%u", i);
+                c = watch_node_child(root, name);
+                g_assert_nonnull(c);
+                g_assert_cmpstr(watch_node_name(c), ==, name);
+                watch_tree_remove(t, c, NULL, NULL);
+        }
+        g_assert_cmpuint(watch_node_n_children(root), ==, 70000 - 10000);
+        g_assert_null(watch_node_child(root, "d7"));
+        g_assert_nonnull(watch_node_child(root, "d8"));
+}
+
 static void test_remove(void) {
         _cleanup_(watch_tree_freep) WatchTree *t = NULL;
         g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
@@ -163,11 +218,11 @@ static void check_against_model(WatchTree *t, WatchNode *root, GHashTable *kids,
         g_hash_table_iter_init(&i, kids);
         while (g_hash_table_iter_next(&i, &k, &v)) {
                 g_assert_true(watch_node_child(root, k) == v);
-                g_assert_cmpstr(((WatchNode *) v)->name, ==, k);
+                g_assert_cmpstr(watch_node_name(((WatchNode *) v)), ==, k);
         }
         watch_child_iter_init(&ci, root);
         while ((c = watch_child_iter_next(&ci))) {
-                g_assert_true(g_hash_table_lookup(kids, c->name) == c);
+                g_assert_true(g_hash_table_lookup(kids, watch_node_name(c)) == c);
                 n++;
         }
         g_assert_cmpuint(n, ==, g_hash_table_size(kids));
@@ -338,6 +393,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/watch-tree/paths", test_paths);
         g_test_add_func("/watch-tree/wd-index", test_wd_index);
         g_test_add_func("/watch-tree/rename", test_rename);
+        g_test_add_func("/watch-tree/rename-lengths", test_rename_lengths);
+        g_test_add_func("/watch-tree/many-children", test_many_children);
         g_test_add_func("/watch-tree/remove", test_remove);
         g_test_add_func("/watch-tree/indexes-random", test_indexes_random);
         g_test_add_func("/watch-tree/files", test_files);
