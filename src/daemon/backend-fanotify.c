@@ -39,6 +39,7 @@ typedef struct FanBackend {
 } FanBackend;
 
 static int on_fanotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void fan_new_dev(TreeBackend *t, WatchNode *n, int fd);
 
 static const uint64_t base_mask = FAN_CREATE | FAN_DELETE | FAN_CLOSE_WRITE | FAN_ATTRIB | FAN_ONDIR;
 
@@ -49,6 +50,7 @@ static int fan_init(BackendImpl *base, const char *watch_name) {
         tree_backend_init(&b->t);
         tree_backend_index_inodes(&b->t);
         tree_backend_note_walks(&b->t);
+        b->t.new_dev = fan_new_dev;
         b->fd = -1;
         b->enabled = true;
         b->fs = g_array_new(false, false, sizeof(FanFs));
@@ -113,27 +115,28 @@ static int probe_handles(int fd) {
         return 0;
 }
 
-static int mark_fs(FanBackend *b, Watch *w, const char *path) {
+/* Marks the file system of directory fd (path: for the messages), once per file system. */
+static int mark_fs(FanBackend *b, Watch *w, int fd, const char *path) {
         struct statfs sfs;
         FanFs f;
         int r;
         uint64_t mask = base_mask | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 
-        if (statfs(path, &sfs) < 0)
+        if (fstatfs(fd, &sfs) < 0)
                 return -errno;
         for (guint i = 0; i < b->fs->len; i++)
                 if (fsid_equal(&g_array_index(b->fs, FanFs, i).fsid, (__kernel_fsid_t *) &sfs.f_fsid))
                         return 0;
-        if (fanotify_mark(b->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, path) < 0) {
+        if (fanotify_mark(b->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, fd, NULL) < 0) {
                 if (errno != EINVAL)
                         goto fail;
                 /* Before 5.17: no FAN_RENAME; moves come in halves, raised as deletion and creation. */
                 mask &= ~(uint64_t) FAN_RENAME;
-                if (fanotify_mark(b->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, path) < 0)
+                if (fanotify_mark(b->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, fd, NULL) < 0)
                         goto fail;
         } else
                 b->has_rename = true;
-        f.mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        f.mount_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f.mount_fd < 0)
                 return log_warning_errno(errno, "Watch %s: cannot open %s: %m", w->name, path);
         r = probe_handles(f.mount_fd);
@@ -157,9 +160,23 @@ fail:
         return log_error_errno(errno, "Watch %s: failed to mark the file system of %s: %m", w->name, path);
 }
 
+/* A directory of a tree on another file system than its parent's (a mount below the root): its file
+ * system is marked too, or what happens below it is not heard, and the log says so. */
+static void fan_new_dev(TreeBackend *t, WatchNode *n, int fd) {
+        FanBackend *b = (FanBackend *) t;
+        g_autofree char *p = watch_node_path(n);
+        Watch *w = watch_node_owner(n);
+
+        if (!n->parent)
+                return;         /* a root's was marked before its walk */
+        if (mark_fs(b, w, fd, p) < 0)
+                log_warning("Watch %s: changes below the mount at %s are not heard.", w->name, p);
+}
+
 static void fan_add(BackendImpl *base, Watch *w, bool announce) {
         FanBackend *b = (FanBackend *) base;
         g_autofree char *dir = NULL;
+        _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
 
@@ -169,7 +186,12 @@ static void fan_add(BackendImpl *base, Watch *w, bool announce) {
                 return;
         }
         dir = S_ISDIR(st.st_mode) ? g_strdup(w->path) : g_path_get_dirname(w->path);
-        r = mark_fs(b, w, dir);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                backend_watch_lost(base, w);
+                return;
+        }
+        r = mark_fs(b, w, fd, dir);
         if (r < 0)
                 return;         /* logged; the watch stays inactive */
         r = tree_backend_attach(&b->t, w, announce);
@@ -218,9 +240,10 @@ static WatchNode *node_of_path(FanBackend *b, const char *path, size_t skip, Wat
         return NULL;
 }
 
-/* The present path of the directory whose handle h is (on the file system fsid), or NULL; its inode in
- * ret_ino. */
-static char *dir_path(FanBackend *b, const __kernel_fsid_t *fsid, struct file_handle *h, uint64_t *ret_ino) {
+/* The present path of the directory whose handle h is (on the file system fsid), or NULL; its inode and
+ * device in ret_ino and ret_dev. */
+static char *dir_path(FanBackend *b, const __kernel_fsid_t *fsid, struct file_handle *h, uint64_t *ret_ino,
+                      dev_t *ret_dev) {
         struct stat st;
         char proc[64], buf[PATH_MAX];
         int mount_fd = -1, fd;
@@ -234,7 +257,10 @@ static char *dir_path(FanBackend *b, const __kernel_fsid_t *fsid, struct file_ha
         fd = open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC);
         if (fd < 0)
                 return NULL;    /* gone since */
-        *ret_ino = fstat(fd, &st) >= 0 ? (uint64_t) st.st_ino : 0;
+        if (fstat(fd, &st) >= 0) {
+                *ret_ino = (uint64_t) st.st_ino;
+                *ret_dev = st.st_dev;
+        }
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         l = readlink(proc, buf, sizeof buf - 1);
         safe_close(fd);
@@ -249,7 +275,8 @@ static char *dir_path(FanBackend *b, const __kernel_fsid_t *fsid, struct file_ha
 
 typedef struct FanName {
         char *dir;                      /* the directory's path now */
-        uint64_t ino;                   /* its inode */
+        uint64_t ino;                   /* its inode, 0 if not known */
+        dev_t dev;                      /* and device (an inode number is unique on one file system) */
         const char *name;
 } FanName;
 
@@ -260,9 +287,9 @@ typedef struct FanNodes {
         WatchNode *node[FAN_NODES_MAX];
 } FanNodes;
 
-/* The nodes of the directory of fn, one per watch that has it: by inode in the tree's wd index (exact,
- * whatever renames of it the tree has not applied yet; an inode beyond 31 bits is checked by path), else
- * by path. */
+/* The nodes of the directory of fn, one per watch that has it: by device and inode in the tree's wd
+ * index (exact, whatever renames of it the tree has not applied yet; an inode beyond 31 bits is checked
+ * by path), else by path. */
 static void dir_nodes(FanBackend *b, const FanName *fn, FanNodes *ret) {
         WatchWdIter i;
         WatchNode *n;
@@ -276,6 +303,9 @@ static void dir_nodes(FanBackend *b, const FanName *fn, FanNodes *ret) {
                 while ((n = watch_wd_iter_next(&i)) && ret->n < FAN_NODES_MAX) {
                         w = watch_node_owner(n);
                         if (!w->active || (!w->recursive && n != w->root))
+                                continue;
+                        /* The same inode number on another file system: another directory. */
+                        if (tree_backend_node_dev(&b->t, n) != fn->dev)
                                 continue;
                         if (fn->ino > 0x7fffffff) {
                                 g_autofree char *p = watch_node_path(n);
@@ -354,7 +384,7 @@ static void renamed_in(FanBackend *b, Watch *w, WatchNode *nf, const char *from,
                 WatchNode *c = watch_node_child(nf, from);
 
                 if (c)
-                        watch_tree_move(b->t.tree, c, nt, to, NULL, NULL);
+                        tree_backend_move(&b->t, c, nt, to);
                 else if (w->recursive && w->auto_add)
                         (void) reconcile_new_dir(&b->t.reconciler, nt, to, RECONCILE_CREATED);
         } else {
@@ -434,7 +464,7 @@ static void handle_one(FanBackend *b, const struct fanotify_event_metadata *m, c
                 if ((const uint8_t *) name >= (const uint8_t *) h + h->len)
                         continue;
                 dst->name = name;
-                dst->dir = dir_path(b, &fid->fsid, fh, &dst->ino);
+                dst->dir = dir_path(b, &fid->fsid, fh, &dst->ino, &dst->dev);
         }
 
         if (m->mask & FAN_RENAME) {

@@ -336,7 +336,7 @@ static void moved(PollBackend *b, Watch *w, const Change *c) {
         }
         emit(b, w, c->old_parent, old_name, IN_MOVED_FROM | isdir, EVENT_KIND_NONE, NULL);
         if (c->e->is_dir)
-                watch_tree_move(b->t.tree, watch_node_child(c->old_parent, old_name), parent, name, NULL, NULL);
+                tree_backend_move(&b->t, watch_node_child(c->old_parent, old_name), parent, name);
         else {
                 (void) watch_node_remove_file(c->old_parent, old_name);
                 (void) watch_node_add_file(parent, name);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The tree of the backends that walk instead of watching each directory (fanotify, poll, none). */
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -91,6 +92,8 @@ void tree_backend_init(TreeBackend *b) {
 }
 
 void tree_backend_done(TreeBackend *b) {
+        if (b->devs)
+                b->devs = (g_hash_table_destroy(b->devs), NULL);
         if (b->walked)
                 b->walked = (g_hash_table_destroy(b->walked), NULL);
         b->tree = watch_tree_free(b->tree);
@@ -98,6 +101,22 @@ void tree_backend_done(TreeBackend *b) {
 
 void tree_backend_index_inodes(TreeBackend *b) {
         b->wd_is_ino = true;
+        b->devs = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
+dev_t tree_backend_node_dev(const TreeBackend *b, const WatchNode *n) {
+        gpointer v;
+
+        for (; n; n = n->parent)
+                if (g_hash_table_lookup_extended(b->devs, n, NULL, &v))
+                        return (dev_t) GPOINTER_TO_SIZE(v);
+        return 0;
+}
+
+static void forget_dev(WatchTree *t, WatchNode *n, void *userdata) {
+        TreeBackend *b = userdata;
+
+        g_hash_table_remove(b->devs, n);
 }
 
 void tree_backend_emit(TreeBackend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
@@ -125,12 +144,35 @@ void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd) {
 
                 r = stat(p, &st);
         }
-        if (r >= 0)
-                watch_tree_set_wd(b->tree, n, tree_backend_ino_wd((uint64_t) st.st_ino));
+        if (r < 0)
+                return;
+        watch_tree_set_wd(b->tree, n, tree_backend_ino_wd((uint64_t) st.st_ino));
+        if (n->parent && tree_backend_node_dev(b, n->parent) == st.st_dev) {
+                g_hash_table_remove(b->devs, n);
+                return;
+        }
+        G_STATIC_ASSERT(sizeof(dev_t) <= sizeof(gsize));
+        g_hash_table_insert(b->devs, n, GSIZE_TO_POINTER((gsize) st.st_dev));
+        if (b->new_dev) {
+                _cleanup_close_ int own = -1;
+
+                if (fd < 0) {
+                        g_autofree char *p = watch_node_path(n);
+
+                        own = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (own < 0)
+                                return;
+                }
+                b->new_dev(b, n, fd >= 0 ? fd : own);
+        }
 }
 
 void tree_backend_remove(TreeBackend *b, WatchNode *n) {
-        watch_tree_remove(b->tree, n, NULL, NULL);
+        watch_tree_remove(b->tree, n, b->devs ? forget_dev : NULL, b);
+}
+
+void tree_backend_move(TreeBackend *b, WatchNode *n, WatchNode *new_parent, const char *new_name) {
+        watch_tree_move(b->tree, n, new_parent, new_name, b->devs ? forget_dev : NULL, b);
 }
 
 int tree_backend_attach(TreeBackend *b, Watch *w, bool announce) {
@@ -195,7 +237,9 @@ void tree_backend_rescan_dir(BackendImpl *base, Watch *w, WatchNode *n) {
         const char *f;
         WatchNode *v;
 
-        /* What was known below n is gone, what is there now is new; n itself stays. */
+        /* What was known below n is gone, what is there now is new; n itself stays, but may now be
+         * another directory (the root of a mount): its id follows it. */
+        tree_backend_mark_fd(b, n, -1);
         reconcile_raise_gone(&b->reconciler, n);
         watch_file_iter_init(&fi, n);
         while (n->files && watch_file_iter_next(&fi, &f))

@@ -3,6 +3,8 @@
  * watches' directories, each with an id of its own instead of an inotify wd, kept by the reconcile walk. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "backend.h"
 #include "reconcile.h"
 
@@ -16,6 +18,14 @@ typedef struct TreeBackend {
          * tree's wd index finds directories by inode at no cost in memory, for backends whose kernel
          * names directories by handle rather than by a watch descriptor. */
         bool wd_is_ino;
+        /* With wd_is_ino: an inode number is only unique on its file system, so the tree knows each
+         * directory's device too, without a field per node: a root's and that of each directory whose
+         * device differs from its parent's (a mount below the root) are kept here (WatchNode * -> dev_t);
+         * every other directory has its parent's. */
+        GHashTable *devs;
+        /* Called (may be NULL) when a directory on another device than its parent's, or a root, is
+         * given its id, open as fd: fanotify marks that file system. */
+        void (*new_dev)(struct TreeBackend *b, WatchNode *n, int fd);
         /* With tree_backend_note_walks(): "watch\npath" -> the ctime (ns) a walk saw when it raised
          * changed for that file; see tree_backend_walk_saw(). NULL otherwise. */
         GHashTable *walked;
@@ -23,6 +33,8 @@ typedef struct TreeBackend {
 
 void tree_backend_init(TreeBackend *b);
 void tree_backend_index_inodes(TreeBackend *b);
+/* The device of directory n (with wd_is_ino). */
+dev_t tree_backend_node_dev(const TreeBackend *b, const WatchNode *n);
 /* The wd that directories with inode ino have. */
 static inline int tree_backend_ino_wd(uint64_t ino) {
         return (int) (ino & 0x7fffffff);
@@ -56,6 +68,8 @@ void tree_backend_mark_fd(TreeBackend *b, WatchNode *n, int fd);
 
 /* Forgets n and its subtree. */
 void tree_backend_remove(TreeBackend *b, WatchNode *n);
+/* watch_tree_move(), forgetting what a replaced subtree held. */
+void tree_backend_move(TreeBackend *b, WatchNode *n, WatchNode *new_parent, const char *new_name);
 
 /* The BackendOps members they share. */
 void tree_backend_add_watch(BackendImpl *b, Watch *w, bool announce);

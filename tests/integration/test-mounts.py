@@ -8,6 +8,7 @@ Needs root (mount); runs in a private mount namespace of its own (unshare -m), t
 mount outlives the test or is seen outside it."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def run(*cmd):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-class Mounts(DaemonTestCase):
+class MountCase(DaemonTestCase):
     def setUp(self):
         super().setUp()
         why = can_mount() if os.environ.get(NS_ENV) != '1' else None
@@ -61,6 +62,9 @@ class Mounts(DaemonTestCase):
         target = args[-1]
         run('mount', *args)
         self.addCleanup(lambda: subprocess.run(['umount', '-l', target], capture_output=True))
+
+
+class Mounts(MountCase):
 
     def events(self, d):
         """(kind, path) of every task that ran."""
@@ -157,6 +161,77 @@ class Mounts(DaemonTestCase):
         self.wait_events(d, [('deleted', root + '/covered')], 'the root rescanned')
         write(os.path.join(root, 'on-tmpfs'))
         self.wait_events(d, [('changed', root + '/on-tmpfs')], 'a write into the mounted root')
+
+
+FANOTIFY_TWO = '''
+[Watch a]
+Path=@TMP@/fa
+Recursive=yes
+Backend=fanotify
+
+[Watch b]
+Path=@TMP@/fb
+Recursive=yes
+Backend=fanotify
+
+[Rule ra]
+Watch=a
+On=IN_CLOSE_WRITE
+Exec=@REC@ a {pathname}
+
+[Rule rb]
+Watch=b
+On=IN_CLOSE_WRITE
+Exec=@REC@ b {pathname}
+'''
+
+
+class FanotifyMounts(MountCase):
+    """fanotify finds a directory of an event by its inode, which is only unique on one file system."""
+
+    def fan_events(self, d):
+        return {(r.args[0].decode(), r.args[1].decode()) for r in d.records()}
+
+    def test_same_inode_on_two_file_systems(self):
+        # Two new tmpfs with the same history hand out the same inode numbers: a write in fa/d must run
+        # a's task for fa/d/f only, never b's for the directory of fb that has d's inode number.
+        d = self.daemon(FANOTIFY_TWO, start=False, marker=False)
+        fa, fb = self.fresh_dir(d, 'fa'), self.fresh_dir(d, 'fb')
+        self.mount('-t', 'tmpfs', 'inotaskd-test-a', fa)
+        self.mount('-t', 'tmpfs', 'inotaskd-test-b', fb)
+        os.mkdir(os.path.join(fa, 'd'))
+        os.mkdir(os.path.join(fb, 'e'))
+        ia, ib = os.stat(os.path.join(fa, 'd')).st_ino, os.stat(os.path.join(fb, 'e')).st_ino
+        log('fa/d has inode %d, fb/e %d' % (ia, ib))
+        d.start()
+        write(os.path.join(fa, 'd', 'f'))
+        # One fanotify group reads both file systems in order: once b heard its marker, a's write was read.
+        write(os.path.join(fb, 'e', 'marker'))
+        harness.wait_for(lambda: {('a', fa + '/d/f'), ('b', fb + '/e/marker')} <= self.fan_events(d),
+                         what='both writes heard, is %r' % sorted(self.fan_events(d)))
+        # Any task of the write was scheduled before the marker's: the log has every one.
+        scheduled = re.findall(r'^Task \d+ \((r[ab])\) scheduled for (.*)\.$', d.log_text(), re.M)
+        self.assertEqual(sorted(scheduled), [('ra', fa + '/d/f'), ('rb', fb + '/e/marker')],
+                         'no task on a path that was not written (same inode: %s)' % (ia == ib))
+
+    def test_mount_below_the_root(self):
+        # A file system mounted inside the watched tree is marked too, before the start and after it.
+        d = self.daemon(FANOTIFY_TWO, start=False, marker=False)
+        fa, fb = self.fresh_dir(d, 'fa'), self.fresh_dir(d, 'fb')
+        before, after = self.fresh_dir(d, 'fa', 'before'), self.fresh_dir(d, 'fa', 'after')
+        self.mount('-t', 'tmpfs', 'inotaskd-test-before', before)
+        os.mkdir(os.path.join(before, 'inner'))
+        d.start()
+        write(os.path.join(before, 'inner', 'one'))
+        harness.wait_for(lambda: ('a', before + '/inner/one') in self.fan_events(d),
+                         what='a write on a file system mounted below the root before the start')
+        self.mount('-t', 'tmpfs', 'inotaskd-test-after', after)
+        d.wait_for_log(r'a mount came or went at %s, rescanning' % re.escape(after))
+        os.mkdir(os.path.join(after, 'x'))
+        write(os.path.join(after, 'x', 'two'))
+        harness.wait_for(lambda: ('a', after + '/x/two') in self.fan_events(d),
+                         what='a write on a file system mounted below the root after the start')
+        self.assertFalse(d.log_matches(r'are not heard'), d.log_text()[-2000:])
 
 
 if __name__ == '__main__':
