@@ -221,8 +221,19 @@ int backend_add_watch(Backend *b, const ConfigWatch *cfg, Watch **ret) {
         return 0;
 }
 
-/* The waiter saw w's path change: drop what w was attached to, attach what is there now. */
+static void path_changed(WatchWaiter *ww, Watch *w, bool exists);
+
+/* The waiter saw w's path change: drop what w was attached to, attach what is there now; then the watch's
+ * state and directory count are news. */
 static void on_path_changed(WatchWaiter *ww, Watch *w, bool exists, void *userdata) {
+        Backend *b = userdata;
+
+        path_changed(ww, w, exists);
+        if (b->watches_changed)
+                b->watches_changed(b->userdata);
+}
+
+static void path_changed(WatchWaiter *ww, Watch *w, bool exists) {
         bool was_waiting = w->waiting;
 
         if (w->root) {
@@ -248,6 +259,12 @@ static void on_path_changed(WatchWaiter *ww, Watch *w, bool exists, void *userda
 
 void backend_watch_lost(BackendImpl *b, Watch *w) {
         watch_waiter_recheck(b->face->waiter, w);
+        if (b->face->watches_changed)
+                b->face->watches_changed(b->face->userdata);
+}
+
+void backend_on_watches_changed(Backend *b, void (*func)(void *userdata)) {
+        b->watches_changed = func;
 }
 
 GPtrArray *backend_get_watches(Backend *b) {

@@ -68,6 +68,7 @@ struct Backend {
         sd_event *event;
         BackendEventFunc callback;
         void *userdata;
+        void (*watches_changed)(void *userdata);        /* may be NULL; see backend_on_watches_changed() */
         GPtrArray *watches;             /* Watch* (owned), in the order they were added */
         uint64_t n_events;
         WatchWaiter *waiter;            /* follows paths that are missing or links (watch-wait.c) */
@@ -94,6 +95,10 @@ void backend_inotify_feed(Backend *b, const void *buf, size_t len);
 int backend_new(Backend **ret, sd_event *e, BackendEventFunc callback, void *userdata);
 Backend *backend_free(Backend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Backend *, backend_free);
+
+/* func(userdata) after each event and whenever a watch is lost or found again: a watch's state or
+ * directory count may have changed. */
+void backend_on_watches_changed(Backend *b, void (*func)(void *userdata));
 
 /* The union of the inotify event bits the rules care about; changing it re-arms every watch. */
 int backend_set_mask(Backend *b, uint32_t mask);
@@ -162,6 +167,8 @@ void backend_check_mounts(BackendImpl *b);
 static inline void backend_emit(BackendImpl *b, Event *ev) {
         b->face->n_events++;
         b->face->callback(b->face, ev, b->face->userdata);
+        if (b->face->watches_changed)
+                b->face->watches_changed(b->face->userdata);
 }
 
 /* For implementations: builds the event for entry name of directory n of w (name NULL: n itself) and

@@ -32,6 +32,7 @@ struct Bus {
         sd_event_source *flush;         /* coalesces PropertiesChanged */
         BusManagerProperty dirty;
         GHashTable *dirty_tasks;        /* uint64 id -> NULL */
+        GHashTable *watch_seen;         /* Watch * -> WatchSeen: what clients were last told */
         GHashTable *subscribers;        /* unique name -> Subscriber: per-task signals only for them */
         BusPolkit *polkit;              /* calls waiting for their authorization; made at the first */
         unsigned n_calls;               /* method calls since the heap was last trimmed */
@@ -698,6 +699,44 @@ const sd_bus_vtable bus_manager_vtable[] = {
 /* PropertiesChanged go out at most this often: a stream of events makes a few signals, not one each. */
 #define FLUSH_USEC (100 * USEC_PER_MSEC)
 
+typedef struct WatchSeen {
+        const char *state;              /* watch_state()'s, a static string */
+        unsigned n_directories;
+} WatchSeen;
+
+/* Remembers what w's State and NDirectories are now; true if that is news. */
+static bool watch_seen_update(Bus *b, Watch *w) {
+        WatchSeen *seen = g_hash_table_lookup(b->watch_seen, w);
+        const char *state = watch_state(w);
+        unsigned n = backend_watch_n_directories(w);
+
+        if (seen && seen->state == state && seen->n_directories == n)
+                return false;
+        if (!seen) {
+                seen = g_new(WatchSeen, 1);
+                g_hash_table_insert(b->watch_seen, w, seen);
+        }
+        *seen = (WatchSeen) { .state = state, .n_directories = n };
+        return true;
+}
+
+/* PropertiesChanged for each watch whose State or NDirectories moved since clients were last told, and
+ * the manager's counts with them. A directory count is O(1) (watch_tree_root_n_watched()). */
+static void flush_watches(Bus *b) {
+        GPtrArray *ws = backend_get_watches(manager_get_backend(b->manager));
+
+        for (guint j = 0; j < ws->len; j++) {
+                Watch *w = ws->pdata[j];
+                _cleanup_free_ char *path = NULL;
+
+                if (!watch_seen_update(b, w) || bus_watch_path(w, &path) < 0)
+                        continue;
+                (void) sd_bus_emit_properties_changed(b->bus, path, BUS_WATCH_INTERFACE, "State", "NDirectories",
+                                                      NULL);
+                b->dirty |= BUS_PROP_COUNTS;
+        }
+}
+
 static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         Bus *b = userdata;
         GHashTableIter i;
@@ -706,8 +745,11 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!b->bus) {                  /* nobody to tell: a client that comes back reads afresh */
                 b->dirty = 0;
                 g_hash_table_remove_all(b->dirty_tasks);
+                g_hash_table_remove_all(b->watch_seen);
                 return 0;
         }
+        if (b->dirty & BUS_PROP_WATCHES)
+                flush_watches(b);
         if (b->dirty & BUS_PROP_STATE)
                 (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, BUS_MANAGER_INTERFACE, "State", NULL);
         if (b->dirty & BUS_PROP_COUNTS)
@@ -812,11 +854,25 @@ static void emit_watch(Bus *b, Watch *w, bool added) {
 }
 
 void bus_watch_added(Bus *b, Watch *w) {
+        if (!b)
+                return;
+        /* InterfacesAdded carries the values of now. */
+        (void) watch_seen_update(b, w);
         emit_watch(b, w, true);
 }
 
 void bus_watch_removing(Bus *b, Watch *w) {
+        if (!b)
+                return;
         emit_watch(b, w, false);
+        g_hash_table_remove(b->watch_seen, w);
+}
+
+void bus_watches_changed(Bus *b) {
+        if (!b || (b->dirty & BUS_PROP_WATCHES))
+                return;
+        b->dirty |= BUS_PROP_WATCHES;
+        schedule_flush(b);
 }
 
 void bus_task_forgotten(Bus *b, Task *t) {
@@ -1037,6 +1093,7 @@ int bus_new(Bus **ret, Manager *m, sd_event *e, bool user_mode) {
         b->event = sd_event_ref(e);
         b->user_mode = user_mode;
         b->dirty_tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+        b->watch_seen = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         b->subscribers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, subscriber_free);
 
         r = sd_event_add_time_relative(e, &b->flush, CLOCK_MONOTONIC, FLUSH_USEC, 10 * USEC_PER_MSEC, on_flush, b);
@@ -1079,6 +1136,8 @@ Bus *bus_free(Bus *b) {
         }
         if (b->dirty_tasks)
                 g_hash_table_unref(b->dirty_tasks);
+        if (b->watch_seen)
+                g_hash_table_unref(b->watch_seen);
         sd_event_unref(b->event);
         g_free(b);
         return NULL;

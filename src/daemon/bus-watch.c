@@ -101,8 +101,8 @@ static int property_get_poll_interval(sd_bus *bus, const char *path, const char 
 
 /* A watch whose settings change on a reload is another object (removed and added again), so what the
  * configuration says is const, and so is the backend (Backend=auto is resolved when the watch is added). The
- * state and the directory count change under the watch and are read on demand, without change signals: a
- * tree being walked would send one per directory. */
+ * state and the directory count change under the watch: PropertiesChanged carries both, coalesced with the
+ * bus's other changes (bus-manager.c: a walk of a million directories sends one, not one per directory). */
 const sd_bus_vtable bus_watch_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Watch, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -110,10 +110,10 @@ const sd_bus_vtable bus_watch_vtable[] = {
         SD_BUS_PROPERTY("PathBytes", "ay", property_get_path_bytes, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Backend", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("BackendSetting", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("State", "s", property_get_string, 0, 0),
+        SD_BUS_PROPERTY("State", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Recursive", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("AutoAdd", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("NDirectories", "u", property_get_n_directories, 0, 0),
+        SD_BUS_PROPERTY("NDirectories", "u", property_get_n_directories, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PollIntervalUSec", "t", property_get_poll_interval, 0,
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END

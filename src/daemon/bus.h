@@ -49,6 +49,7 @@ bool bus_has_subscribers(Bus *b);
 typedef enum BusManagerProperty {
         BUS_PROP_STATE = 1 << 0,
         BUS_PROP_COUNTS = 1 << 1,       /* NWatches, NDirectories, NTasksScheduled, NTasksRunning */
+        BUS_PROP_WATCHES = 1 << 2,      /* a watch's State or NDirectories may have changed */
 } BusManagerProperty;
 void bus_manager_changed(Bus *b, BusManagerProperty what);
 
@@ -59,6 +60,9 @@ char *bus_task_path(uint64_t id);
 typedef struct Watch Watch;
 void bus_watch_added(Bus *b, Watch *w);
 void bus_watch_removing(Bus *b, Watch *w);
+/* A watch's State or NDirectories may have changed (an event, a watch lost or back): PropertiesChanged
+ * for those that did, coalesced. */
+void bus_watches_changed(Bus *b);
 /* /org/inotaskd1/watch/<name escaped by sd_bus_path_encode()>; only fails to allocate. */
 int bus_watch_path(const Watch *w, char **ret);
 

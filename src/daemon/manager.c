@@ -302,6 +302,10 @@ static void once_check(Manager *m) {
         (void) sd_event_exit(m->event, m->once_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS);
 }
 
+static void on_watches_changed(void *userdata) {
+        bus_watches_changed(((Manager *) userdata)->bus);
+}
+
 static void on_task_forgotten(Task *t, void *userdata) {
         bus_task_forgotten(((Manager *) userdata)->bus, t);
 }
@@ -787,6 +791,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         r = backend_new(&m->backend, m->event, on_event, m);
         if (r < 0)
                 return r;
+        backend_on_watches_changed(m->backend, on_watches_changed);
         r = scheduler_new(&m->scheduler, m->event, runner_for, m);
         if (r < 0)
                 return r;

@@ -14,6 +14,23 @@ typedef struct NodeTable {
         size_t n;
 } NodeTable;
 
+/* In front of a root's node: the count of its tree's watched nodes, and its owner (which must come last,
+ * right before the node: watch_node_owner() reads it there). */
+typedef struct RootHead {
+        size_t n_watched;
+        void *owner;
+} RootHead;
+
+#define ROOT_HEAD(n) ((RootHead *) ((char *) (n) - sizeof(RootHead)))
+
+static size_t kids_cap(const WatchNode *n);
+
+static WatchNode *root_of(WatchNode *n) {
+        while (n->parent)
+                n = n->parent;
+        return n;
+}
+
 struct WatchTree {
         NodeTable by_wd;        /* every watched node; overlapping watches put several with one wd */
         GPtrArray *roots;
@@ -133,6 +150,7 @@ static void unindex(WatchTree *t, WatchNode *n) {
         wd_unindex(t, n);
         n->wd = -1;
         t->n_watched--;
+        ROOT_HEAD(root_of(n))->n_watched--;
 }
 
 void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd) {
@@ -144,6 +162,21 @@ void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd) {
         n->wd = wd;
         wd_index(t, n);
         t->n_watched++;
+        ROOT_HEAD(root_of(n))->n_watched++;
+}
+
+size_t watch_tree_root_n_watched(const WatchNode *root) {
+        g_return_val_if_fail(!root->parent, 0);
+        return ROOT_HEAD(root)->n_watched;
+}
+
+static size_t count_watched(const WatchNode *n) {
+        size_t c = n->wd >= 0;
+
+        for (size_t i = 0; i < kids_cap(n); i++)
+                if (n->kids[i])
+                        c += count_watched(n->kids[i]);
+        return c;
 }
 
 /* ------------------------------------------------------------------ children */
@@ -271,9 +304,9 @@ static void set_name(WatchNode *n, const char *name, size_t inline_cap) {
         }
 }
 
-/* A root has its owner in front of it: the start of its allocation. */
+/* A root has its head in front of it: the start of its allocation. */
 static void *node_block(WatchNode *n) {
-        return n->parent ? (void *) n : (void *) ((char *) n - sizeof(void *));
+        return n->parent ? (void *) n : (void *) ROOT_HEAD(n);
 }
 
 static void node_free_one(WatchTree *t, WatchNode *n) {
@@ -305,11 +338,11 @@ WatchTree *watch_tree_free(WatchTree *t) {
         return NULL;
 }
 
-/* With a root's owner in front (owner_room: sizeof(void *)) or not (0). */
-static WatchNode *node_new(WatchTree *t, WatchNode *parent, size_t owner_room, const char *name) {
+/* With a root's head in front (head_room: sizeof(RootHead)) or not (0). */
+static WatchNode *node_new(WatchTree *t, WatchNode *parent, size_t head_room, const char *name) {
         size_t l = strlen(name) + 1;
-        char *block = g_malloc0(owner_room + sizeof(WatchNode) + inline_size(l));
-        WatchNode *n = (WatchNode *) (block + owner_room);
+        char *block = g_malloc0(head_room + sizeof(WatchNode) + inline_size(l));
+        WatchNode *n = (WatchNode *) (block + head_room);
 
         n->parent = parent;
         memcpy(n->name_inline, name, l);
@@ -319,9 +352,9 @@ static WatchNode *node_new(WatchTree *t, WatchNode *parent, size_t owner_room, c
 }
 
 WatchNode *watch_tree_add_root(WatchTree *t, void *owner, const char *path) {
-        WatchNode *n = node_new(t, NULL, sizeof(void *), path);
+        WatchNode *n = node_new(t, NULL, sizeof(RootHead), path);
 
-        memcpy((char *) n - sizeof(void *), &owner, sizeof(owner));
+        ROOT_HEAD(n)->owner = owner;
         g_ptr_array_add(t->roots, n);
         return n;
 }
@@ -355,6 +388,13 @@ void watch_tree_move(WatchTree *t, WatchNode *n, WatchNode *new_parent, const ch
         if (old)
                 watch_tree_remove(t, old, on_remove, userdata);
         /* The name is the key in the parent's table: out under the old one, in under the new. */
+        /* Into another tree (another watch's): its watched nodes count there now. */
+        if (root_of(n) != root_of(new_parent)) {
+                size_t c = count_watched(n);
+
+                ROOT_HEAD(root_of(n))->n_watched -= c;
+                ROOT_HEAD(root_of(new_parent))->n_watched += c;
+        }
         detach(t, n);
         /* The inline block holds at least a pointer and what it holds now; a name that fits reuses it. */
         cap = inline_size(n->name_is_ptr ? 0 : strlen(n->name_inline) + 1);

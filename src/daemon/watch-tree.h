@@ -17,7 +17,8 @@ typedef struct WatchNode WatchNode;
  * directory is one update of its node, whatever lies below it. A node is one allocation of 32 bytes with
  * its name at the end (a rename to a longer name puts a pointer to a block of its own there); children
  * and watch descriptors are found through open-addressing tables of node pointers. The watch a node
- * belongs to is its root's: a root is allocated with that pointer in front of it. For a million
+ * belongs to is its root's: a root is allocated with that pointer, and the count of its tree's watched
+ * nodes, in front of it. For a million
  * directories with short names that is about 80 bytes per directory, tables included. */
 struct WatchNode {
         WatchNode *parent;      /* NULL for a root */
@@ -76,6 +77,9 @@ size_t watch_node_n_children(const WatchNode *n);
 
 /* Sets the node's wd and indexes it (wd -1 unindexes). */
 void watch_tree_set_wd(WatchTree *t, WatchNode *n, int wd);
+
+/* The number of watched nodes (wd set) in the tree of root, root included. */
+size_t watch_tree_root_n_watched(const WatchNode *root);
 
 /* A node watched with wd, or NULL. Overlapping watches share a wd: use the iterator for all of them. */
 WatchNode *watch_tree_lookup_wd(const WatchTree *t, int wd);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A configured watch: its settings, its excludes and its initial event, apart from any backend. */
 #include <fnmatch.h>
+#include <limits.h>
 #include <string.h>
 
 #include "watch.h"
@@ -128,17 +129,6 @@ EventKind watch_initial_kind(const Watch *w) {
         return kind != EVENT_KIND_NONE ? kind : event_kind_from_mask(w->initial_mask);
 }
 
-static unsigned count_watched(const WatchNode *n) {
-        unsigned c = n->wd >= 0;
-        WatchChildIter i;
-        WatchNode *v;
-
-        watch_child_iter_init(&i, n);
-        while ((v = watch_child_iter_next(&i)))
-                c += count_watched(v);
-        return c;
-}
-
 unsigned watch_n_directories(const Watch *w) {
-        return w->root ? count_watched(w->root) : 0;
+        return w->root ? (unsigned) MIN(watch_tree_root_n_watched(w->root), (size_t) UINT_MAX) : 0;
 }

@@ -105,7 +105,7 @@ class BusWatch(BusTestCase):
         self.assertEqual(self.prop(TREE, 'Recursive'), 'b true')
         self.assertEqual(self.prop(TREE, 'AutoAdd'), 'b true')
         self.assertEqual(self.prop(TREE, 'NDirectories'), 'u 4')        # tree, a, a/b, c
-        # Read on demand: a new directory is counted at once it is watched.
+        # A new directory is counted once it is watched.
         os.mkdir(d.path('tree', 'c', 'new'))
         wait_for(lambda: self.prop(TREE, 'NDirectories') == 'u 5', what='NDirectories 5')
 
@@ -166,6 +166,56 @@ class BusWatch(BusTestCase):
         p = self.busctl('get-property', 'org.inotaskd1', LATER, IFACE, 'Name', check=False)
         self.assertNotEqual(p.returncode, 0)
         log('reload: InterfacesAdded for extra, InterfacesRemoved for later, tree and slow-poll.1 kept')
+
+
+    def monitor(self, path):
+        """gdbus monitor of path's signals, listening when this returns; the lines it printed so far."""
+        mon = subprocess.Popen(['gdbus', 'monitor', '--session', '--dest', 'org.inotaskd1', '--object-path',
+                                path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=self.bus.env())
+        lines = []
+        threading.Thread(target=lambda: lines.extend(iter(mon.stdout.readline, '')), daemon=True).start()
+        self.addCleanup(lambda: (mon.terminate(), mon.wait()))
+        return lines
+
+    def test_state_and_directories_change_signals(self):
+        d = self.start()
+        tree_lines = self.monitor(TREE)
+        later_lines = self.monitor(LATER)
+        # gdbus monitor says nothing once it listens: make directories until their count shows up.
+        made = []
+
+        def listening():
+            if any("'NDirectories': <uint32" in l for l in list(tree_lines)):
+                return True
+            made.append(d.path('tree', 'probe-%d' % len(made)))
+            os.mkdir(made[-1])
+            return False
+        wait_for(listening, interval=0.3, what='gdbus monitor listening to the tree watch')
+
+        # 100 directories at once: their count arrives, coalesced (not a signal per directory).
+        before = len([l for l in list(tree_lines) if 'PropertiesChanged' in l])
+        for i in range(100):
+            os.makedirs(d.path('tree', 'many', 'd%d' % i))
+        n = 4 + len(made) + 1 + 100
+        wait_for(lambda: any("'NDirectories': <uint32 %d>" % n in l for l in list(tree_lines)),
+                 what='NDirectories %d signalled' % n)
+        signals = len([l for l in list(tree_lines) if 'PropertiesChanged' in l]) - before
+        self.assertLess(signals, 20, 'coalesced: %d signals for 101 directories' % signals)
+        self.assertEqual(self.prop(TREE, 'NDirectories'), 'u %d' % n)
+
+        # The waiting watch's path appears: State active, one directory; it goes: waiting, none.
+        os.mkdir(d.path('not-yet'))
+        wait_for(lambda: any("'State': <'active'>" in l and "'NDirectories': <uint32 1>" in l
+                             for l in list(later_lines)), what='later: State active signalled')
+        os.rmdir(d.path('not-yet'))
+        wait_for(lambda: any("'State': <'waiting'>" in l and "'NDirectories': <uint32 0>" in l
+                             for l in list(later_lines)), what='later: State waiting signalled')
+        # The manager's count follows too.
+        self.assertEqual(self.busctl('get-property', 'org.inotaskd1', '/org/inotaskd1', 'org.inotaskd1.Manager',
+                                     'NDirectories').stdout.strip(), 'u %d' % (n + 2))      # + polled, marker
+        log('Watch PropertiesChanged: NDirectories %d after 101 new directories in %d signals; State '
+            'active and waiting for a path that came and went' % (n, signals))
 
 
 if __name__ == '__main__':

@@ -178,6 +178,42 @@ static void test_many_children(void) {
         g_assert_nonnull(watch_node_child(root, "d8"));
 }
 
+/* Each root counts the watched nodes of its tree, through set_wd, removals and moves between trees. */
+static void test_root_counts(void) {
+        _cleanup_(watch_tree_freep) WatchTree *t = NULL;
+        WatchNode *r1, *r2, *a, *b, *c, *x;
+
+        (void) watch_tree_new(&t);
+        r1 = watch_tree_add_root(t, GINT_TO_POINTER(1), "/one");
+        r2 = watch_tree_add_root(t, GINT_TO_POINTER(2), "/two");
+        a = watch_tree_add_child(t, r1, "a");
+        b = watch_tree_add_child(t, a, "b");
+        c = watch_tree_add_child(t, b, "c");
+        x = watch_tree_add_child(t, r2, "x");
+        watch_tree_set_wd(t, r1, 1);
+        watch_tree_set_wd(t, a, 2);
+        watch_tree_set_wd(t, b, 3);
+        watch_tree_set_wd(t, c, 4);
+        watch_tree_set_wd(t, x, 5);
+        watch_tree_set_wd(t, x, 6);             /* another wd: still one */
+        g_assert_cmpuint(watch_tree_root_n_watched(r1), ==, 4);
+        g_assert_cmpuint(watch_tree_root_n_watched(r2), ==, 1);
+
+        watch_tree_set_wd(t, c, -1);
+        g_assert_cmpuint(watch_tree_root_n_watched(r1), ==, 3);
+        watch_tree_set_wd(t, c, 4);
+
+        /* a (with b and c) into the other tree: three move over. */
+        watch_tree_move(t, a, x, "a", NULL, NULL);
+        g_assert_cmpuint(watch_tree_root_n_watched(r1), ==, 1);
+        g_assert_cmpuint(watch_tree_root_n_watched(r2), ==, 4);
+        g_assert_true(watch_node_owner(c) == GINT_TO_POINTER(2));
+
+        watch_tree_remove(t, b, NULL, NULL);
+        g_assert_cmpuint(watch_tree_root_n_watched(r2), ==, 2);
+        g_assert_cmpuint(watch_tree_n_watched(t), ==, 3);
+}
+
 static void test_remove(void) {
         _cleanup_(watch_tree_freep) WatchTree *t = NULL;
         g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
@@ -395,6 +431,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/watch-tree/rename", test_rename);
         g_test_add_func("/watch-tree/rename-lengths", test_rename_lengths);
         g_test_add_func("/watch-tree/many-children", test_many_children);
+        g_test_add_func("/watch-tree/root-counts", test_root_counts);
         g_test_add_func("/watch-tree/remove", test_remove);
         g_test_add_func("/watch-tree/indexes-random", test_indexes_random);
         g_test_add_func("/watch-tree/files", test_files);
