@@ -24,7 +24,10 @@
 
 typedef struct FanFs {
         __kernel_fsid_t fsid;
-        int mount_fd;                   /* a directory on it, for open_by_handle_at() */
+        int mount_fd;                   /* a directory on it, for open_by_handle_at(); -1: open path */
+        /* A file system mounted below a root: opened by path for each event, for an fd kept open would
+         * make "umount" of it fail with EBUSY (inotify's watches do not hold a mount either). */
+        char *path;
 } FanFs;
 
 typedef struct FanBackend {
@@ -83,7 +86,10 @@ static void fan_done(BackendImpl *base) {
         b->io = sd_event_source_disable_unref(b->io);
         if (b->fs) {
                 for (guint i = 0; i < b->fs->len; i++)
+                {
                         safe_close(g_array_index(b->fs, FanFs, i).mount_fd);
+                        g_free(g_array_index(b->fs, FanFs, i).path);
+                }
                 g_array_unref(b->fs);
         }
         /* Closing the group drops its marks. */
@@ -115,10 +121,11 @@ static int probe_handles(int fd) {
         return 0;
 }
 
-/* Marks the file system of directory fd (path: for the messages), once per file system. */
-static int mark_fs(FanBackend *b, Watch *w, int fd, const char *path) {
+/* Marks the file system of directory fd (at path), once per file system. A root's file system keeps an
+ * fd for the handles of its events; a mount below a root (keep_fd false) is found again by path. */
+static int mark_fs(FanBackend *b, Watch *w, int fd, const char *path, bool keep_fd) {
         struct statfs sfs;
-        FanFs f;
+        FanFs f = {};
         int r;
         uint64_t mask = base_mask | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 
@@ -148,6 +155,10 @@ static int mark_fs(FanBackend *b, Watch *w, int fd, const char *path) {
                                        w->name, path);
         }
         memcpy(&f.fsid, &sfs.f_fsid, sizeof f.fsid);
+        if (!keep_fd) {
+                f.mount_fd = safe_close(f.mount_fd);
+                f.path = g_strdup(path);
+        }
         g_array_append_val(b->fs, f);
         return 0;
 fail:
@@ -169,7 +180,7 @@ static void fan_new_dev(TreeBackend *t, WatchNode *n, int fd) {
 
         if (!n->parent)
                 return;         /* a root's was marked before its walk */
-        if (mark_fs(b, w, fd, p) < 0)
+        if (mark_fs(b, w, fd, p, false) < 0)
                 log_warning("Watch %s: changes below the mount at %s are not heard.", w->name, p);
 }
 
@@ -191,7 +202,7 @@ static void fan_add(BackendImpl *base, Watch *w, bool announce) {
                 backend_watch_lost(base, w);
                 return;
         }
-        r = mark_fs(b, w, fd, dir);
+        r = mark_fs(b, w, fd, dir, true);
         if (r < 0)
                 return;         /* logged; the watch stays inactive */
         r = tree_backend_attach(&b->t, w, announce);
@@ -246,12 +257,20 @@ static char *dir_path(FanBackend *b, const __kernel_fsid_t *fsid, struct file_ha
                       dev_t *ret_dev) {
         struct stat st;
         char proc[64], buf[PATH_MAX];
+        _cleanup_close_ int own = -1;
         int mount_fd = -1, fd;
         ssize_t l;
 
-        for (guint i = 0; i < b->fs->len; i++)
-                if (fsid_equal(&g_array_index(b->fs, FanFs, i).fsid, fsid))
-                        mount_fd = g_array_index(b->fs, FanFs, i).mount_fd;
+        for (guint i = 0; i < b->fs->len; i++) {
+                const FanFs *f = &g_array_index(b->fs, FanFs, i);
+
+                if (!fsid_equal(&f->fsid, fsid))
+                        continue;
+                mount_fd = f->mount_fd;
+                if (mount_fd < 0 && f->path)
+                        mount_fd = own = open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                break;
+        }
         if (mount_fd < 0)
                 return NULL;
         fd = open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC);

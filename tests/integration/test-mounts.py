@@ -232,6 +232,13 @@ class FanotifyMounts(MountCase):
         harness.wait_for(lambda: ('a', after + '/x/two') in self.fan_events(d),
                          what='a write on a file system mounted below the root after the start')
         self.assertFalse(d.log_matches(r'are not heard'), d.log_text()[-2000:])
+        # The daemon holds no descriptor on them: a plain umount (not a lazy one) works, as with inotify.
+        for m in (after, before):
+            p = subprocess.run(['umount', m], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, 'umount %s: %s' % (m, p.stderr.strip()))
+        write(os.path.join(before, 'covered'))
+        harness.wait_for(lambda: ('a', before + '/covered') in self.fan_events(d),
+                         what='a write in the directory the unmounted file system covered')
 
 
 if __name__ == '__main__':
