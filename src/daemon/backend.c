@@ -305,7 +305,8 @@ void backend_remove_watch(Backend *b, Watch *w) {
         impl_free(i);
 }
 
-void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+/* Builds the event and hands it to the sink: every event, a backend's or InitialEvent='s, goes here. */
+static void face_emit(Backend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
                       EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
         Event ev = {
                 .watch = w,
@@ -319,8 +320,16 @@ void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *
                 .src_pathname = src_pathname,
         };
 
-        backend_emit(b, &ev);
+        b->n_events++;
+        b->callback(b, &ev, b->userdata);
         event_done(&ev);
+        if (b->watches_changed)
+                b->watches_changed(b->userdata);
+}
+
+void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
+                      EventKind kind, uint32_t cookie, bool synthetic, const char *src_pathname) {
+        face_emit(b->face, w, n, name, mask, kind, cookie, synthetic, src_pathname);
 }
 
 bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {
@@ -329,19 +338,7 @@ bool backend_watch_matches(const Watch *w, const ConfigWatch *cfg) {
 
 static void raise_one(Backend *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,
                       EventKind kind) {
-        Event ev = {
-                .watch = w,
-                .mask = mask,
-                .kind = kind,
-                .synthetic = true,
-                .is_dir = mask & IN_ISDIR,
-                .node = n,
-                .name = name,
-        };
-
-        b->n_events++;
-        b->callback(b, &ev, b->userdata);
-        event_done(&ev);
+        face_emit(b, w, n, name, mask, kind, 0, true, NULL);
 }
 
 static void raise_initial_node(Backend *b, Watch *w, WatchNode *n, EventKind kind) {

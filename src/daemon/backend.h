@@ -163,14 +163,6 @@ void backend_mount_changed(Backend *b, const char *path);
 /* For implementations: the kernel reported an unmount; have the mount table read again soon. */
 void backend_check_mounts(BackendImpl *b);
 
-/* For implementations: hands one event to the sink. */
-static inline void backend_emit(BackendImpl *b, Event *ev) {
-        b->face->n_events++;
-        b->face->callback(b->face, ev, b->face->userdata);
-        if (b->face->watches_changed)
-                b->face->watches_changed(b->face->userdata);
-}
-
 /* For implementations: builds the event for entry name of directory n of w (name NULL: n itself) and
  * hands it to the sink. cookie: inotify's move cookie, else 0. */
 void backend_emit_one(BackendImpl *b, Watch *w, const WatchNode *n, const char *name, uint32_t mask,

@@ -138,3 +138,11 @@ class BusTestCase(harness.DaemonTestCase):
         finally:
             self.bus.stop()
 
+    def busctl(self, *args, check=True):
+        """busctl --user ARGS on the private bus; fails the test unless it succeeds (or not check)."""
+        p = subprocess.run(['busctl', '--user'] + list(args), capture_output=True, text=True,
+                           env=self.bus.env(), timeout=DEFAULT_TIMEOUT)
+        if check and p.returncode != 0:
+            raise AssertionError('busctl %s failed: %s' % (' '.join(args), p.stderr))
+        return p
+

@@ -49,13 +49,6 @@ class BusWatch(BusTestCase):
             if not shutil.which(tool):
                 self.skipTest('%s is not installed' % tool)
 
-    def busctl(self, *args, check=True):
-        p = subprocess.run(['busctl', '--user'] + list(args), capture_output=True, text=True,
-                           env=self.bus.env(), timeout=DEFAULT_TIMEOUT)
-        if check and p.returncode != 0:
-            raise AssertionError('busctl %s failed: %s' % (' '.join(args), p.stderr))
-        return p
-
     def gdbus(self, *args):
         p = subprocess.run(['gdbus', args[0], '--session'] + list(args[1:]), capture_output=True, text=True,
                            env=self.bus.env(), timeout=DEFAULT_TIMEOUT)

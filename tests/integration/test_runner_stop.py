@@ -9,10 +9,9 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 
 import harness
-from harness import DEFAULT_TIMEOUT, log, wait_for
+from harness import log, wait_for
 from bus_harness import BusTestCase
 
 MANAGER = ('org.inotaskd1', '/org/inotaskd1', 'org.inotaskd1.Manager')
@@ -62,13 +61,6 @@ class RunnerStop(BusTestCase):
         super().setUp()
         if not shutil.which('busctl'):
             self.skipTest('busctl is not installed')
-
-    def busctl(self, *args, check=True):
-        p = subprocess.run(['busctl', '--user'] + list(args), capture_output=True, text=True,
-                           env=self.bus.env(), timeout=DEFAULT_TIMEOUT)
-        if check and p.returncode != 0:
-            raise AssertionError('busctl %s failed: %s' % (' '.join(args), p.stderr))
-        return p
 
     def task_prop(self, tid, prop):
         return self.busctl('get-property', 'org.inotaskd1', '/org/inotaskd1/task/%d' % tid,

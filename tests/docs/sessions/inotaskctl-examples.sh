@@ -63,7 +63,8 @@ run inotaskctl --user status 1
 echo "=== monitor"
 inotaskctl --user monitor >$T/monitor.txt 2>&1 &
 MPID=$!
-sleep 0.5  # only so that the monitor's subscription precedes the calls; the output below is waited for
+# Its "Monitoring ..." line (on stderr) says the matches and the subscription are in place.
+waitfor 'grep -q "^Monitoring inotaskd" '$T/monitor.txt
 run inotaskctl --user trigger 2
 waitfor 'inotaskctl --user --no-legend list-tasks --all --state=done | grep -q sales'
 run inotaskctl --user cancel 3
@@ -79,7 +80,13 @@ run inotaskctl --user --json show
 run inotaskctl --user status 2
 kill $MPID; wait $MPID 2>/dev/null
 echo '$ inotaskctl --user monitor'; cat $T/monitor.txt
-run inotaskctl --user --json monitor '& sleep 1; inotaskctl --user run thumbnail /srv/photos/a.jpg; sleep 1; kill %1'
+inotaskctl --user --json monitor >$T/monitor.json 2>&1 &
+MPID=$!
+waitfor 'grep -q "^Monitoring inotaskd" '$T/monitor.json
+run inotaskctl --user run thumbnail /srv/photos/a.jpg
+waitfor 'grep -q "\"signal\":\"TaskRemoved\"" '$T/monitor.json
+kill $MPID; wait $MPID 2>/dev/null
+echo '$ inotaskctl --user --json monitor'; cat $T/monitor.json
 kill $DPID; wait $DPID
 kill $(cat $T/pid)
 echo "=== daemon log"; cat $T/daemon.log
